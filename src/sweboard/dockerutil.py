@@ -1,0 +1,50 @@
+"""Small wrappers around the docker CLI: presence checks, labels, forced cleanup.
+
+The CLI (not the SDK) is used for builds and cleanup because its output is what an
+operator would see and can paste into a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from sweboard.errors import SweboardError
+
+
+def docker(*args: str, check: bool = True, timeout: float | None = 600, capture: bool = True) -> subprocess.CompletedProcess:
+    try:
+        proc = subprocess.run(["docker", *args], capture_output=capture, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise SweboardError("docker: command not found; run tools/ensure_docker.sh") from None
+    if check and proc.returncode != 0:
+        err = (proc.stderr or "").strip().splitlines()
+        raise SweboardError(f"docker {args[0]} failed: {err[-1] if err else 'exit ' + str(proc.returncode)}")
+    return proc
+
+
+def engine_version() -> str | None:
+    proc = docker("version", "--format", "{{.Server.Version}}", check=False, timeout=30)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def require_engine() -> None:
+    if engine_version() is None:
+        raise SweboardError("no Docker engine answers 'docker info'; run tools/ensure_docker.sh")
+
+
+def image_labels(tag: str) -> dict[str, str] | None:
+    """Labels of a local image, or None if it does not exist locally."""
+    proc = docker("image", "inspect", "--format", "{{json .Config.Labels}}", tag, check=False, timeout=60)
+    if proc.returncode != 0:
+        return None
+    return json.loads(proc.stdout.strip() or "null") or {}
+
+
+def remove_labelled_containers(label: str) -> int:
+    """Force-remove every container carrying `label` (key=value); returns how many."""
+    proc = docker("ps", "-aq", "--filter", f"label={label}", check=False, timeout=60)
+    ids = proc.stdout.split()
+    if ids:
+        docker("rm", "-f", *ids, check=False, timeout=120)
+    return len(ids)
