@@ -227,10 +227,19 @@ def write_dataset(dest: Path, taskset_dir: Path = TASKSET_DIR) -> Path:
     for split in SPLITS:
         rel = f"data/{split}-00000-of-00001.jsonl"
         lines = [json.dumps({c: r[c] for c in COLUMNS}, sort_keys=True) for r in rows if r["split"] == split]
-        (dest / rel).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        _write_if_changed(dest / rel, "\n".join(lines) + "\n")
         entries.append(f"  - split: {split}\n    path: {rel}")
-    (dest / "README.md").write_text(_README.format(entries="\n".join(entries)), encoding="utf-8")
+    _write_if_changed(dest / "README.md", _README.format(entries="\n".join(entries)))
     return dest
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Atomic and idempotent, so concurrent processes never see a half-written file."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def offline_dataset_dir() -> Path:

@@ -1,0 +1,130 @@
+"""The model catalog (`config/model_catalog.yaml`): providers and models, prices included.
+
+The catalog alone decides a model's base URL, key variable and prices, so the launcher
+stays provider-agnostic. Base URLs come from an environment variable when it is set
+(`CHUTES_BASE_URL`, `OPENROUTER_BASE_URL`), which is how tests point real provider code
+at 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweboard.errors import SweboardError
+from sweboard.paths import config_dir
+from sweboard.yamlio import load_yaml, require
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    base_url_env: str | None
+    default_base_url: str | None
+    api_key_env: str | None
+    test_equipment: bool = False
+    daily_call_quota: int | None = None
+    dollar_cap: float | None = None
+    max_concurrency: int = 4
+
+    def base_url(self) -> str | None:
+        if self.base_url_env and os.environ.get(self.base_url_env):
+            return os.environ[self.base_url_env]
+        return self.default_base_url
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: str
+    provider: Provider
+    price_per_1k_input: float
+    price_per_1k_output: float
+    price_source: str
+    enabled: bool
+    notes: str = ""
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.provider.name == "builtin"
+
+    @property
+    def test_equipment(self) -> bool:
+        return self.provider.test_equipment
+
+    @property
+    def slug(self) -> str:
+        """File-name form of the id (SWE-bench's convention: `/` becomes `__`)."""
+        return self.id.replace("/", "__")
+
+    def public_dict(self) -> dict:
+        """What a manifest records: no key values, only the variable names."""
+        return {
+            "id": self.id,
+            "provider": self.provider.name,
+            "base_url": self.provider.base_url(),
+            "api_key_env": self.provider.api_key_env,
+            "price_per_1k_input": self.price_per_1k_input,
+            "price_per_1k_output": self.price_per_1k_output,
+            "price_source": self.price_source,
+            "test_equipment": self.test_equipment,
+        }
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: Path
+    providers: dict[str, Provider]
+    models: dict[str, ModelEntry]
+
+    def get(self, model_id: str) -> ModelEntry:
+        if model_id not in self.models:
+            raise SweboardError(f"{self.path}: model {model_id!r} is not in the catalog; known: {sorted(self.models)}")
+        return self.models[model_id]
+
+
+def _opt_str(mapping: dict, key: str, where: str) -> str | None:
+    value = mapping.get(key)
+    if value is not None and not isinstance(value, str):
+        raise SweboardError(f"{where}.{key}: expected a string or null, got {value!r}")
+    return value
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    path = path or config_dir() / "model_catalog.yaml"
+    data = load_yaml(path)
+    where = str(path)
+    providers = {}
+    for name, spec in require(data, "providers", dict, where).items():
+        pw = f"{where}: providers.{name}"
+        if not isinstance(spec, dict):
+            raise SweboardError(f"{pw}: expected a mapping")
+        providers[name] = Provider(
+            name=name,
+            base_url_env=_opt_str(spec, "base_url_env", pw),
+            default_base_url=_opt_str(spec, "default_base_url", pw),
+            api_key_env=_opt_str(spec, "api_key_env", pw),
+            test_equipment=bool(spec.get("test_equipment", False)),
+            daily_call_quota=spec.get("daily_call_quota"),
+            dollar_cap=spec.get("dollar_cap"),
+            max_concurrency=int(spec.get("max_concurrency", 4)),
+        )
+    models = {}
+    for i, spec in enumerate(require(data, "models", list, where)):
+        mw = f"{where}: models[{i}]"
+        model_id = require(spec, "id", str, mw)
+        provider = require(spec, "provider", str, mw)
+        if provider not in providers:
+            raise SweboardError(f"{mw}.provider: {provider!r} is not one of the providers {sorted(providers)}")
+        if model_id in models:
+            raise SweboardError(f"{mw}.id: {model_id!r} appears twice")
+        models[model_id] = ModelEntry(
+            id=model_id,
+            provider=providers[provider],
+            price_per_1k_input=float(require(spec, "price_per_1k_input", (int, float), mw)),
+            price_per_1k_output=float(require(spec, "price_per_1k_output", (int, float), mw)),
+            price_source=str(spec.get("price_source", "")),
+            enabled=bool(spec.get("enabled", True)),
+            notes=str(spec.get("notes", "")),
+        )
+    return Catalog(path=path, providers=providers, models=models)

@@ -1,0 +1,67 @@
+"""Pinned instance slices (`config/instances_*.yaml`).
+
+A slice file has one section per dataset (e.g. `swe-bench-lite`, `offline`), each naming
+its dataset lock, split and instance ids (with an optional one-line rationale per id).
+Runner filters are derived from here; an id the locked dataset lacks is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweboard.errors import SweboardError
+from sweboard.paths import project_root
+from sweboard.yamlio import load_yaml, require
+
+
+@dataclass(frozen=True)
+class Slice:
+    path: Path
+    section: str
+    dataset_lock: Path
+    split: str
+    instance_ids: tuple[str, ...]
+    rationale: dict[str, str]
+
+    @property
+    def ids_hash(self) -> str:
+        return hashlib.sha256(json.dumps(list(self.instance_ids)).encode()).hexdigest()
+
+    def filter_regex(self) -> str:
+        """A regex selecting exactly these ids (for runners that take `--filter`)."""
+        import re
+
+        return "^(" + "|".join(re.escape(i) for i in self.instance_ids) + ")$"
+
+
+def load_slice(path: Path, section: str) -> Slice:
+    data = load_yaml(path)
+    if not isinstance(data, dict) or section not in data:
+        have = sorted(data) if isinstance(data, dict) else []
+        raise SweboardError(f"{path}: no section {section!r}; expected one of {have}")
+    spec = data[section]
+    where = f"{path}: {section}"
+    ids, rationale = [], {}
+    for i, item in enumerate(require(spec, "instances", list, where)):
+        if isinstance(item, str):
+            ids.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("id"), str):
+            ids.append(item["id"])
+            rationale[item["id"]] = str(item.get("why", ""))
+        else:
+            raise SweboardError(f"{where}.instances[{i}]: expected an id or {{id: ..., why: ...}}, got {item!r}")
+    if not ids:
+        raise SweboardError(f"{where}.instances: empty; expected at least one instance id")
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise SweboardError(f"{where}.instances: duplicate ids {dupes}")
+    lock = Path(require(spec, "dataset_lock", str, where))
+    return Slice(
+        path=path, section=section,
+        dataset_lock=lock if lock.is_absolute() else project_root() / lock,
+        split=require(spec, "split", str, where),
+        instance_ids=tuple(ids), rationale=rationale,
+    )

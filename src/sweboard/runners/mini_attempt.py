@@ -1,0 +1,51 @@
+"""Child process for one mini-swe-agent attempt: `python -m sweboard.runners.mini_attempt SPEC`.
+
+Kept separate so the parent can kill it (and its containers) at the wall-clock limit.
+Writes the trajectory (mini's own format) and `agent_result.json` (exit status, submission).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def main(spec_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    from minisweagent.agents.default import DefaultAgent
+    from minisweagent.config import builtin_config_dir
+    from minisweagent.environments.docker import DockerEnvironment
+    from minisweagent.models.litellm_model import LitellmModel
+
+    config = yaml.safe_load((builtin_config_dir / "benchmarks" / "swebench.yaml").read_text())
+    model_cfg = {k: v for k, v in config["model"].items() if k not in ("model_name", "model_kwargs")}
+    model = LitellmModel(model_name=spec["model_name"], model_kwargs=spec["model_kwargs"],
+                         cost_tracking="ignore_errors", **model_cfg)
+    env_cfg = {k: v for k, v in config["environment"].items() if k != "environment_class"}
+    env_cfg.update(image=spec["image"], cwd="/testbed", timeout=spec["command_timeout"],
+                   run_args=["--rm", "--network", "none", "--label", f"sweboard.attempt={spec['container_label']}"])
+    result_path = Path(spec["result_path"])
+    agent = None
+    try:
+        env = DockerEnvironment(**env_cfg)
+        agent_cfg = {**config["agent"], "step_limit": spec["step_limit"], "cost_limit": spec["cost_limit"],
+                     "output_path": Path(spec["trajectory_path"])}
+        agent = DefaultAgent(model, env, **agent_cfg)
+        info = agent.run(spec["problem_statement"])
+        result = {"exit_status": info.get("exit_status"), "submission": info.get("submission") or "", "error": ""}
+    except Exception as exc:  # the agent already recorded its exit message in the trajectory
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        result = {"exit_status": type(exc).__name__, "submission": "", "error": first_line[:500]}
+    finally:
+        if agent is not None:
+            agent.save(Path(spec["trajectory_path"]), {"instance_id": spec["instance_id"]})
+            agent.env.cleanup()
+    result_path.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1]))
