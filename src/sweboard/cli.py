@@ -1,0 +1,294 @@
+"""Command-line entry points; each `tools/<name>.py` is a two-line call into here.
+
+Every CLI answers `--help`, most take `--dry-run`, and any user-facing problem ends as one
+line `error: ...` on stderr with exit code 2 (nothing already written is touched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from pathlib import Path
+
+from sweboard.errors import SweboardError
+
+
+def _cli(func):
+    @functools.wraps(func)
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return func(argv) or 0
+        except SweboardError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted: finished attempts are kept; rerun with --resume to continue", file=sys.stderr)
+            return 130
+    return wrapper
+
+
+def _overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SweboardError(f"--set {pair!r}: expected KEY=VALUE (a setting of config/sweagent.yaml)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _slice_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--instances", type=Path, default=None,
+                   help="instance slice file (default: config/instances_i0.yaml)")
+    p.add_argument("--section", default=None,
+                   help="section of the slice file: 'swe-bench-lite' (default) or 'offline'")
+    p.add_argument("--offline", action="store_true", help="shorthand for --section offline (bundled test task set)")
+
+
+def _load_slice(args):
+    from sweboard.instances import load_slice
+    from sweboard.paths import config_dir
+
+    section = args.section or ("offline" if args.offline else "swe-bench-lite")
+    return load_slice(args.instances or config_dir() / "instances_i0.yaml", section)
+
+
+@_cli
+def update_dataset_lock(argv=None):
+    from sweboard import dataset_lock as dl
+    from sweboard.paths import config_dir
+
+    p = argparse.ArgumentParser(prog="update_dataset_lock.py", description=(
+        "Resolve a HuggingFace dataset to a commit revision, download exactly that revision and write "
+        "its fingerprint (revision, UTC date, sha256 per data file, rows per split, tool versions) to a lock file."))
+    p.add_argument("--repo-id", default=dl.DEFAULT_REPO_ID, help=f"HF dataset (default {dl.DEFAULT_REPO_ID})")
+    p.add_argument("--revision", default=dl.KNOWN_GOOD_REVISION,
+                   help=f"branch, tag or commit to pin (default {dl.KNOWN_GOOD_REVISION[:12]}…, the 5.x copy)")
+    p.add_argument("--lock", type=Path, default=None, help="lock file to write (default config/dataset.lock)")
+    p.add_argument("--offline", action="store_true", help="lock the bundled offline task set into config/dataset.offline.lock")
+    p.add_argument("--force", action="store_true", help="replace an existing lock that pins a different revision")
+    p.add_argument("--dry-run", action="store_true", help="resolve and print the lock without writing it")
+    args = p.parse_args(argv)
+    if args.offline:
+        path = args.lock or config_dir() / "dataset.offline.lock"
+        lock = dl.create_lock(path, "sweboard/offline-taskset", "bundled", source="bundled")
+    else:
+        path = args.lock or config_dir() / "dataset.lock"
+        lock = dl.create_lock(path, args.repo_id, args.revision)
+    if path.exists():
+        old = dl.read_lock(path)
+        if old.revision == lock.revision and old.files == lock.files:
+            print(f"{path}: already pins {old.repo_id}@{old.revision} (retrieved {old.retrieved_at}); unchanged")
+            return 0
+        if not args.force:
+            raise SweboardError(f"{path}: pins {old.repo_id}@{old.revision[:12]}, resolved {lock.repo_id}@{lock.revision[:12]}; "
+                                "pass --force to update the lock deliberately")
+    if args.dry_run:
+        print(json.dumps(lock.to_dict(), indent=2))
+        return 0
+    dl.write_lock(lock)
+    print(f"{path}: pinned {lock.repo_id}@{lock.revision} rows={lock.rows}")
+    return 0
+
+
+@_cli
+def build_offline_images(argv=None):
+    from sweboard.testbench import images, taskset
+
+    p = argparse.ArgumentParser(prog="build_offline_images.py", description=(
+        "Build the offline task images (debootstrap base, per-repo env, per-task image); skips what exists."))
+    p.add_argument("instance_ids", nargs="*", help="offline instance ids (default: all)")
+    p.add_argument("--dry-run", action="store_true", help="list the image tags and whether each exists")
+    args = p.parse_args(argv)
+    if args.dry_run:
+        from sweboard.dockerutil import image_labels
+
+        for row in taskset.load_rows():
+            if not args.instance_ids or row["instance_id"] in args.instance_ids:
+                print(f"{'present' if image_labels(row['image']) is not None else 'missing':8} {row['image']}")
+        return 0
+    events = images.build_all(args.instance_ids or None)
+    built = [e for e in events if e.action == "built"]
+    print(f"{len(built)} built, {len(events) - len(built)} cached, {sum(e.seconds for e in events):.1f}s")
+    return 0
+
+
+@_cli
+def run_model_batch(argv=None):
+    from sweboard.batch import BatchPlan, run_batch
+    from sweboard.catalog import load_catalog
+    from sweboard.dataset_lock import load_locked_rows, read_lock
+    from sweboard.runconfig import load_runner_config
+    from sweboard.runners import get_runner
+
+    p = argparse.ArgumentParser(prog="run_model_batch.py", description=(
+        "Run one model over one pinned slice: one attempt per task (or K), each under a hard wall-clock limit, "
+        "writing trajectories and records under runs/<run_id>/ and predictions/<run_id>/<model>.jsonl."))
+    p.add_argument("--run-id", required=True, help="the run to create or (with --resume) continue")
+    p.add_argument("--model", required=True, help="model id from config/model_catalog.yaml")
+    _slice_args(p)
+    p.add_argument("--attempts", type=int, default=1, help="attempts per task (default 1)")
+    p.add_argument("--runner", choices=["mini", "sweagent"], help="override config/sweagent.yaml's runner")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting of config/sweagent.yaml")
+    p.add_argument("--resume", action="store_true", help="continue an existing run; finished attempts are skipped")
+    p.add_argument("--dry-run", action="store_true", help="print the plan; run nothing, write nothing")
+    args = p.parse_args(argv)
+    if args.attempts < 1:
+        raise SweboardError(f"--attempts: expected a positive number, got {args.attempts}")
+    sl = _load_slice(args)
+    overrides = _overrides(args.set)
+    if args.runner:
+        overrides["runner"] = args.runner
+    config = load_runner_config(overrides=overrides)
+    model = load_catalog().get(args.model)
+    if args.dry_run:
+        lock = read_lock(sl.dataset_lock)
+        print(f"run {args.run_id}: model {model.id} ({model.provider.name}, base URL {model.provider.base_url()}), "
+              f"runner {'baseline' if model.is_baseline else config.runner}, {args.attempts} attempt(s) x "
+              f"{len(sl.instance_ids)} tasks, timeout {config.attempt_timeout_seconds:g}s each")
+        print(f"dataset {lock.repo_id}@{lock.revision[:12]} split {sl.split}: {', '.join(sl.instance_ids)}")
+        return 0
+    lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
+    if lock.source == "bundled" and not model.is_baseline:
+        from sweboard.testbench import images
+
+        images.build_all(list(sl.instance_ids), log=lambda s: None)
+    plan = BatchPlan(args.run_id, model, sl, lock, rows, config, args.attempts)
+    entry = run_batch(plan, get_runner(config.runner), resume=args.resume)
+    print(f"{model.id}: {entry.get('status', 'done')}; predictions in {entry.get('predictions', '-')}")
+    return 0
+
+
+@_cli
+def run_evaluation(argv=None):
+    from sweboard import evaluation
+    from sweboard.manifest import read_manifest
+
+    p = argparse.ArgumentParser(prog="run_evaluation.py", description=(
+        "Score a run's predictions with the official SWE-bench evaluator (unmodified swebench), "
+        "recording its version, command, exit code, durations and per-instance verdicts in the manifest."))
+    p.add_argument("--run-id", help="run to evaluate")
+    p.add_argument("--model", action="append", help="model id (repeatable; default: every batch not yet evaluated)")
+    p.add_argument("--workers", type=int, help="evaluator workers (default config/sweagent.yaml, capped at 80%% of cores)")
+    p.add_argument("--timeout", type=int, help="per-instance test timeout in seconds")
+    p.add_argument("--reevaluate", action="store_true", help="evaluate again under a fresh evaluator run id")
+    p.add_argument("--offline", action="store_true", help="with --gold: use the bundled offline task set")
+    p.add_argument("--gold", action="store_true", help="check the test bench: gold patches 100%% resolved, empty 0%%")
+    p.add_argument("--dry-run", action="store_true", help="print the exact evaluator commands and instances; run nothing")
+    args = p.parse_args(argv)
+    if args.gold:
+        if not args.offline:
+            raise SweboardError("--gold: only the bundled offline set is checked here; add --offline")
+        if args.dry_run:
+            print("would build the offline images, then evaluate gold and empty patches on every offline task")
+            return 0
+        from sweboard.testbench.goldcheck import gold_check
+
+        summary = gold_check()
+        print(f"gold check {summary['run_id']}: {'PASSED' if summary['passed'] else 'FAILED'}")
+        return 0 if summary["passed"] else 1
+    if not args.run_id:
+        raise SweboardError("--run-id: required (or use --offline --gold)")
+    manifest = read_manifest(args.run_id)
+    if manifest is None:
+        raise SweboardError(f"runs/{args.run_id}/manifest.json: no such run")
+    models = args.model or [m for m in manifest["batches"]
+                            if args.reevaluate or m not in manifest["evaluations"]]
+    if not models:
+        print(f"run {args.run_id}: every batch is already evaluated (use --reevaluate for a fresh evaluation)")
+        return 0
+    for model_id in models:
+        if args.dry_run:
+            plan = evaluation.plan_evaluation(args.run_id, model_id, args.workers, args.timeout)
+            print(f"{model_id}: evaluator run id {plan.eval_run_id}, {len(plan.instance_ids)} instances: "
+                  f"{' '.join(plan.instance_ids)}")
+            print("  cd " + str(plan.workdir) + " && " + " ".join(plan.command))
+            continue
+        evaluation.evaluate(args.run_id, model_id, args.workers, args.timeout)
+    return 0
+
+
+@_cli
+def finish_run(argv=None):
+    from sweboard.manifest import read_manifest, update_manifest, utc_now
+
+    p = argparse.ArgumentParser(prog="finish_run.py", description=(
+        "Mark a run finished once every batch is evaluated; a finished run is immutable."))
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--dry-run", action="store_true", help="say what is missing, change nothing")
+    args = p.parse_args(argv)
+    m = read_manifest(args.run_id)
+    if m is None:
+        raise SweboardError(f"runs/{args.run_id}/manifest.json: no such run")
+    if m.get("status") == "finished":
+        print(f"run {args.run_id}: already finished")
+        return 0
+    missing = [k for k in m["batches"] if k not in m["evaluations"]]
+    if missing:
+        raise SweboardError(f"run {args.run_id}: batches not evaluated yet: {missing}; run tools/run_evaluation.py first")
+    if args.dry_run:
+        print(f"run {args.run_id}: ready to finish")
+        return 0
+
+    def mark(data):
+        data["status"] = "finished"
+        data["finished_at"] = utc_now()
+        peaks = [b.get("peak_cpu_percent") for b in data["batches"].values()]
+        peaks += [e.get("peak_cpu_percent") for e in data["evaluations"].values()]
+        data["peak_cpu_percent"] = max(filter(None, peaks), default=None)
+
+    m = update_manifest(args.run_id, mark)
+    print(f"run {args.run_id}: finished (peak CPU {m['peak_cpu_percent']}%)")
+    return 0
+
+
+@_cli
+def collect_manifests(argv=None):
+    from sweboard.leaderboard import MANIFEST_COLUMNS, load_manifests, manifest_rows, write_csv
+    from sweboard.paths import runs_dir
+
+    p = argparse.ArgumentParser(prog="collect_manifests.py", description="Summarize runs/*/manifest.json into runs/manifests.csv.")
+    p.add_argument("--output", type=Path, default=None, help="default runs/manifests.csv")
+    p.add_argument("--dry-run", action="store_true", help="print the rows instead of writing")
+    args = p.parse_args(argv)
+    rows = manifest_rows(load_manifests())
+    if args.dry_run:
+        for r in rows:
+            print(r)
+        return 0
+    out = write_csv(args.output or runs_dir() / "manifests.csv", MANIFEST_COLUMNS, rows)
+    print(f"{out}: {len(rows)} rows")
+    return 0
+
+
+@_cli
+def generate_leaderboard(argv=None):
+    from sweboard.leaderboard import LEADERBOARD_COLUMNS, leaderboard_rows, load_manifests, write_csv
+    from sweboard.paths import runs_dir
+
+    p = argparse.ArgumentParser(prog="generate_leaderboard.py", description=(
+        "Join run manifests and evaluator verdicts into runs/leaderboard.csv (one row per run_id x model)."))
+    p.add_argument("--output", type=Path, default=None, help="default runs/leaderboard.csv")
+    p.add_argument("--run-id", action="append", help="only these runs (repeatable; default all)")
+    p.add_argument("--dry-run", action="store_true", help="print the table instead of writing")
+    args = p.parse_args(argv)
+    manifests = load_manifests()
+    if args.run_id:
+        known = {m["run_id"] for m in manifests}
+        unknown = sorted(set(args.run_id) - known)
+        if unknown:
+            raise SweboardError(f"--run-id: no manifest for {unknown} under runs/")
+        manifests = [m for m in manifests if m["run_id"] in args.run_id]
+    rows = leaderboard_rows(manifests)
+    if args.dry_run:
+        print(",".join(LEADERBOARD_COLUMNS))
+        for r in rows:
+            print(",".join(str(r[c]) for c in LEADERBOARD_COLUMNS))
+        return 0
+    out = write_csv(args.output or runs_dir() / "leaderboard.csv", LEADERBOARD_COLUMNS, rows)
+    print(f"{out}: {len(rows)} rows")
+    for r in rows:
+        print(f"  {r['model']:<28} {r['kind']:<15} resolved {r['resolved']}/{r['instances']}  {r['status']}  [{r['run_id']}]")
+    return 0

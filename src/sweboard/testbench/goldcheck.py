@@ -1,0 +1,52 @@
+"""The test bench's acceptance check: the official evaluator, unmodified, must resolve every
+offline task with its gold patch and none with an empty patch.
+
+If this fails, the task set (or an image) is broken, and no offline result means anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from sweboard.dataset_lock import load_locked_rows
+from sweboard.evaluation import evaluator_command, read_verdicts, run_harness
+from sweboard.manifest import run_dir, utc_now, write_manifest
+from sweboard.paths import config_dir
+from sweboard.runconfig import max_workers
+from sweboard.testbench import images
+
+
+def gold_check(lock_path: Path | None = None, timeout: int = 120, log=print) -> dict:
+    lock_path = lock_path or config_dir() / "dataset.offline.lock"
+    rows = []
+    for split in ("dev", "test"):
+        lock, split_rows = load_locked_rows(lock_path, split)
+        rows.extend(split_rows)
+    ids = [r["instance_id"] for r in rows]
+    images.build_all(ids, log=log)
+    run_id = "gold-check-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    rd = run_dir(run_id)
+    rd.mkdir(parents=True)
+    dataset = rd / "dataset.jsonl"
+    dataset.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    results = {}
+    for label, patch_of in (("gold", lambda r: r["patch"]), ("empty", lambda r: "")):
+        preds = rd / f"{label}.jsonl"
+        preds.write_text("".join(json.dumps({"instance_id": r["instance_id"], "model_name_or_path": label,
+                                             "model_patch": patch_of(r)}) + "\n" for r in rows))
+        eval_id = f"{run_id}.{label}"
+        workdir = rd / "evaluation" / label
+        cmd = evaluator_command(dataset, "dev", preds, eval_id, ids, max_workers(), timeout)
+        code, seconds = run_harness(cmd, workdir)
+        verdicts, _ = read_verdicts(workdir, label, eval_id, ids)
+        results[label] = {"exit_code": code, "seconds": round(seconds, 2), "verdicts": verdicts,
+                          "resolved": sum(v == "resolved" for v in verdicts.values())}
+        log(f"{label}: {results[label]['resolved']}/{len(ids)} resolved ({seconds:.1f}s, evaluator exit {code})")
+    ok = results["gold"]["resolved"] == len(ids) and results["empty"]["resolved"] == 0
+    summary = {"schema": 1, "run_id": run_id, "kind": "testbench-gold-check", "status": "finished",
+               "created_at": utc_now(), "dataset_lock": lock.summary(), "instances": ids,
+               "passed": ok, "results": results, "batches": {}, "evaluations": {}}
+    write_manifest(run_id, summary)
+    return summary

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# i0 end to end: venv, Docker, dataset lock, agent batch(es), official evaluation, leaderboard.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+usage() {
+  cat <<USAGE
+Usage: tools/bootstrap_i0.sh [--offline] [--model ID]... [--run-id ID] [--resume] [--dry-run] [--help]
+
+Runs the i0 slice (config/instances_i0.yaml) end to end and writes runs/leaderboard.csv:
+sets up .venv if missing, ensures a Docker engine, locks the dataset if no lock exists,
+runs one agent batch per model, evaluates with the official SWE-bench evaluator,
+marks the run finished, and folds manifests into the leaderboard.
+
+  --offline     bundled offline task set + scripted provider on 127.0.0.1 (TEST EQUIPMENT):
+                runs scripted/solver and the no-patch baseline instant_empty_submit
+  --model ID    a model from config/model_catalog.yaml (repeatable). Default: instant_empty_submit
+                (the plan's step 7: verify the pipeline before spending API budget)
+  --run-id ID   default: i0-<offline|lite>-<UTC timestamp>
+  --resume      continue an existing run; finished attempts (and their model calls) are not repeated
+  --dry-run     print the steps and each tool's plan; change nothing
+  --help        this text
+USAGE
+}
+
+OFFLINE=0
+RESUME=0
+DRY_RUN=0
+RUN_ID=""
+MODELS=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --offline) OFFLINE=1 ;;
+    --resume) RESUME=1 ;;
+    --dry-run) DRY_RUN=1 ;;
+    --run-id) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --run-id needs a value" >&2; exit 2; }; RUN_ID="$2"; shift ;;
+    --model) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --model needs a value" >&2; exit 2; }; MODELS+=("$2"); shift ;;
+    --help|-h) usage; exit 0 ;;
+    *) echo "bootstrap_i0.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [[ -n "$RUN_ID" && ! "$RUN_ID" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
+  echo "bootstrap_i0.sh: --run-id '$RUN_ID': expected letters, digits, '.', '_' or '-'" >&2; exit 2
+fi
+if [[ "$OFFLINE" == 1 ]]; then
+  SECTION=offline
+  [[ ${#MODELS[@]} -gt 0 ]] || MODELS=(scripted/solver instant_empty_submit)
+  [[ -n "$RUN_ID" ]] || RUN_ID="i0-offline-$(date -u +%Y%m%dT%H%M%SZ)"
+else
+  SECTION=swe-bench-lite
+  [[ ${#MODELS[@]} -gt 0 ]] || MODELS=(instant_empty_submit)
+  [[ -n "$RUN_ID" ]] || RUN_ID="i0-lite-$(date -u +%Y%m%dT%H%M%SZ)"
+fi
+PY="$ROOT/.venv/bin/python"
+RESUME_FLAG=()
+[[ "$RESUME" == 1 ]] && RESUME_FLAG=(--resume)
+
+step() { echo "== $*"; }
+
+if [[ "$DRY_RUN" == 1 ]]; then
+  step "dry run: run id ${RUN_ID}, section ${SECTION}, models: ${MODELS[*]}"
+  [[ -x "$PY" ]] || { echo "would create .venv and pip install -e '.[test]'"; exit 0; }
+  tools/ensure_docker.sh --dry-run
+  for model in "${MODELS[@]}"; do
+    "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" --dry-run
+  done
+  echo "then: run_evaluation.py --run-id ${RUN_ID}; finish_run.py; collect_manifests.py; generate_leaderboard.py"
+  exit 0
+fi
+
+if [[ "$RESUME" == 0 && -e "runs/${RUN_ID}" ]]; then
+  echo "bootstrap_i0.sh: runs/${RUN_ID} already exists and is immutable; pass --resume or choose a new --run-id" >&2
+  exit 2
+fi
+
+if [[ ! -x "$PY" ]] || ! "$PY" -c "import sweboard" 2>/dev/null; then
+  step "setting up .venv"
+  python3 -m venv .venv
+  "$PY" -m pip install --quiet --upgrade pip
+  "$PY" -m pip install --quiet -e '.[test]'
+fi
+
+step "Docker engine"
+tools/ensure_docker.sh
+
+if [[ "$SECTION" == swe-bench-lite && ! -f config/dataset.lock ]]; then
+  step "locking the dataset (config/dataset.lock)"
+  "$PY" tools/update_dataset_lock.py
+fi
+
+PROVIDER_PID=""
+cleanup() { if [[ -n "$PROVIDER_PID" ]]; then kill "$PROVIDER_PID" 2>/dev/null || true; wait "$PROVIDER_PID" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+if [[ "$OFFLINE" == 1 ]]; then
+  step "scripted provider (TEST EQUIPMENT) on 127.0.0.1"
+  mkdir -p "runs/.provider"
+  PORT_FILE="runs/.provider/${RUN_ID}.port"
+  rm -f "$PORT_FILE"
+  "$PY" tools/scripted_provider.py --port-file "$PORT_FILE" --max-seconds 1800 \
+    --call-log "runs/.provider/${RUN_ID}.calls.jsonl" &
+  PROVIDER_PID=$!
+  for _ in $(seq 1 50); do [[ -s "$PORT_FILE" ]] && break; sleep 0.2; done
+  [[ -s "$PORT_FILE" ]] || { echo "bootstrap_i0.sh: scripted provider did not start" >&2; exit 1; }
+  export SWEBOARD_SCRIPTED_BASE_URL="http://127.0.0.1:$(cat "$PORT_FILE")/v1"
+fi
+
+for model in "${MODELS[@]}"; do
+  step "agent batch: ${model}"
+  "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" ${RESUME_FLAG[@]+"${RESUME_FLAG[@]}"}
+done
+
+step "official evaluation"
+"$PY" tools/run_evaluation.py --run-id "$RUN_ID"
+"$PY" tools/finish_run.py --run-id "$RUN_ID"
+
+step "leaderboard"
+"$PY" tools/collect_manifests.py
+"$PY" tools/generate_leaderboard.py
+echo "run ${RUN_ID}: runs/${RUN_ID}/manifest.json, predictions/${RUN_ID}/, runs/leaderboard.csv"
