@@ -4,6 +4,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Where config/, runs/ and predictions/ live (tests point this at a scratch copy).
+HOME_DIR="${SWEBOARD_HOME:-$ROOT}"
 
 usage() {
   cat <<USAGE
@@ -72,7 +74,7 @@ if [[ "$DRY_RUN" == 1 ]]; then
   exit 0
 fi
 
-if [[ "$RESUME" == 0 && -e "runs/${RUN_ID}" ]]; then
+if [[ "$RESUME" == 0 && -e "${HOME_DIR}/runs/${RUN_ID}" ]]; then
   echo "bootstrap_i0.sh: runs/${RUN_ID} already exists and is immutable; pass --resume or choose a new --run-id" >&2
   exit 2
 fi
@@ -87,7 +89,7 @@ fi
 step "Docker engine"
 tools/ensure_docker.sh
 
-if [[ "$SECTION" == swe-bench-lite && ! -f config/dataset.lock ]]; then
+if [[ "$SECTION" == swe-bench-lite && ! -f "${HOME_DIR}/config/dataset.lock" ]]; then
   step "locking the dataset (config/dataset.lock)"
   "$PY" tools/update_dataset_lock.py
 fi
@@ -97,11 +99,11 @@ cleanup() { if [[ -n "$PROVIDER_PID" ]]; then kill "$PROVIDER_PID" 2>/dev/null |
 trap cleanup EXIT
 if [[ "$OFFLINE" == 1 ]]; then
   step "scripted provider (TEST EQUIPMENT) on 127.0.0.1"
-  mkdir -p "runs/.provider"
-  PORT_FILE="runs/.provider/${RUN_ID}.port"
+  mkdir -p "${HOME_DIR}/runs/.provider"
+  PORT_FILE="${HOME_DIR}/runs/.provider/${RUN_ID}.port"
   rm -f "$PORT_FILE"
   "$PY" tools/scripted_provider.py --port-file "$PORT_FILE" --max-seconds 1800 \
-    --call-log "runs/.provider/${RUN_ID}.calls.jsonl" &
+    --call-log "${HOME_DIR}/runs/.provider/${RUN_ID}.calls.jsonl" &
   PROVIDER_PID=$!
   for _ in $(seq 1 50); do [[ -s "$PORT_FILE" ]] && break; sleep 0.2; done
   [[ -s "$PORT_FILE" ]] || { echo "bootstrap_i0.sh: scripted provider did not start" >&2; exit 1; }

@@ -209,13 +209,13 @@ class _Handler(BaseHTTPRequestHandler):
         row = find_task(body.get("messages") or [], st.tasks)
         iid = row["instance_id"] if row else None
         if scenario not in SCENARIOS:
+            self._log(model, 404, iid, None, time.monotonic() - start)
             self._send(404, {"error": {"message": f"The model `{model}` does not exist", "type": "invalid_request_error",
                                        "code": "model_not_found"}})
-            self._log(model, 404, iid, None, time.monotonic() - start)
             return
         if scenario == "server-error":
-            self._send(503, {"error": {"message": "scripted upstream failure", "type": "server_error"}})
             self._log(model, 503, iid, None, time.monotonic() - start)
+            self._send(503, {"error": {"message": "scripted upstream failure", "type": "server_error"}})
             return
         if scenario == "ratelimited":
             first_user = next((m for m in body.get("messages") or [] if m.get("role") == "user"), {})
@@ -225,17 +225,17 @@ class _Handler(BaseHTTPRequestHandler):
                 if served < st.settings.rate_limit_failures:
                     st.rate_limited[key] = served + 1
             if served < st.settings.rate_limit_failures:
+                self._log(model, 429, iid, None, time.monotonic() - start)
                 self._send(429, {"error": {"message": "scripted rate limit", "type": "rate_limit_error", "code": 429}},
                            {"Retry-After": f"{st.settings.retry_after_seconds:g}"})
-                self._log(model, 429, iid, None, time.monotonic() - start)
                 return
         if scenario == "slow":
             st.stopping.wait(st.settings.latency_seconds)
         if scenario == "hang":
             st.stopping.wait(min(st.settings.hang_seconds, st.settings.max_seconds))
         reply = completion(model, body, row, scenario)
-        self._send(200, reply)
         self._log(model, 200, iid, reply["usage"], time.monotonic() - start)
+        self._send(200, reply)
 
 
 class ScriptedProvider:

@@ -1,0 +1,57 @@
+"""Shared fixtures: a scratch project home, the Docker engine, offline images, the scripted provider."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = ROOT / ".venv" / "bin" / "python"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A scratch SWEBOARD_HOME with the project's config/, empty runs/ and predictions/."""
+    h = tmp_path / "home"
+    shutil.copytree(ROOT / "config", h / "config")
+    for d in ("runs", "predictions", "secrets"):
+        (h / d).mkdir(parents=True)
+    monkeypatch.setenv("SWEBOARD_HOME", str(h))
+    monkeypatch.setenv("SWEBOARD_CREDENTIALS", str(h / "secrets" / "credentials.txt"))
+    for var in ("CHUTES_API_KEY", "OPENROUTER_API_KEY", "CHUTES_BASE_URL", "OPENROUTER_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return h
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> str:
+    from sweboard.dockerutil import engine_version
+
+    version = engine_version()
+    if version is None:
+        message = "no Docker engine answers; run tools/ensure_docker.sh (tools/run_tests.sh does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return version
+
+
+@pytest.fixture(scope="session")
+def offline_images(docker_engine):
+    from sweboard.testbench import images
+
+    return images.build_all(log=lambda line: print("[images]", line))
+
+
+@pytest.fixture
+def provider(tmp_path, monkeypatch):
+    from sweboard.testbench.provider import ProviderSettings, ScriptedProvider
+
+    settings = ProviderSettings(call_log=tmp_path / "calls.jsonl", rate_limit_failures=2, retry_after_seconds=0.5,
+                                latency_seconds=0.5, hang_seconds=60, max_seconds=600)
+    with ScriptedProvider(settings) as p:
+        monkeypatch.setenv("SWEBOARD_SCRIPTED_BASE_URL", p.base_url)
+        yield p
