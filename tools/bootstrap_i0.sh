@@ -65,7 +65,8 @@ step() { echo "== $*"; }
 
 if [[ "$DRY_RUN" == 1 ]]; then
   step "dry run: run id ${RUN_ID}, section ${SECTION}, models: ${MODELS[*]}"
-  [[ -x "$PY" ]] || { echo "would create .venv and pip install -e '.[test]'"; exit 0; }
+  tools/setup_venv.sh --dry-run
+  [[ -x "$PY" ]] || exit 0
   tools/ensure_docker.sh --dry-run
   for model in "${MODELS[@]}"; do
     "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" --dry-run
@@ -79,12 +80,9 @@ if [[ "$RESUME" == 0 && -e "${HOME_DIR}/runs/${RUN_ID}" ]]; then
   exit 2
 fi
 
-if [[ ! -x "$PY" ]] || ! "$PY" -c "import sweboard" 2>/dev/null; then
-  step "setting up .venv"
-  python3 -m venv .venv
-  "$PY" -m pip install --quiet --upgrade pip
-  "$PY" -m pip install --quiet -e '.[test]'
-fi
+step "Python environment (.venv)"
+tools/setup_venv.sh
+if [[ "$OFFLINE" == 1 ]]; then tools/ensure_debootstrap.sh; fi
 
 step "Docker engine"
 tools/ensure_docker.sh

@@ -144,17 +144,23 @@ def run_model_batch(argv=None):
     config = load_runner_config(overrides=overrides)
     model = load_catalog().get(args.model)
     if args.dry_run:
-        lock = read_lock(sl.dataset_lock)
         print(f"run {args.run_id}: model {model.id} ({model.provider.name}, base URL {model.provider.base_url()}), "
               f"runner {'baseline' if model.is_baseline else config.runner}, {args.attempts} attempt(s) x "
               f"{len(sl.instance_ids)} tasks, timeout {config.attempt_timeout_seconds:g}s each")
-        print(f"dataset {lock.repo_id}@{lock.revision[:12]} split {sl.split}: {', '.join(sl.instance_ids)}")
+        if sl.dataset_lock.is_file():
+            lock = read_lock(sl.dataset_lock)
+            print(f"dataset {lock.repo_id}@{lock.revision[:12]} split {sl.split}: {', '.join(sl.instance_ids)}")
+        else:
+            print(f"dataset lock {sl.dataset_lock} does not exist yet (tools/update_dataset_lock.py writes it); "
+                  f"split {sl.split}: {', '.join(sl.instance_ids)}")
         return 0
     lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
     if lock.source == "bundled" and not model.is_baseline:
         from sweboard.testbench import images
 
-        images.build_all(list(sl.instance_ids), log=lambda s: None)
+        built = [e for e in images.build_all(list(sl.instance_ids), log=lambda s: None) if e.action == "built"]
+        for event in built:
+            print(f"built image {event.tag} ({event.seconds:.1f}s)")
     plan = BatchPlan(args.run_id, model, sl, lock, rows, config, args.attempts)
     entry = run_batch(plan, get_runner(config.runner), resume=args.resume)
     print(f"{model.id}: {entry.get('status', 'done')}; predictions in {entry.get('predictions', '-')}")

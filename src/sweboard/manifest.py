@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sweboard import __version__
 from sweboard.errors import SweboardError
-from sweboard.paths import project_root, runs_dir
+from sweboard.paths import PACKAGE_DIR, runs_dir
 
 SCHEMA = 1
 
@@ -38,7 +38,8 @@ def manifest_path(run_id: str) -> Path:
 
 
 def git_state() -> dict:
-    root = project_root()
+    """The commit of the sweboard code that ran (not of SWEBOARD_HOME), and whether it was dirty."""
+    root = PACKAGE_DIR
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,

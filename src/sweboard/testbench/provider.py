@@ -178,12 +178,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _log(self, model: str, status: int, instance_id: str | None, usage: dict | None, seconds: float) -> None:
         st = self.state
+        auth = self.headers.get("Authorization", "")
+        # A fingerprint of the key, never the key: lets tests prove which key reached the provider.
+        key_sha = hashlib.sha256(auth.removeprefix("Bearer ").encode()).hexdigest()[:12] if auth else None
         with st.lock:
             st.calls += 1
             if st.settings.call_log:
                 with st.settings.call_log.open("a") as f:
                     f.write(json.dumps({"t": time.time(), "model": model, "status": status, "instance_id": instance_id,
-                                        "usage": usage, "seconds": round(seconds, 3)}) + "\n")
+                                        "usage": usage, "seconds": round(seconds, 3), "key_sha256_12": key_sha}) + "\n")
 
     def do_GET(self):
         if self.path.rstrip("/").endswith("/models"):
