@@ -9,7 +9,8 @@ case "${1:-}" in
   *) echo "setup_venv.sh: unknown argument '$1' (expected --dry-run or --help)" >&2; exit 2 ;;
 esac
 PY="$ROOT/.venv/bin/python"
-if [[ -x "$PY" ]] && "$PY" -c "import sweboard, swebench, minisweagent, pytest" 2>/dev/null; then exit 0; fi
+# find_spec, not import: importing minisweagent has side effects (a banner, a config dir)
+if [[ -x "$PY" ]] && "$PY" -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ('sweboard', 'swebench', 'minisweagent', 'pytest', 'datasets')))" 2>/dev/null; then exit 0; fi
 command -v python3 >/dev/null 2>&1 || { echo "setup_venv.sh: python3 (>= 3.11) is required" >&2; exit 1; }
 echo "setup_venv.sh: creating .venv and installing sweboard (about a minute)"
 python3 -m venv "$ROOT/.venv"

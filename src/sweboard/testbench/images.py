@@ -66,9 +66,9 @@ def _is_current(tag: str, recipe: str) -> bool:
     return labels is not None and labels.get(RECIPE_LABEL) == recipe
 
 
-def build_base(force: bool = False) -> BuildEvent:
+def build_base(force: bool = False, tag: str | None = None) -> BuildEvent:
     """debootstrap a minimal Debian and `docker import` it (needs root and debootstrap)."""
-    tag, recipe = base_tag(), base_recipe()
+    tag, recipe = tag or base_tag(), base_recipe()
     if not force and image_labels(tag) is not None:
         return BuildEvent(tag, "cached", 0.0)
     if shutil.which("debootstrap") is None:
@@ -164,12 +164,13 @@ def build_env(repo: taskset.FixtureRepo) -> BuildEvent:
     return BuildEvent(tag, "built", time.monotonic() - start)
 
 
-def build_task(row: dict, repo: taskset.FixtureRepo, repo_dir: Path) -> BuildEvent:
-    tag = row["image"]
+def build_task(row: dict, repo: taskset.FixtureRepo, repo_dir: Path, tag: str | None = None,
+               force: bool = False) -> BuildEvent:
+    tag = tag or row["image"]
     env, _, _ = env_tag(repo)
     dockerfile = f"FROM {env}\nCOPY repo /testbed\nWORKDIR /testbed\nSTOPSIGNAL SIGKILL\nCMD [\"/bin/bash\"]\n"
     recipe = _digest(dockerfile, row["base_commit"])
-    if _is_current(tag, recipe):
+    if not force and _is_current(tag, recipe):
         return BuildEvent(tag, "cached", 0.0)
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sweboard-task-") as tmp:
