@@ -157,9 +157,12 @@ def eval_script(base_commit: str, test_patch: str) -> str:
         f"git apply -v - <<'{HEREDOC}'",
         test_patch.rstrip("\n"),
         HEREDOC,
+        "SWEBOARD_T0=$(date +%s%N)",
         ": '>>>>> Start Test Output'",
         f"python -m pytest -rA -p no:cacheprovider {test_files}",
         ": '>>>>> End Test Output'",
+        # after the end marker (and the harness's exit-code capture): the test process's wall time
+        'echo "SWEBOARD_TEST_WALL_MS=$(( ($(date +%s%N) - SWEBOARD_T0) / 1000000 ))"',
         f"git checkout {base_commit} {test_files}",
         "",
     ])
