@@ -64,8 +64,8 @@ def test_bootstrap_offline_end_to_end_refusal_and_resume(home, offline_images, m
     assert manifest["project"]["commit"]
     for iid, attempts in manifest["batches"]["scripted/solver"]["attempts"].items():
         assert (home / "runs" / "e2e" / attempts[0]["trajectory"]).is_file()
-        verdict = manifest["evaluations"]["scripted/solver"]["instances"][iid]
-        assert verdict["verdict"] == "resolved" and (home / "runs" / "e2e" / verdict["report"]).is_file()
+        [verdict] = manifest["evaluations"]["scripted/solver"]["instances"][iid]
+        assert verdict["verdict"] == "resolved" and (home / "runs" / "e2e" / verdict["instance_report"]).is_file()
     preds = [json.loads(x) for x in (home / "predictions" / "e2e" / "scripted__solver.jsonl").read_text().splitlines()]
     assert len(preds) == 3 and all(p["model_patch"].startswith("diff --git") for p in preds)
     assert (home / "runs" / "manifests.csv").is_file()

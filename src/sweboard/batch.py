@@ -1,9 +1,15 @@
 """One model over one slice: schedule attempts, hand each to a runner, record everything.
 
-The harness owns the loop. Each attempt (task × model × try) gets its own folder, seed,
-container and `record.json`; the record is written once, atomically, when the attempt
-ends, and is the unit of resume: `--resume` skips every attempt that has one, so a
-finished attempt's model calls are never repeated, whatever interrupted the run.
+The harness owns the loop. An attempt is one task × one model × one try: its own folder,
+seed, container and `record.json`, written once, atomically, when the attempt ends. The
+record is the unit of resume: `--resume` skips every attempt that has one, so a finished
+attempt's model calls are never repeated, whatever interrupted the run (an attempt cut
+short is moved aside as `attempt-<k>.interrupted-<n>` and run again).
+
+Attempts of one task run in order. With `stop_after_resolved` (the default) each attempt
+is graded by the official evaluator before the next is launched and the task stops at the
+first resolved attempt; otherwise all K run (for the unbiased pass@k estimator) and are
+graded later. All model traffic goes through the run's metered gateway (`gateway.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +26,9 @@ from sweboard import credentials
 from sweboard.catalog import ModelEntry
 from sweboard.dataset_lock import DatasetLock
 from sweboard.errors import SweboardError
+from sweboard.gateway import Gateway, read_calls, summarize_calls
 from sweboard.instances import Slice
+from sweboard.ledger import Ledger
 from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, tool_versions, update_manifest,
                                utc_now, write_manifest)
 from sweboard.paths import predictions_dir
@@ -28,6 +37,7 @@ from sweboard.runners.base import Attempt, AttemptResult, Runner
 from sweboard.runners.baseline import BaselineRunner
 
 RECORD = "record.json"
+GATEWAY_KEY = "sk-sweboard-gateway"  # what agents send; the gateway holds the real key
 
 
 @dataclass(frozen=True)
@@ -38,28 +48,40 @@ class BatchPlan:
     lock: DatasetLock
     rows: list[dict]
     config: RunnerConfig
-    attempts_per_task: int = 1
+
+    def attempts_for(self, instance_id: str) -> tuple[int, str]:
+        return self.config.attempts_for(self.model.id, instance_id)
 
 
 def attempt_dir(run_id: str, model: ModelEntry, instance_id: str, index: int) -> Path:
     return run_dir(run_id) / "attempts" / model.slug / instance_id / f"attempt-{index}"
 
 
-def predictions_path(run_id: str, model: ModelEntry) -> Path:
-    return predictions_dir() / run_id / f"{model.slug}.jsonl"
+def predictions_path(run_id: str, model: ModelEntry, index: int = 1) -> Path:
+    suffix = "" if index == 1 else f".attempt-{index}"
+    return predictions_dir() / run_id / f"{model.slug}{suffix}.jsonl"
 
 
 def read_record(path: Path) -> dict | None:
     try:
         return json.loads((path / RECORD).read_text())
     except (OSError, json.JSONDecodeError):
-        return None  # a half-written record never exists (atomic write); unreadable means "not finished"
+        return None  # records are written atomically: unreadable means "not finished"
 
 
-def write_record(path: Path, record: dict) -> None:
-    tmp = path / f".{RECORD}.tmp"
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, path / RECORD)
+def _atomic_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def _set_aside(out: Path) -> None:
+    """An attempt cut short (kill, Ctrl-C, budget) leaves a folder without a record: keep it, renamed."""
+    if out.exists() and read_record(out) is None and any(out.iterdir()):
+        n = 1
+        while out.with_name(f"{out.name}.interrupted-{n}").exists():
+            n += 1
+        out.rename(out.with_name(f"{out.name}.interrupted-{n}"))
 
 
 def init_run(plan: BatchPlan, resume: bool) -> None:
@@ -67,30 +89,24 @@ def init_run(plan: BatchPlan, resume: bool) -> None:
     existing = read_manifest(plan.run_id)
     batch_dir = run_dir(plan.run_id) / "attempts" / plan.model.slug
     if existing is None:
-        if run_dir(plan.run_id).exists() and any(run_dir(plan.run_id).iterdir()):
-            raise SweboardError(f"runs/{plan.run_id}: exists without a manifest.json; refusing to write into it")
         rd = run_dir(plan.run_id)
+        if rd.exists() and any(rd.iterdir()):
+            raise SweboardError(f"runs/{plan.run_id}: exists without a manifest.json; refusing to write into it")
         rd.mkdir(parents=True, exist_ok=True)
         # The exact rows agents and evaluator see: the locked data, this slice, nothing else.
         (rd / "dataset.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in plan.rows))
         write_manifest(plan.run_id, {
-            "schema": 1,
-            "run_id": plan.run_id,
-            "status": "running",
-            "created_at": utc_now(),
-            "project": git_state(),
-            "versions": tool_versions(),
-            "dataset_lock": plan.lock.summary(),
+            "schema": 1, "run_id": plan.run_id, "status": "running", "created_at": utc_now(),
+            "project": git_state(), "versions": tool_versions(), "dataset_lock": plan.lock.summary(),
             "slice": {"file": str(plan.slice.path), "section": plan.slice.section, "split": plan.slice.split,
-                      "instance_ids": list(plan.slice.instance_ids), "instance_ids_sha256": plan.slice.ids_hash},
-            "dataset_file": "dataset.jsonl",
-            "runner_config": plan.config.to_dict(),
-            "batches": {},
-            "evaluations": {},
+                      "instance_ids": list(plan.slice.instance_ids), "instance_ids_sha256": plan.slice.ids_hash,
+                      "rationale": plan.slice.rationale},
+            "dataset_file": "dataset.jsonl", "runner_config": plan.config.to_dict(),
+            "batches": {}, "evaluations": {},
         })
         return
     if existing.get("status") == "finished" and not resume:
-        raise SweboardError(f"run {plan.run_id} is finished and immutable; use a new --run-id (or --resume to check it is complete)")
+        raise SweboardError(f"run {plan.run_id} is finished and immutable; use a new --run-id")
     if existing["slice"]["instance_ids_sha256"] != plan.slice.ids_hash:
         raise SweboardError(f"run {plan.run_id} was started on another instance list ({existing['slice']['file']} "
                             f"[{existing['slice']['section']}]); use a new --run-id")
@@ -102,16 +118,29 @@ def init_run(plan: BatchPlan, resume: bool) -> None:
                             "pass --resume to finish it, or use a new --run-id")
 
 
-def _api_key(model: ModelEntry) -> str | None:
-    if model.is_baseline:
-        return None
+def provider_key(model: ModelEntry) -> str | None:
     env = model.provider.api_key_env
-    if env is None:
-        return "sk-no-key-needed"  # the scripted provider ignores it; litellm insists on one
+    if model.is_baseline or env is None:
+        return None
     key = credentials.get_key(env)
     if not key:
         raise SweboardError(f"model {model.id}: {env} is not set in secrets/credentials.txt or the environment")
     return key
+
+
+class _Stop:
+    """Why the batch stopped launching new attempts (first reason wins)."""
+
+    def __init__(self):
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+
+    def set(self, reason: str) -> None:
+        with self._lock:
+            self.reason = self.reason or reason
+
+    def __bool__(self) -> bool:
+        return self.reason is not None
 
 
 def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) -> dict:
@@ -121,60 +150,102 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
     if manifest.get("status") == "finished":
         log(f"run {plan.run_id} is finished; nothing to do")
         return manifest["batches"].get(plan.model.id, {})
-    if plan.model.is_baseline:
-        runner = BaselineRunner()
     if not plan.model.enabled:
         raise SweboardError(f"model {plan.model.id} is disabled in the catalog (enabled: false)")
-    api_key = _api_key(plan.model)
+    if plan.model.is_baseline:
+        runner = BaselineRunner()
+    key = provider_key(plan.model)
     secrets = credentials.secret_values()
-    if api_key and api_key not in secrets and len(api_key) >= 6 and api_key != "sk-no-key-needed":
-        secrets.append(api_key)
+    if key and key not in secrets:
+        secrets.append(key)
 
-    todo: list[Attempt] = []
-    for row in plan.rows:
-        for k in range(1, plan.attempts_per_task + 1):
-            out = attempt_dir(plan.run_id, plan.model, row["instance_id"], k)
-            if read_record(out) is not None:
-                continue
-            todo.append(Attempt(plan.run_id, plan.model, row, k, plan.config.seed + k - 1,
-                                plan.config.attempt_timeout_seconds, out, plan.config))
-    total = len(plan.rows) * plan.attempts_per_task
-    log(f"{plan.model.id}: {total - len(todo)} of {total} attempts already recorded; running {len(todo)} "
-        f"with {runner.name} ({runner.version() or 'version unknown'})")
-
-    unavailable = threading.Event()
-    started_at = utc_now()
+    stop = _Stop()
+    started_at, t0 = utc_now(), time.monotonic()
     stats: dict = {}
+    total = sum(plan.attempts_for(r["instance_id"])[0] for r in plan.rows)
+    done = sum(1 for r in plan.rows for k in range(1, plan.attempts_for(r["instance_id"])[0] + 1)
+               if read_record(attempt_dir(plan.run_id, plan.model, r["instance_id"], k)))
+    log(f"{plan.model.id}: {done} of up to {total} attempts already recorded; runner {runner.name} "
+        f"({runner.version() or 'version unknown'}), K per task {sorted({plan.attempts_for(r['instance_id'])[0] for r in plan.rows})}, "
+        f"{'stop at first resolved' if plan.config.stop_after_resolved else 'all K attempts'}")
 
-    def one(attempt: Attempt) -> None:
-        if unavailable.is_set():
-            return
-        attempt.out_dir.mkdir(parents=True, exist_ok=True)
+    def one_attempt(gateway: Gateway | None, row: dict, k: int) -> dict | None:
+        iid = row["instance_id"]
+        out = attempt_dir(plan.run_id, plan.model, iid, k)
+        _set_aside(out)
+        out.mkdir(parents=True, exist_ok=True)
+        timeout, timeout_reason = plan.config.timeout_for(plan.model.id, iid)
+        base_url, route = None, None
+        if gateway is not None:
+            base_url, route = gateway.register(plan.model, key, out / "calls.jsonl", plan.config.max_tokens)
+        attempt = Attempt(plan.run_id, plan.model, row, k, plan.config.seed + k - 1, timeout, out, plan.config, base_url)
         began = utc_now()
         try:
-            result = runner.run(attempt, api_key, secrets)
+            result = runner.run(attempt, GATEWAY_KEY if gateway else None, secrets)
         except SweboardError as exc:
             result = AttemptResult("error", "SweboardError", error_class="agent_error", error=str(exc))
-        record = {"run_id": plan.run_id, "model": plan.model.id, "instance_id": attempt.instance_id,
-                  "attempt": attempt.index, "seed": attempt.seed, "timeout_seconds": attempt.timeout_seconds,
-                  "runner": runner.name, "started_at": began, "finished_at": utc_now(), **result.to_dict()}
+        finally:
+            if gateway is not None:
+                gateway.unregister(base_url)
+        if route is not None and route.exhausted:
+            stop.set(f"stopped: {route.exhausted}; --resume continues once the budget allows")
+            return None  # not an attempt result: no record, so a later --resume runs it again
+        calls = read_calls(out / "calls.jsonl")
+        record = {"run_id": plan.run_id, "model": plan.model.id, "instance_id": iid, "attempt": k, "seed": attempt.seed,
+                  "timeout_seconds": timeout, "timeout_reason": timeout_reason, "runner": runner.name,
+                  "started_at": began, "finished_at": utc_now(), **result.to_dict(),
+                  "gateway_calls": calls, "usage": summarize_calls(calls)}
         record["error"] = credentials.redact(record["error"], secrets)
-        write_record(attempt.out_dir, record)
-        log(f"  {attempt.instance_id} #{attempt.index}: {result.status}"
-            f"{' (' + result.error_class + ')' if result.error_class else ''} in {result.duration_seconds:.1f}s")
+        _atomic_json(out / RECORD, record)
+        log(f"  {iid} #{k}: {result.status}{' (' + result.error_class + ')' if result.error_class else ''} "
+            f"in {result.duration_seconds:.1f}s, {record['usage']['model_calls']} calls")
         if result.error_class == "model_unavailable":
-            unavailable.set()
+            stop.set("skipped: model unavailable (provider answered 404 / unknown model)")
+        return record
+
+    def one_task(gateway: Gateway | None, row: dict) -> None:
+        from sweboard.evaluation import evaluate_attempts, read_verdict
+
+        iid = row["instance_id"]
+        k_max, _ = plan.attempts_for(iid)
+        for k in range(1, k_max + 1):
+            out = attempt_dir(plan.run_id, plan.model, iid, k)
+            record = read_record(out)
+            if record is None:
+                if stop:
+                    return
+                if time.monotonic() - t0 > plan.config.model_budget_seconds:
+                    stop.set(f"stopped: per-model wall-clock budget of {plan.config.model_budget_seconds:g}s reached; "
+                             "--resume continues")
+                    return
+                record = one_attempt(gateway, row, k)
+                if record is None:
+                    return
+            if not plan.config.stop_after_resolved or k == k_max:
+                continue
+            verdict = read_verdict(out)
+            if verdict is None:
+                verdict = evaluate_attempts(plan.run_id, plan.model.id, [(iid, k, out, record["patch"])])[(iid, k)]
+            if verdict["verdict"] == "resolved":
+                return
 
     workers = max(1, min(plan.config.workers, max_workers(), plan.model.provider.max_concurrency))
     with sampled_cpu(stats):
-        if workers == 1:
-            for attempt in todo:
-                one(attempt)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(one, todo))
+        gateway = None if plan.model.is_baseline else Gateway(Ledger()).__enter__()
+        try:
+            if workers == 1:
+                for row in plan.rows:
+                    one_task(gateway, row)
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    list(pool.map(lambda r: one_task(gateway, r), plan.rows))
+        finally:
+            if gateway is not None:
+                gateway.__exit__(None, None, None)
 
-    entry = summarize(plan, runner, started_at, stats, unavailable.is_set())
+    entry = summarize(plan, runner, started_at, stats, stop.reason)
+    if stop.reason:
+        log(f"{plan.model.id}: {stop.reason}")
     update_manifest(plan.run_id, lambda m: m["batches"].__setitem__(plan.model.id, _merge(m["batches"].get(plan.model.id), entry)))
     return entry
 
@@ -189,14 +260,16 @@ def _merge(previous: dict | None, entry: dict) -> dict:
     return entry
 
 
-def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, unavailable: bool) -> dict:
-    """Build the batch's manifest entry and its predictions file from the attempt records."""
+def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, stop_reason: str | None) -> dict:
+    """Build the batch's manifest entry and its predictions files from the attempt records."""
     attempts: dict[str, list[dict]] = {}
-    predictions = []
+    by_index: dict[int, list[dict]] = {}
+    complete = True
     for row in plan.rows:
         iid = row["instance_id"]
         attempts[iid] = []
-        for k in range(1, plan.attempts_per_task + 1):
+        k_max, k_reason = plan.attempts_for(iid)
+        for k in range(1, k_max + 1):
             out = attempt_dir(plan.run_id, plan.model, iid, k)
             rec = read_record(out)
             if rec is None:
@@ -205,37 +278,29 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, una
             attempts[iid].append({
                 "attempt": k, "status": rec["status"], "exit_status": rec["exit_status"],
                 "error_class": rec["error_class"], "duration_seconds": round(rec["duration_seconds"], 2),
-                "model_calls": len(rec["model_calls"]), "record": str(rel / RECORD),
+                "usage": rec["usage"], "record": str(rel / RECORD),
                 "trajectory": str(rel / rec["trajectory"]) if rec["trajectory"] else None,
+                **({"k_reason": k_reason} if k_reason else {}),
             })
-        submitted = [a for a in attempts[iid] if a["status"] in ("submitted", "empty")]
-        chosen = submitted[0] if submitted else (attempts[iid][0] if attempts[iid] else None)
-        if chosen is not None:
-            rec = read_record(attempt_dir(plan.run_id, plan.model, iid, chosen["attempt"]))
-            predictions.append({"instance_id": iid, "model_name_or_path": plan.model.id, "model_patch": rec["patch"],
-                                "attempt": chosen["attempt"], "status": rec["status"]})
-    preds = predictions_path(plan.run_id, plan.model)
-    preds.parent.mkdir(parents=True, exist_ok=True)
-    tmp = preds.with_name(f".{preds.name}.tmp")
-    tmp.write_text("".join(json.dumps(p) + "\n" for p in predictions))
-    os.replace(tmp, preds)
-    recorded = sum(len(v) for v in attempts.values())
-    expected = len(plan.rows) * plan.attempts_per_task
-    status = "ok" if recorded == expected else f"incomplete: {recorded} of {expected} attempts"
-    if unavailable:
-        status = "skipped: model unavailable (provider answered 404 / unknown model)"
+            by_index.setdefault(k, []).append({"instance_id": iid, "model_name_or_path": plan.model.id,
+                                               "model_patch": rec["patch"], "attempt": k})
+        if not attempts[iid]:
+            complete = False
+    for k, preds in by_index.items():
+        path = predictions_path(plan.run_id, plan.model, k)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(json.dumps(p) + "\n" for p in preds))
+        os.replace(tmp, path)
+    status = stop_reason or ("ok" if complete else "incomplete")
     return {
         "model": plan.model.public_dict(),
         "kind": "baseline" if plan.model.is_baseline else ("test-equipment" if plan.model.test_equipment else "model"),
-        "runner": runner.name,
-        "runner_version": runner.version(),
-        "attempts_per_task": plan.attempts_per_task,
-        "status": status,
-        "started_at": started_at,
-        "finished_at": utc_now(),
+        "runner": runner.name, "runner_version": runner.version(),
+        "attempts_per_task": plan.config.attempts, "stop_after_resolved": plan.config.stop_after_resolved,
+        "status": status, "started_at": started_at, "finished_at": utc_now(),
         "wall_seconds": stats.get("wall_seconds", 0.0),
-        "peak_cpu_percent": stats.get("peak_cpu_percent"),
-        "mean_cpu_percent": stats.get("mean_cpu_percent"),
-        "predictions": str(preds.relative_to(predictions_dir().parent)),
+        "peak_cpu_percent": stats.get("peak_cpu_percent"), "mean_cpu_percent": stats.get("mean_cpu_percent"),
+        "predictions": str(predictions_path(plan.run_id, plan.model).relative_to(predictions_dir().parent)),
         "attempts": attempts,
     }

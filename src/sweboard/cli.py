@@ -124,29 +124,35 @@ def run_model_batch(argv=None):
     from sweboard.runners import get_runner
 
     p = argparse.ArgumentParser(prog="run_model_batch.py", description=(
-        "Run one model over one pinned slice: one attempt per task (or K), each under a hard wall-clock limit, "
-        "writing trajectories and records under runs/<run_id>/ and predictions/<run_id>/<model>.jsonl."))
+        "Run one model over one pinned slice: K attempts per task, each under a hard wall-clock limit, all model "
+        "traffic through a metered gateway on 127.0.0.1; trajectories and records under runs/<run_id>/, "
+        "predictions under predictions/<run_id>/."))
     p.add_argument("--run-id", required=True, help="the run to create or (with --resume) continue")
     p.add_argument("--model", required=True, help="model id from config/model_catalog.yaml")
     _slice_args(p)
-    p.add_argument("--attempts", type=int, default=1, help="attempts per task (default 1)")
+    p.add_argument("--attempts", type=int, help="K attempts per task (default: config/sweagent.yaml's attempts)")
+    p.add_argument("--all-attempts", action="store_true",
+                   help="run all K attempts (unbiased pass@k) instead of stopping at the first resolved")
     p.add_argument("--runner", choices=["mini", "sweagent"], help="override config/sweagent.yaml's runner")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting of config/sweagent.yaml")
     p.add_argument("--resume", action="store_true", help="continue an existing run; finished attempts are skipped")
     p.add_argument("--dry-run", action="store_true", help="print the plan; run nothing, write nothing")
     args = p.parse_args(argv)
-    if args.attempts < 1:
-        raise SweboardError(f"--attempts: expected a positive number, got {args.attempts}")
     sl = _load_slice(args)
     overrides = _overrides(args.set)
     if args.runner:
         overrides["runner"] = args.runner
+    if args.attempts is not None:
+        overrides["attempts"] = args.attempts
+    if args.all_attempts:
+        overrides["stop_after_resolved"] = "false"
     config = load_runner_config(overrides=overrides)
     model = load_catalog().get(args.model)
     if args.dry_run:
         print(f"run {args.run_id}: model {model.id} ({model.provider.name}, base URL {model.provider.base_url()}), "
-              f"runner {'baseline' if model.is_baseline else config.runner}, {args.attempts} attempt(s) x "
-              f"{len(sl.instance_ids)} tasks, timeout {config.attempt_timeout_seconds:g}s each")
+              f"runner {'baseline' if model.is_baseline else config.runner}, K={config.attempts} x "
+              f"{len(sl.instance_ids)} tasks ({'stop at first resolved' if config.stop_after_resolved else 'all K'}), "
+              f"timeout {config.attempt_timeout_seconds:g}s each")
         if sl.dataset_lock.is_file():
             lock = read_lock(sl.dataset_lock)
             print(f"dataset {lock.repo_id}@{lock.revision[:12]} split {sl.split}: {', '.join(sl.instance_ids)}")
@@ -161,7 +167,7 @@ def run_model_batch(argv=None):
         built = [e for e in images.build_all(list(sl.instance_ids), log=lambda s: None) if e.action == "built"]
         for event in built:
             print(f"built image {event.tag} ({event.seconds:.1f}s)")
-    plan = BatchPlan(args.run_id, model, sl, lock, rows, config, args.attempts)
+    plan = BatchPlan(args.run_id, model, sl, lock, rows, config)
     entry = run_batch(plan, get_runner(config.runner), resume=args.resume)
     print(f"{model.id}: {entry.get('status', 'done')}; predictions in {entry.get('predictions', '-')}")
     return 0
@@ -173,16 +179,16 @@ def run_evaluation(argv=None):
     from sweboard.manifest import read_manifest
 
     p = argparse.ArgumentParser(prog="run_evaluation.py", description=(
-        "Score a run's predictions with the official SWE-bench evaluator (unmodified swebench), "
-        "recording its version, command, exit code, durations and per-instance verdicts in the manifest."))
+        "Grade a run's attempts with the official SWE-bench evaluator (unmodified swebench): every recorded attempt "
+        "without a verdict, one harness run (fresh evaluator run id) per attempt index; records versions, commands, "
+        "exit codes, durations and per-attempt verdicts."))
     p.add_argument("--run-id", help="run to evaluate")
-    p.add_argument("--model", action="append", help="model id (repeatable; default: every batch not yet evaluated)")
+    p.add_argument("--model", action="append", help="model id (repeatable; default: every batch)")
     p.add_argument("--workers", type=int, help="evaluator workers (default config/sweagent.yaml, capped at 80%% of cores)")
     p.add_argument("--timeout", type=int, help="per-instance test timeout in seconds")
-    p.add_argument("--reevaluate", action="store_true", help="evaluate again under a fresh evaluator run id")
     p.add_argument("--offline", action="store_true", help="with --gold: use the bundled offline task set")
     p.add_argument("--gold", action="store_true", help="check the test bench: gold patches 100%% resolved, empty 0%%")
-    p.add_argument("--dry-run", action="store_true", help="print the exact evaluator commands and instances; run nothing")
+    p.add_argument("--dry-run", action="store_true", help="print the evaluator command and the attempts; run nothing")
     args = p.parse_args(argv)
     if args.gold:
         if not args.offline:
@@ -200,17 +206,20 @@ def run_evaluation(argv=None):
     manifest = read_manifest(args.run_id)
     if manifest is None:
         raise SweboardError(f"runs/{args.run_id}/manifest.json: no such run")
-    models = args.model or [m for m in manifest["batches"]
-                            if args.reevaluate or m not in manifest["evaluations"]]
-    if not models:
-        print(f"run {args.run_id}: every batch is already evaluated (use --reevaluate for a fresh evaluation)")
+    if manifest.get("status") == "finished":
+        print(f"run {args.run_id}: finished; every attempt is graded")
         return 0
-    for model_id in models:
+    for model_id in args.model or list(manifest["batches"]):
         if args.dry_run:
-            plan = evaluation.plan_evaluation(args.run_id, model_id, args.workers, args.timeout)
-            print(f"{model_id}: evaluator run id {plan.eval_run_id}, {len(plan.instance_ids)} instances: "
-                  f"{' '.join(plan.instance_ids)}")
-            print("  cd " + str(plan.workdir) + " && " + " ".join(plan.command))
+            pending = evaluation.pending_attempts(args.run_id, model_id)
+            print(f"{model_id}: {len(pending)} attempt(s) to grade: "
+                  + " ".join(f"{iid}#{k}" for iid, k, _, _ in pending))
+            cmd = evaluation.evaluator_command(Path("runs") / args.run_id / manifest["dataset_file"],
+                                               manifest["slice"]["split"], "<e_n>/predictions.jsonl", "<run_id>.<model>.e<n>",
+                                               sorted({iid for iid, _, _, _ in pending}) or ["<none>"],
+                                               manifest["runner_config"]["evaluator_workers"],
+                                               manifest["runner_config"]["evaluator_timeout_seconds"])
+            print("  per attempt index: " + " ".join(cmd))
             continue
         evaluation.evaluate(args.run_id, model_id, args.workers, args.timeout)
     return 0
@@ -218,10 +227,11 @@ def run_evaluation(argv=None):
 
 @_cli
 def finish_run(argv=None):
+    from sweboard.evaluation import pending_attempts
     from sweboard.manifest import read_manifest, update_manifest, utc_now
 
     p = argparse.ArgumentParser(prog="finish_run.py", description=(
-        "Mark a run finished once every batch is evaluated; a finished run is immutable."))
+        "Mark a run finished once every attempt is graded; a finished run is immutable."))
     p.add_argument("--run-id", required=True)
     p.add_argument("--dry-run", action="store_true", help="say what is missing, change nothing")
     args = p.parse_args(argv)
@@ -231,9 +241,9 @@ def finish_run(argv=None):
     if m.get("status") == "finished":
         print(f"run {args.run_id}: already finished")
         return 0
-    missing = [k for k in m["batches"] if k not in m["evaluations"]]
+    missing = [k for k in m["batches"] if k not in m["evaluations"] or pending_attempts(args.run_id, k)]
     if missing:
-        raise SweboardError(f"run {args.run_id}: batches not evaluated yet: {missing}; run tools/run_evaluation.py first")
+        raise SweboardError(f"run {args.run_id}: attempts not graded yet for {missing}; run tools/run_evaluation.py first")
     if args.dry_run:
         print(f"run {args.run_id}: ready to finish")
         return 0
@@ -271,15 +281,18 @@ def collect_manifests(argv=None):
 
 @_cli
 def generate_leaderboard(argv=None):
-    from sweboard.leaderboard import LEADERBOARD_COLUMNS, leaderboard_rows, load_manifests, write_csv
+    from sweboard.leaderboard import columns, leaderboard_rows, load_manifests, write_csv
     from sweboard.paths import runs_dir
 
     p = argparse.ArgumentParser(prog="generate_leaderboard.py", description=(
-        "Join run manifests and evaluator verdicts into runs/leaderboard.csv (one row per run_id x model)."))
+        "Join run manifests and evaluator verdicts into runs/leaderboard.csv (one row per run_id x model); "
+        "columns per config/leaderboard_columns.yaml."))
     p.add_argument("--output", type=Path, default=None, help="default runs/leaderboard.csv")
     p.add_argument("--run-id", action="append", help="only these runs (repeatable; default all)")
+    p.add_argument("--version", help="column set from config/leaderboard_columns.yaml (default: its 'default')")
     p.add_argument("--dry-run", action="store_true", help="print the table instead of writing")
     args = p.parse_args(argv)
+    cols = columns(args.version)
     manifests = load_manifests()
     if args.run_id:
         known = {m["run_id"] for m in manifests}
@@ -289,12 +302,13 @@ def generate_leaderboard(argv=None):
         manifests = [m for m in manifests if m["run_id"] in args.run_id]
     rows = leaderboard_rows(manifests)
     if args.dry_run:
-        print(",".join(LEADERBOARD_COLUMNS))
+        print(",".join(cols))
         for r in rows:
-            print(",".join(str(r[c]) for c in LEADERBOARD_COLUMNS))
+            print(",".join(str(r.get(c, "")) for c in cols))
         return 0
-    out = write_csv(args.output or runs_dir() / "leaderboard.csv", LEADERBOARD_COLUMNS, rows)
+    out = write_csv(args.output or runs_dir() / "leaderboard.csv", cols, rows)
     print(f"{out}: {len(rows)} rows")
     for r in rows:
-        print(f"  {r['model']:<28} {r['kind']:<15} resolved {r['resolved']}/{r['instances']}  {r['status']}  [{r['run_id']}]")
+        print(f"  {r['model']:<40} {r['kind']:<15} pass@1 {r['pass@1']:<6} pass@K {r['pass@K']:<6} "
+              f"resolved {r['resolved']}/{r['instances']}  {r['status']}  [{r['run_id']}]")
     return 0

@@ -1,9 +1,13 @@
-"""Runner settings (`config/sweagent.yaml`): which agent, its limits, and concurrency."""
+"""Runner settings (`config/sweagent.yaml`): which agent, its limits, budgets and concurrency.
+
+Per-model or per-task exceptions (K=3 attempts, a longer timeout) go in `overrides`, each
+with a `reason`: the plan allows raising budgets only with recorded evidence.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sweboard.errors import SweboardError
@@ -11,6 +15,19 @@ from sweboard.paths import config_dir
 from sweboard.yamlio import load_yaml
 
 RUNNERS = ("mini", "sweagent")
+OVERRIDABLE = ("attempts", "attempt_timeout_seconds")
+
+
+@dataclass(frozen=True)
+class Override:
+    model: str | None
+    instance: str | None
+    attempts: int | None
+    attempt_timeout_seconds: float | None
+    reason: str
+
+    def applies(self, model_id: str, instance_id: str) -> bool:
+        return (self.model in (None, model_id)) and (self.instance in (None, instance_id))
 
 
 @dataclass(frozen=True)
@@ -18,7 +35,7 @@ class RunnerConfig:
     runner: str = "mini"
     attempt_timeout_seconds: float = 45.0
     step_limit: int = 30
-    cost_limit: float = 0.0  # dollars per attempt; 0 leaves budgets to sweboard
+    cost_limit: float = 0.0  # dollars per attempt inside the agent; 0 leaves budgets to sweboard
     temperature: float = 0.0
     seed: int = 42
     max_tokens: int = 4096
@@ -26,14 +43,72 @@ class RunnerConfig:
     evaluator_workers: int = 4
     evaluator_timeout_seconds: int = 300
     command_timeout_seconds: int = 30
+    attempts: int = 1  # K; drivers for i1/i2 pass 2
+    stop_after_resolved: bool = True  # evaluate each attempt before launching the next; stop at the first resolved
+    model_budget_seconds: float = 3600.0  # per model: stop launching new attempts after this much wall time
+    prompt_tokens_bound: int = 32000  # per call, for the plan's cost bound (not enforced on the agent)
+    overrides: tuple[Override, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def attempts_for(self, model_id: str, instance_id: str, default: int | None = None) -> tuple[int, str]:
+        k, reason = default or self.attempts, ""
+        for o in self.overrides:
+            if o.attempts is not None and o.applies(model_id, instance_id):
+                k, reason = o.attempts, o.reason
+        return k, reason
+
+    def timeout_for(self, model_id: str, instance_id: str) -> tuple[float, str]:
+        t, reason = self.attempt_timeout_seconds, ""
+        for o in self.overrides:
+            if o.attempt_timeout_seconds is not None and o.applies(model_id, instance_id):
+                t, reason = o.attempt_timeout_seconds, o.reason
+        return t, reason
 
 
 def max_workers() -> int:
     """Never plan more parallel work than 80% of the machine's cores (at least 1)."""
     return max(1, int((os.cpu_count() or 1) * 0.8))
+
+
+def _convert(kind: type, value, where: str):
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "yes", "1", "false", "no", "0"):
+            return str(value).lower() in ("true", "yes", "1")
+        raise SweboardError(f"{where}: expected true or false, got {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise SweboardError(f"{where}: expected {kind.__name__}, got {value!r}") from None
+
+
+def _overrides(items, path: Path) -> tuple[Override, ...]:
+    if not isinstance(items, list):
+        raise SweboardError(f"{path}.overrides: expected a list of {{model|instance, attempts|attempt_timeout_seconds, reason}}")
+    out = []
+    for i, item in enumerate(items):
+        where = f"{path}.overrides[{i}]"
+        if not isinstance(item, dict):
+            raise SweboardError(f"{where}: expected a mapping")
+        unknown = sorted(set(item) - {"model", "instance", "reason", *OVERRIDABLE})
+        if unknown:
+            raise SweboardError(f"{where}: unknown keys {unknown}")
+        if not str(item.get("reason", "")).strip():
+            raise SweboardError(f"{where}.reason: required (why this model or task needs a larger budget)")
+        if not (item.get("model") or item.get("instance")):
+            raise SweboardError(f"{where}: name a model or an instance")
+        if not any(k in item for k in OVERRIDABLE):
+            raise SweboardError(f"{where}: set attempts or attempt_timeout_seconds")
+        attempts = _convert(int, item["attempts"], f"{where}.attempts") if "attempts" in item else None
+        if attempts is not None and not 1 <= attempts <= 3:
+            raise SweboardError(f"{where}.attempts: expected 1, 2 or 3 (the plan allows K=3 at most), got {attempts}")
+        timeout = (_convert(float, item["attempt_timeout_seconds"], f"{where}.attempt_timeout_seconds")
+                   if "attempt_timeout_seconds" in item else None)
+        out.append(Override(item.get("model"), item.get("instance"), attempts, timeout, str(item["reason"])))
+    return tuple(out)
 
 
 def load_runner_config(path: Path | None = None, overrides: dict | None = None) -> RunnerConfig:
@@ -48,14 +123,15 @@ def load_runner_config(path: Path | None = None, overrides: dict | None = None) 
         raise SweboardError(f"{path}: unknown settings {unknown}; expected some of {sorted(fields)}")
     values = {}
     for name, value in data.items():
-        kind = type(getattr(RunnerConfig, name))
-        try:
-            values[name] = kind(value)
-        except (TypeError, ValueError):
-            raise SweboardError(f"{path}.{name}: expected {kind.__name__}, got {value!r}") from None
+        if name == "overrides":
+            values[name] = _overrides(value or [], path)
+        else:
+            values[name] = _convert(type(getattr(RunnerConfig, name)), value, f"{path}.{name}")
     config = RunnerConfig(**values)
     if config.runner not in RUNNERS:
         raise SweboardError(f"{path}.runner: expected one of {list(RUNNERS)}, got {config.runner!r}")
     if config.attempt_timeout_seconds <= 0:
         raise SweboardError(f"{path}.attempt_timeout_seconds: expected a positive number, got {config.attempt_timeout_seconds}")
+    if not 1 <= config.attempts <= 3:
+        raise SweboardError(f"{path}.attempts: expected 1, 2 or 3, got {config.attempts}")
     return config

@@ -37,6 +37,7 @@ class Attempt:
     timeout_seconds: float
     out_dir: Path
     config: RunnerConfig
+    base_url: str | None = None  # where the agent sends its calls (the gateway's route for this attempt)
 
     @property
     def instance_id(self) -> str:

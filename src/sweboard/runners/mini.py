@@ -30,7 +30,7 @@ class MiniRunner:
 
     def spec(self, attempt: Attempt) -> dict:
         """Everything the child needs, and nothing secret (it is written to the attempt folder)."""
-        base_url = attempt.model.provider.base_url()
+        base_url = attempt.base_url or attempt.model.provider.base_url()
         if not base_url:
             raise SweboardError(f"model {attempt.model.id}: provider {attempt.model.provider.name} has no base URL "
                                 f"(set {attempt.model.provider.base_url_env})")

@@ -51,7 +51,7 @@ class SweAgentRunner:
         cmd = [
             self.executable, "run",
             f"--agent.model.name=openai/{model.id}",
-            f"--agent.model.api_base={model.provider.base_url()}",
+            f"--agent.model.api_base={attempt.base_url or model.provider.base_url()}",
             f"--agent.model.api_key=${KEY_VAR}",
             f"--agent.model.temperature={cfg.temperature:g}",
             "--agent.model.per_instance_cost_limit=0",
