@@ -26,7 +26,7 @@ from sweboard import credentials
 from sweboard.catalog import ModelEntry
 from sweboard.dataset_lock import DatasetLock
 from sweboard.errors import SweboardError
-from sweboard.gateway import Gateway, read_calls, summarize_calls
+from sweboard.gateway import Gateway, RetryPolicy, read_calls, summarize_calls
 from sweboard.instances import Slice
 from sweboard.ledger import Ledger
 from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, tool_versions, update_manifest,
@@ -50,6 +50,8 @@ class BatchPlan:
     config: RunnerConfig
 
     def attempts_for(self, instance_id: str) -> tuple[int, str]:
+        if self.model.is_baseline:
+            return 1, "the no-patch baseline is deterministic: one attempt"
         return self.config.attempts_for(self.model.id, instance_id)
 
 
@@ -160,6 +162,8 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
         secrets.append(key)
 
     stop = _Stop()
+    failure_streak = [0]  # attempts in a row whose calls never got an answer from the provider
+    streak_lock = threading.Lock()
     started_at, t0 = utc_now(), time.monotonic()
     stats: dict = {}
     total = sum(plan.attempts_for(r["instance_id"])[0] for r in plan.rows)
@@ -201,6 +205,12 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
             f"in {result.duration_seconds:.1f}s, {record['usage']['model_calls']} calls")
         if result.error_class == "model_unavailable":
             stop.set("skipped: model unavailable (provider answered 404 / unknown model)")
+        no_answer = record["usage"]["model_calls"] > 0 and record["usage"]["failed_calls"] == record["usage"]["model_calls"]
+        with streak_lock:
+            failure_streak[0] = failure_streak[0] + 1 if (result.status == "error" and no_answer) else 0
+            if failure_streak[0] >= plan.config.provider_failure_streak:
+                stop.set(f"stopped: provider failing ({failure_streak[0]} attempts in a row without one successful "
+                         f"call, last: {result.error_class}); --resume retries later")
         return record
 
     def one_task(gateway: Gateway | None, row: dict) -> None:
@@ -231,7 +241,9 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
 
     workers = max(1, min(plan.config.workers, max_workers(), plan.model.provider.max_concurrency))
     with sampled_cpu(stats):
-        gateway = None if plan.model.is_baseline else Gateway(Ledger()).__enter__()
+        policy = RetryPolicy(plan.config.gateway_max_retries, plan.config.gateway_backoff_seconds,
+                             plan.config.gateway_max_backoff_seconds)
+        gateway = None if plan.model.is_baseline else Gateway(Ledger(), policy).__enter__()
         try:
             if workers == 1:
                 for row in plan.rows:

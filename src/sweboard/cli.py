@@ -241,6 +241,11 @@ def finish_run(argv=None):
     if m.get("status") == "finished":
         print(f"run {args.run_id}: already finished")
         return 0
+    open_batches = {k: b["status"] for k, b in m["batches"].items()
+                    if b["status"].startswith(("stopped", "incomplete"))}
+    if open_batches:
+        print(f"run {args.run_id}: left open for --resume (not finished): {open_batches}")
+        return 0
     missing = [k for k in m["batches"] if k not in m["evaluations"] or pending_attempts(args.run_id, k)]
     if missing:
         raise SweboardError(f"run {args.run_id}: attempts not graded yet for {missing}; run tools/run_evaluation.py first")
@@ -312,3 +317,65 @@ def generate_leaderboard(argv=None):
         print(f"  {r['model']:<40} {r['kind']:<15} pass@1 {r['pass@1']:<6} pass@K {r['pass@K']:<6} "
               f"resolved {r['resolved']}/{r['instances']}  {r['status']}  [{r['run_id']}]")
     return 0
+
+
+@_cli
+def plan_run(argv=None):
+    from sweboard import planning
+    from sweboard.catalog import load_catalog
+    from sweboard.runconfig import load_runner_config
+
+    p = argparse.ArgumentParser(prog="plan_run.py", description=(
+        "Plan an iteration without spending anything: models x tasks x attempts, the bound on API calls and "
+        "dollars from catalog prices, against what the ledger says is left of each provider's budget."))
+    p.add_argument("--iteration", default="i1", help="i1 (Chutes) or i2 (Chutes + OpenRouter)")
+    p.add_argument("--instances", type=Path, help="slice file (default config/instances_<iteration>.yaml, i2 uses i1's)")
+    p.add_argument("--offline", action="store_true", help="the offline slice and the scripted models (test equipment)")
+    p.add_argument("--model", action="append", help="only these models (repeatable); the baseline is always added")
+    p.add_argument("--attempts", type=int, help="K (default: config/sweagent.yaml's attempts)")
+    p.add_argument("--all-attempts", action="store_true", help="plan all K attempts instead of stopping at the first resolved")
+    p.add_argument("--list-models", action="store_true", help="print the model ids, one per line, and nothing else")
+    p.add_argument("--dry-run", action="store_true", help="same as the default: this tool never runs anything")
+    args = p.parse_args(argv)
+    from sweboard.instances import load_slice
+    from sweboard.paths import config_dir
+
+    overrides = {}
+    if args.attempts is not None:
+        overrides["attempts"] = args.attempts
+    if args.all_attempts:
+        overrides["stop_after_resolved"] = "false"
+    config = load_runner_config(overrides=overrides)
+    models = planning.models_for(load_catalog(), args.iteration, args.offline, args.model)
+    if args.list_models:
+        print("\n".join(m.id for m in models))
+        return 0
+    sl = load_slice(args.instances or config_dir() / "instances_i1.yaml", "offline" if args.offline else "swe-bench-lite")
+    plans = planning.plan(models, list(sl.instance_ids), config)
+    print(f"plan for {args.iteration}{' (offline, test equipment)' if args.offline else ''}: "
+          f"{len(models)} models x {len(sl.instance_ids)} tasks from {sl.path.name} [{sl.section}]")
+    print(planning.render(plans, config))
+    return 0
+
+
+@_cli
+def compare_runs(argv=None):
+    from sweboard.compare import compare, gates
+
+    p = argparse.ArgumentParser(prog="compare_runs.py", description=(
+        "Compare two runs on the same slice: per-task agreement per model, whether each model's rate moved more "
+        "than binomial variance allows, and the i1/i2 exit gates as PASS/FAIL lines (exit 1 if a gate fails)."))
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.add_argument("--dry-run", action="store_true", help="same as the default: this tool only reads")
+    args = p.parse_args(argv)
+    comparisons, _, b = compare(args.run_a, args.run_b)
+    print(f"{'model':44} {'kind':15} {'rate A':>7} {'rate B':>7} {'band':>6} {'agree':>6}  verdict")
+    for c in comparisons:
+        verdict = "MOVED" if c.moved else "same within variance"
+        print(f"{c.model:44} {c.kind:15} {c.rate_a:>7.3f} {c.rate_b:>7.3f} {c.band:>6.3f} {c.agreement:>6.0%}  {verdict}"
+              + (f" (disagree: {', '.join(c.disagreeing)})" if c.disagreeing else ""))
+    results = gates(b, comparisons)
+    for name, ok, detail in results:
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+    return 0 if all(ok for _, ok, _ in results) else 1

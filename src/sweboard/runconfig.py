@@ -47,6 +47,10 @@ class RunnerConfig:
     stop_after_resolved: bool = True  # evaluate each attempt before launching the next; stop at the first resolved
     model_budget_seconds: float = 3600.0  # per model: stop launching new attempts after this much wall time
     prompt_tokens_bound: int = 32000  # per call, for the plan's cost bound (not enforced on the agent)
+    gateway_max_retries: int = 4  # per call, on 429 and 5xx
+    gateway_backoff_seconds: float = 1.0  # first retry delay; doubles; Retry-After wins when given
+    gateway_max_backoff_seconds: float = 30.0
+    provider_failure_streak: int = 2  # stop launching after this many attempts in a row got no answer from the provider
     overrides: tuple[Override, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:

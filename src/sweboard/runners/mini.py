@@ -41,7 +41,7 @@ class MiniRunner:
             "problem_statement": attempt.row["problem_statement"],
             "model_name": f"openai/{attempt.model.id}",
             "model_kwargs": {"api_base": base_url, "temperature": cfg.temperature, "seed": attempt.seed,
-                             "max_tokens": cfg.max_tokens, "drop_params": True},
+                             "max_tokens": cfg.max_tokens, "drop_params": True, "max_retries": 0},
             "step_limit": cfg.step_limit,
             "cost_limit": cfg.cost_limit,
             "command_timeout": cfg.command_timeout_seconds,
@@ -60,7 +60,8 @@ class MiniRunner:
             "MSWEA_GLOBAL_CONFIG_DIR": str(out / "mswea-config"),
             "MSWEA_SILENT_STARTUP": "1",
             "MSWEA_COST_TRACKING": "ignore_errors",
-            "MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT": "3",
+            # the gateway retries (and counts retries); the agent's client must not retry on top of it
+            "MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT": "1",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # never fetch the price map from the internet
         })
         code, _ = run_child([sys.executable, "-m", "sweboard.runners.mini_attempt", str(spec_path)], env,

@@ -1,0 +1,84 @@
+"""Plan-only mode for the iteration drivers: what a batch would cost before anything is spent.
+
+Bounds, not forecasts: every attempt may use its whole step limit, every call its whole
+prompt bound and `max_tokens`. The bound is set against what the ledger says is left of
+each provider's daily call quota and dollar cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sweboard.catalog import Catalog, ModelEntry
+from sweboard.errors import SweboardError
+from sweboard.ledger import Ledger
+from sweboard.runconfig import RunnerConfig
+
+# Which catalog providers each iteration drives (the plan: i1 = Chutes, i2 = Chutes + OpenRouter).
+ITERATION_PROVIDERS = {"i1": ("chutes",), "i2": ("chutes", "openrouter")}
+# The offline stand-ins, one per failure mode the pipeline must survive (TEST EQUIPMENT).
+OFFLINE_MODELS = ("scripted/solver", "scripted/empty", "scripted/wrong", "scripted/ratelimited",
+                  "scripted/server-error", "scripted/retired-model")
+BASELINE = "instant_empty_submit"
+
+
+def models_for(catalog: Catalog, iteration: str, offline: bool, only: list[str] | None = None) -> list[ModelEntry]:
+    if iteration not in ITERATION_PROVIDERS:
+        raise SweboardError(f"--iteration: expected one of {sorted(ITERATION_PROVIDERS)}, got {iteration!r}")
+    if only:
+        chosen = [catalog.get(m) for m in only]
+    elif offline:
+        chosen = [catalog.get(m) for m in OFFLINE_MODELS]
+    else:
+        chosen = [m for m in catalog.models.values()
+                  if m.enabled and m.provider.name in ITERATION_PROVIDERS[iteration]]
+    if BASELINE not in [m.id for m in chosen]:
+        chosen.append(catalog.get(BASELINE))
+    return chosen
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    model: ModelEntry
+    tasks: int
+    attempts_bound: int
+    calls_bound: int
+    cost_bound: float
+
+
+def plan(models: list[ModelEntry], instance_ids: list[str], config: RunnerConfig) -> list[ModelPlan]:
+    out = []
+    for m in models:
+        attempts = sum((1 if m.is_baseline else config.attempts_for(m.id, iid)[0]) for iid in instance_ids)
+        calls = 0 if m.is_baseline else attempts * config.step_limit * (1 + config.gateway_max_retries)
+        per_call = (config.prompt_tokens_bound * m.price_per_1k_input + config.max_tokens * m.price_per_1k_output) / 1000
+        out.append(ModelPlan(m, len(instance_ids), attempts, calls, round(calls * per_call, 4)))
+    return out
+
+
+def render(plans: list[ModelPlan], config: RunnerConfig, ledger: Ledger | None = None) -> str:
+    ledger = ledger or Ledger()
+    lines = [f"{'model':44} {'provider':10} {'tasks':>5} {'attempts<=':>10} {'calls<=':>8} {'cost<= $':>10}"]
+    for p in plans:
+        lines.append(f"{p.model.id:44} {p.model.provider.name:10} {p.tasks:>5} {p.attempts_bound:>10} "
+                     f"{p.calls_bound:>8} {p.cost_bound:>10.4f}")
+    lines.append(f"{'total':44} {'':10} {'':>5} {sum(p.attempts_bound for p in plans):>10} "
+                 f"{sum(p.calls_bound for p in plans):>8} {sum(p.cost_bound for p in plans):>10.4f}")
+    lines.append(f"bounds: K={config.attempts} ({'stop at first resolved' if config.stop_after_resolved else 'all K'}), "
+                 f"step_limit={config.step_limit} calls/attempt, up to {config.gateway_max_retries} retries/call, "
+                 f"{config.prompt_tokens_bound} prompt + {config.max_tokens} completion tokens/call, "
+                 f"{config.attempt_timeout_seconds:g}s/attempt, {config.model_budget_seconds:g}s/model")
+    providers = {p.model.provider.name: p.model.provider for p in plans}
+    for name, prov in sorted(providers.items()):
+        used = ledger.usage(prov)
+        calls = sum(p.calls_bound for p in plans if p.model.provider.name == name)
+        cost = sum(p.cost_bound for p in plans if p.model.provider.name == name)
+        if prov.daily_call_quota is not None:
+            left = prov.daily_call_quota - used["calls_today"]
+            lines.append(f"{name}: {used['calls_today']} calls used today of {prov.daily_call_quota}; bound {calls} "
+                         f"{'fits' if calls <= left else 'EXCEEDS what is left: the run stops at the quota and resumes later'}")
+        if prov.dollar_cap is not None:
+            left = prov.dollar_cap - used["dollars"]
+            lines.append(f"{name}: ${used['dollars']:.4f} spent of ${prov.dollar_cap:.2f}; bound ${cost:.4f} "
+                         f"{'fits' if cost <= left else 'EXCEEDS what is left: the run stops at the cap and resumes later'}")
+    return "\n".join(lines)

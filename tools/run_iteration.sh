@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# i1/i2 driver: every model of the iteration over the pinned slice, K attempts, evaluation, leaderboard.
+# Without --execute it only plans (models x tasks x attempts, call and cost bounds) and spends nothing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+HOME_DIR="${SWEBOARD_HOME:-$ROOT}"
+PY="$ROOT/.venv/bin/python"
+
+usage() {
+  cat <<USAGE
+Usage: tools/run_i1.sh | tools/run_i2.sh [--execute] [--offline] [--run-id ID] [--resume]
+                                        [--attempts K] [--all-attempts] [--model ID]... [--dry-run] [--help]
+
+i1: the Chutes models; i2: Chutes + OpenRouter; both on config/instances_i1.yaml, plus the
+no-patch baseline. Each model: tools/run_model_batch.py (K attempts per task, evaluated one by
+one, stopping at the first resolved unless --all-attempts), then the official evaluator,
+then runs/leaderboard.csv. A model that fails or is unavailable is reported; the batch goes on.
+
+  --execute       actually run (default: plan only, nothing spent)
+  --offline       bundled offline slice + scripted provider on 127.0.0.1 (TEST EQUIPMENT): models
+                  that solve, submit nothing, submit a wrong fix, are rate limited, answer 5xx, are unknown
+  --run-id ID     default: <iteration>-<offline|lite>-<UTC timestamp>
+  --resume        continue an existing run; finished attempts are not repeated
+  --attempts K    attempts per task (default 2)
+  --all-attempts  run all K attempts (unbiased pass@k) instead of stopping at the first resolved
+  --model ID      only this model (repeatable)
+  --dry-run       same as leaving out --execute
+USAGE
+}
+
+ITERATION=i1
+EXECUTE=0; OFFLINE=0; RESUME=0; ALL=0; ATTEMPTS=2; RUN_ID=""
+MODEL_ARGS=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --iteration) ITERATION="$2"; shift ;;
+    --execute) EXECUTE=1 ;;
+    --dry-run) EXECUTE=0 ;;
+    --offline) OFFLINE=1 ;;
+    --resume) RESUME=1 ;;
+    --all-attempts) ALL=1 ;;
+    --attempts) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --attempts needs a value" >&2; exit 2; }; ATTEMPTS="$2"; shift ;;
+    --run-id) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --run-id needs a value" >&2; exit 2; }; RUN_ID="$2"; shift ;;
+    --model) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --model needs a value" >&2; exit 2; }; MODEL_ARGS+=(--model "$2"); shift ;;
+    --help|-h) usage; exit 0 ;;
+    *) echo "run_${ITERATION}.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ "$ATTEMPTS" =~ ^[1-3]$ ]] || { echo "run_${ITERATION}.sh: --attempts '$ATTEMPTS': expected 1, 2 or 3" >&2; exit 2; }
+if [[ -n "$RUN_ID" && ! "$RUN_ID" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
+  echo "run_${ITERATION}.sh: --run-id '$RUN_ID': expected letters, digits, '.', '_' or '-'" >&2; exit 2
+fi
+SECTION=swe-bench-lite; [[ "$OFFLINE" == 1 ]] && SECTION=offline
+[[ -n "$RUN_ID" ]] || RUN_ID="${ITERATION}-$([[ "$OFFLINE" == 1 ]] && echo offline || echo lite)-$(date -u +%Y%m%dT%H%M%SZ)"
+PLAN_ARGS=(--iteration "$ITERATION" --attempts "$ATTEMPTS" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"})
+[[ "$OFFLINE" == 1 ]] && PLAN_ARGS+=(--offline)
+[[ "$ALL" == 1 ]] && PLAN_ARGS+=(--all-attempts)
+BATCH_ARGS=(--run-id "$RUN_ID" --instances "${HOME_DIR}/config/instances_i1.yaml" --section "$SECTION" --attempts "$ATTEMPTS")
+[[ "$ALL" == 1 ]] && BATCH_ARGS+=(--all-attempts)
+[[ "$RESUME" == 1 ]] && BATCH_ARGS+=(--resume)
+
+tools/setup_venv.sh
+if [[ "$EXECUTE" == 0 ]]; then
+  "$PY" tools/plan_run.py "${PLAN_ARGS[@]}"
+  echo "plan only: nothing was run or spent. Add --execute to run (run id would be ${RUN_ID})."
+  exit 0
+fi
+
+if [[ "$RESUME" == 0 && -e "${HOME_DIR}/runs/${RUN_ID}" ]]; then
+  echo "run_${ITERATION}.sh: runs/${RUN_ID} already exists and is immutable; pass --resume or choose a new --run-id" >&2
+  exit 2
+fi
+if [[ "$OFFLINE" == 1 ]]; then tools/ensure_debootstrap.sh; fi
+tools/ensure_docker.sh
+if [[ "$OFFLINE" == 0 && ! -f "${HOME_DIR}/config/dataset.lock" ]]; then
+  "$PY" tools/update_dataset_lock.py
+fi
+
+PROVIDER_PID=""
+cleanup() { if [[ -n "$PROVIDER_PID" ]]; then kill "$PROVIDER_PID" 2>/dev/null || true; wait "$PROVIDER_PID" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+if [[ "$OFFLINE" == 1 ]]; then
+  mkdir -p "${HOME_DIR}/runs/.provider"
+  PORT_FILE="${HOME_DIR}/runs/.provider/${RUN_ID}.port"
+  rm -f "$PORT_FILE"
+  "$PY" tools/scripted_provider.py --port-file "$PORT_FILE" --max-seconds 3600 --rate-limit-failures 3 \
+    --retry-after 1 --call-log "${HOME_DIR}/runs/.provider/${RUN_ID}.calls.jsonl" &
+  PROVIDER_PID=$!
+  for _ in $(seq 1 50); do [[ -s "$PORT_FILE" ]] && break; sleep 0.2; done
+  [[ -s "$PORT_FILE" ]] || { echo "run_${ITERATION}.sh: scripted provider did not start" >&2; exit 1; }
+  export SWEBOARD_SCRIPTED_BASE_URL="http://127.0.0.1:$(cat "$PORT_FILE")/v1"
+fi
+
+mapfile -t MODELS < <("$PY" tools/plan_run.py "${PLAN_ARGS[@]}" --list-models)
+FAILED=()
+for model in "${MODELS[@]}"; do
+  echo "== ${model}"
+  if ! "$PY" tools/run_model_batch.py "${BATCH_ARGS[@]}" --model "$model"; then
+    FAILED+=("$model")
+    echo "run_${ITERATION}.sh: ${model} failed (see above); going on with the next model" >&2
+  fi
+done
+
+echo "== official evaluation"
+"$PY" tools/run_evaluation.py --run-id "$RUN_ID"
+"$PY" tools/finish_run.py --run-id "$RUN_ID"
+echo "== leaderboard"
+"$PY" tools/collect_manifests.py
+"$PY" tools/generate_leaderboard.py
+echo "run ${RUN_ID}: runs/${RUN_ID}/manifest.json, runs/leaderboard.csv"
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+  echo "models that failed to run: ${FAILED[*]}" >&2
+fi
