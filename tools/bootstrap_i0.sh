@@ -92,20 +92,10 @@ if [[ "$SECTION" == swe-bench-lite && ! -f "${HOME_DIR}/config/dataset.lock" ]];
   "$PY" tools/update_dataset_lock.py
 fi
 
-PROVIDER_PID=""
-cleanup() { if [[ -n "$PROVIDER_PID" ]]; then kill "$PROVIDER_PID" 2>/dev/null || true; wait "$PROVIDER_PID" 2>/dev/null || true; fi; }
-trap cleanup EXIT
+source "$ROOT/tools/lib/scripted_provider.sh"
 if [[ "$OFFLINE" == 1 ]]; then
-  step "scripted provider (TEST EQUIPMENT) on 127.0.0.1"
-  mkdir -p "${HOME_DIR}/runs/.provider"
-  PORT_FILE="${HOME_DIR}/runs/.provider/${RUN_ID}.port"
-  rm -f "$PORT_FILE"
-  "$PY" tools/scripted_provider.py --port-file "$PORT_FILE" --max-seconds 1800 \
-    --call-log "${HOME_DIR}/runs/.provider/${RUN_ID}.calls.jsonl" &
-  PROVIDER_PID=$!
-  for _ in $(seq 1 50); do [[ -s "$PORT_FILE" ]] && break; sleep 0.2; done
-  [[ -s "$PORT_FILE" ]] || { echo "bootstrap_i0.sh: scripted provider did not start" >&2; exit 1; }
-  export SWEBOARD_SCRIPTED_BASE_URL="http://127.0.0.1:$(cat "$PORT_FILE")/v1"
+  echo "== scripted provider (TEST EQUIPMENT) on 127.0.0.1"
+  start_scripted_provider "$HOME_DIR" "$RUN_ID"
 fi
 
 for model in "${MODELS[@]}"; do

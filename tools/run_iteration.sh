@@ -79,19 +79,10 @@ if [[ "$OFFLINE" == 0 && ! -f "${HOME_DIR}/config/dataset.lock" ]]; then
   "$PY" tools/update_dataset_lock.py
 fi
 
-PROVIDER_PID=""
-cleanup() { if [[ -n "$PROVIDER_PID" ]]; then kill "$PROVIDER_PID" 2>/dev/null || true; wait "$PROVIDER_PID" 2>/dev/null || true; fi; }
-trap cleanup EXIT
+source "$ROOT/tools/lib/scripted_provider.sh"
 if [[ "$OFFLINE" == 1 ]]; then
-  mkdir -p "${HOME_DIR}/runs/.provider"
-  PORT_FILE="${HOME_DIR}/runs/.provider/${RUN_ID}.port"
-  rm -f "$PORT_FILE"
-  "$PY" tools/scripted_provider.py --port-file "$PORT_FILE" --max-seconds 3600 --rate-limit-failures 3 \
-    --retry-after 1 --call-log "${HOME_DIR}/runs/.provider/${RUN_ID}.calls.jsonl" &
-  PROVIDER_PID=$!
-  for _ in $(seq 1 50); do [[ -s "$PORT_FILE" ]] && break; sleep 0.2; done
-  [[ -s "$PORT_FILE" ]] || { echo "run_${ITERATION}.sh: scripted provider did not start" >&2; exit 1; }
-  export SWEBOARD_SCRIPTED_BASE_URL="http://127.0.0.1:$(cat "$PORT_FILE")/v1"
+  echo "== scripted provider (TEST EQUIPMENT) on 127.0.0.1"
+  start_scripted_provider "$HOME_DIR" "$RUN_ID" --rate-limit-failures 3 --retry-after 1
 fi
 
 mapfile -t MODELS < <("$PY" tools/plan_run.py "${PLAN_ARGS[@]}" --list-models)

@@ -152,6 +152,11 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
     if manifest.get("status") == "finished":
         log(f"run {plan.run_id} is finished; nothing to do")
         return manifest["batches"].get(plan.model.id, {})
+    previous = manifest["batches"].get(plan.model.id)
+    if previous and previous["status"].startswith("skipped"):
+        # Final for this run: a retry of an unavailable model or provider belongs in a new run.
+        log(f"{plan.model.id}: {previous['status']} (final for run {plan.run_id}; use a new --run-id to retry)")
+        return previous
     if not plan.model.enabled:
         raise SweboardError(f"model {plan.model.id} is disabled in the catalog (enabled: false)")
     if plan.model.is_baseline:
@@ -209,8 +214,8 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
         with streak_lock:
             failure_streak[0] = failure_streak[0] + 1 if (result.status == "error" and no_answer) else 0
             if failure_streak[0] >= plan.config.provider_failure_streak:
-                stop.set(f"stopped: provider failing ({failure_streak[0]} attempts in a row without one successful "
-                         f"call, last: {result.error_class}); --resume retries later")
+                stop.set(f"skipped: provider failing ({failure_streak[0]} attempts in a row without one successful "
+                         f"call; last: {result.error_class})")
         return record
 
     def one_task(gateway: Gateway | None, row: dict) -> None:

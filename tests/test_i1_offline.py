@@ -1,0 +1,98 @@
+"""i1 on the offline slice through tools/run_i1.sh: many models and failure modes, kill -9 and resume, comparison.
+
+Slow (two full multi-model runs, several minutes): this is the issue's exit gate, run for real.
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+VOLATILE = {"run_id", "wall_time_s"}
+
+
+def driver(*args, **kw):
+    return subprocess.run(["bash", str(ROOT / "tools" / "run_i1.sh"), *args], capture_output=True, text=True,
+                          timeout=1500, **kw)
+
+
+def board(home: Path, run_id: str) -> dict:
+    with (home / "runs" / "leaderboard.csv").open() as f:
+        return {r["model"]: r for r in csv.DictReader(f) if r["run_id"] == run_id}
+
+
+def records(home: Path, run_id: str) -> dict[Path, bytes]:
+    return {p.parent: (p.parent / "calls.jsonl").read_bytes() if (p.parent / "calls.jsonl").exists() else b""
+            for p in (home / "runs" / run_id / "attempts").glob("*/*/attempt-*/record.json")}
+
+
+def provider_calls(home: Path, run_id: str) -> list[dict]:
+    return [json.loads(x) for x in (home / "runs" / ".provider" / f"{run_id}.calls.jsonl").read_text().splitlines()]
+
+
+def test_plan_only_spends_nothing(home):
+    proc = driver("--offline")
+    assert proc.returncode == 0, proc.stderr
+    assert "calls<=" in proc.stdout and "cost<= $" in proc.stdout and "plan only" in proc.stdout
+    assert "scripted/ratelimited" in proc.stdout and "instant_empty_submit" in proc.stdout
+    assert not [p for p in (home / "runs").iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+
+def test_i1_offline_failure_modes_kill_resume_and_compare(home, offline_images):
+    # run A: uninterrupted
+    a = driver("--offline", "--execute", "--run-id", "i1-a")
+    assert a.returncode == 0, a.stdout[-3000:] + a.stderr[-3000:]
+    rows = board(home, "i1-a")
+    assert rows["scripted/solver"]["resolved"] == "4" and rows["scripted/solver"]["pass@1"] == "1.0"
+    assert rows["scripted/solver"]["attempts_total"] == "4", "early stop: one attempt per resolved task"
+    assert rows["scripted/wrong"]["resolved"] == "0" and rows["scripted/wrong"]["attempts_total"] == "8"
+    assert rows["scripted/empty"]["resolved"] == "0" and rows["scripted/empty"]["empty_patches"] == "4"
+    assert rows["instant_empty_submit"]["resolved"] == "0" and rows["instant_empty_submit"]["kind"] == "baseline"
+    assert rows["scripted/ratelimited"]["resolved"] == "4" and int(rows["scripted/ratelimited"]["retries"]) >= 12
+    assert rows["scripted/retired-model"]["status"].startswith("skipped: model unavailable")
+    assert rows["scripted/server-error"]["status"].startswith("skipped: provider failing")
+    assert int(rows["scripted/server-error"]["err_provider_error"]) == 2
+    assert rows["scripted/solver"]["delta_vs_baseline"] == "1.0"
+    assert all(r["kind"] in ("test-equipment", "baseline") for r in rows.values())
+
+    # run B: kill -9 the whole driver in the middle, then resume
+    proc = subprocess.Popen(["bash", str(ROOT / "tools" / "run_i1.sh"), "--offline", "--execute", "--run-id", "i1-b"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and len(records(home, "i1-b")) < 7:
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(5)  # an orphaned agent child finds its gateway gone and exits
+    before = records(home, "i1-b")
+    assert 7 <= len(before) < 24
+    refused = driver("--offline", "--execute", "--run-id", "i1-b")
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+    resumed = driver("--offline", "--execute", "--run-id", "i1-b", "--resume")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    after = records(home, "i1-b")
+    assert all(after[d] == calls for d, calls in before.items()), "a finished attempt was run again"
+
+    # same leaderboard, and no extra model calls beyond the interrupted attempt(s)
+    rows_b = board(home, "i1-b")
+    strip = lambda r: {k: v for k, v in r.items() if k not in VOLATILE}  # noqa: E731
+    assert {m: strip(r) for m, r in rows_b.items()} == {m: strip(r) for m, r in rows.items()}
+    interrupted = sum(len((d / "calls.jsonl").read_text().splitlines()) if (d / "calls.jsonl").exists() else 0
+                      for d in (home / "runs" / "i1-b" / "attempts").glob("*/*/attempt-*.interrupted-*"))
+    upstream_a = len(provider_calls(home, "i1-a"))
+    upstream_b = len(provider_calls(home, "i1-b"))
+    assert upstream_a <= upstream_b <= upstream_a + interrupted + 5
+
+    # the comparison agrees and the gates pass
+    cmp = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "tools" / "compare_runs.py"), "i1-a", "i1-b"],
+                         capture_output=True, text=True)
+    assert cmp.returncode == 0, cmp.stdout + cmp.stderr
+    assert "MOVED" not in cmp.stdout and "PASS  reruns reproduce" in cmp.stdout
+    assert "PASS  best model >= 1.5x" in cmp.stdout
