@@ -80,3 +80,25 @@ def test_runner_config_defaults_and_errors(tmp_path):
         load_runner_config(ROOT / "config" / "sweagent.yaml", {"tiemout": 3})
     with pytest.raises(SweboardError, match=r"attempt_timeout_seconds: expected float"):
         load_runner_config(ROOT / "config" / "sweagent.yaml", {"attempt_timeout_seconds": "soon"})
+
+
+def test_overrides_need_a_reason_and_apply_per_model_or_task(tmp_path):
+    base = (ROOT / "config" / "sweagent.yaml").read_text().replace("overrides: []", "")
+    f = tmp_path / "sweagent.yaml"
+    f.write_text(base + "overrides:\n  - {instance: t1, attempt_timeout_seconds: 60}\n")
+    with pytest.raises(SweboardError, match=r"overrides\[0\]\.reason: required"):
+        load_runner_config(f)
+    f.write_text(base + "overrides:\n  - {model: m, attempts: 4, reason: x}\n")
+    with pytest.raises(SweboardError, match="K=3 at most"):
+        load_runner_config(f)
+    f.write_text(base + "overrides:\n"
+                 "  - {instance: t1, attempt_timeout_seconds: 60, reason: 'timed out at 45 s in run r1'}\n"
+                 "  - {model: m, attempts: 3, reason: 'flaky tool calls'}\n")
+    cfg = load_runner_config(f, {"attempts": 2})
+    assert cfg.timeout_for("any", "t1") == (60.0, "timed out at 45 s in run r1")
+    assert cfg.timeout_for("any", "t2") == (45.0, "")
+    assert cfg.attempts_for("m", "t2") == (3, "flaky tool calls")
+    assert cfg.attempts_for("other", "t2") == (2, "")
+    with pytest.raises(SweboardError, match="expected true or false"):
+        load_runner_config(f, {"stop_after_resolved": "maybe"})
+    assert load_runner_config(f, {"stop_after_resolved": "false"}).stop_after_resolved is False

@@ -79,7 +79,9 @@ def test_mini_swe_agent_solves_in_a_container_via_the_scripted_provider(tmp_path
     ("scripted/empty", "empty", ""),
     ("scripted/malformed", "error", "malformed_output"),
     ("scripted/retired-model", "error", "model_unavailable"),
-    ("scripted/ratelimited", "submitted", ""),
+    # without the gateway nobody retries (the agent's own retries are off): the 429 ends the attempt
+    ("scripted/ratelimited", "error", "rate_limited"),
+    ("scripted/server-error", "error", "provider_error"),
 ])
 def test_failure_scenarios_end_in_the_right_class(tmp_path, provider, offline_images, model_id, status, error_class):
     result = MiniRunner().run(_attempt(tmp_path, model_id), "sk-no-key-needed", [])

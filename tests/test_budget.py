@@ -1,0 +1,51 @@
+"""Provider budgets across runs: a spent quota stops the batch, says why, and a later --resume finishes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.docker
+
+
+def set_quota(home: Path, quota: int) -> None:
+    path = home / "config" / "model_catalog.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["providers"]["scripted"]["daily_call_quota"] = quota
+    path.write_text(yaml.safe_dump(data))
+
+
+def batch(*extra):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", "quota",
+                           "--model", "scripted/solver", "--offline", *extra], capture_output=True, text=True, timeout=600)
+
+
+def test_daily_quota_stops_launching_and_resume_continues(home, provider, offline_images):
+    set_quota(home, 4)  # the solver needs 3 calls per task: the second task runs out mid-attempt
+    first = batch()
+    assert first.returncode == 0, first.stderr
+    manifest = json.loads((home / "runs" / "quota" / "manifest.json").read_text())
+    entry = manifest["batches"]["scripted/solver"]
+    assert entry["status"].startswith("stopped: scripted daily call quota exhausted (4/4")
+    done = {iid for iid, a in entry["attempts"].items() if a}
+    assert len(done) == 1, "only the first task finished; the cut-short attempt left no record"
+    ledger = json.loads((home / "runs" / "ledger.json").read_text())
+    assert sum(ledger["scripted"]["calls_by_day"].values()) == 4
+    assert provider.calls == 4, "the refused call never reached the provider"
+
+    finish = subprocess.run([sys.executable, str(ROOT / "tools" / "finish_run.py"), "--run-id", "quota"],
+                            capture_output=True, text=True)
+    assert finish.returncode == 0 and "left open for --resume" in finish.stdout
+
+    set_quota(home, 100)  # a new day, or a bigger plan
+    second = batch("--resume")
+    assert second.returncode == 0, second.stderr
+    entry = json.loads((home / "runs" / "quota" / "manifest.json").read_text())["batches"]["scripted/solver"]
+    assert entry["status"] == "ok" and all(len(a) == 1 for a in entry["attempts"].values())
+    assert entry["sessions"] == 2
+    aside = list((home / "runs" / "quota" / "attempts").glob("*/*/attempt-1.interrupted-*"))
+    assert len(aside) == 1 and (aside[0] / "calls.jsonl").is_file(), "the cut-short attempt is kept, renamed"
