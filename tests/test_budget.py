@@ -49,3 +49,13 @@ def test_daily_quota_stops_launching_and_resume_continues(home, provider, offlin
     assert entry["sessions"] == 2
     aside = list((home / "runs" / "quota" / "attempts").glob("*/*/attempt-1.interrupted-*"))
     assert len(aside) == 1 and (aside[0] / "calls.jsonl").is_file(), "the cut-short attempt is kept, renamed"
+
+
+def test_per_model_wall_clock_budget_stops_launching(home, provider, offline_images):
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", "budget",
+                           "--model", "scripted/solver", "--offline", "--set", "model_budget_seconds=0.5"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    entry = json.loads((home / "runs" / "budget" / "manifest.json").read_text())["batches"]["scripted/solver"]
+    assert entry["status"].startswith("stopped: per-model wall-clock budget of 0.5s reached")
+    assert sum(len(a) for a in entry["attempts"].values()) == 1, "the attempt under way finishes; no new one starts"

@@ -46,6 +46,23 @@ def test_missing_sweagent_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.skipif(not SweAgentRunner().available(), reason="SWE-agent 1.x is not installed (not on PyPI)")
+def test_command_parses_with_swe_agents_own_cli(tmp_path, monkeypatch):
+    """SWE-agent's config classes forbid unknown keys: parsing our command proves every flag exists."""
+    from sweagent.run.common import BasicCLI
+    from sweagent.run.run_single import RunSingleConfig
+
+    monkeypatch.setenv(KEY_VAR, "sk-test")
+    attempt = make_attempt(tmp_path)
+    (tmp_path / "p.md").write_text("problem")
+    cmd = SweAgentRunner().command(attempt, tmp_path / "p.md", tmp_path / "o")
+    cfg = BasicCLI(RunSingleConfig).get_config(cmd[2:])
+    assert cfg.agent.model.name == f"openai/{attempt.model.id}"
+    assert cfg.agent.model.get_api_keys() == ["sk-test"]
+    assert cfg.env.deployment.image == attempt.row["image"] and cfg.env.repo.repo_name == "testbed"
+    assert cfg.problem_statement.id == attempt.instance_id
+
+
+@pytest.mark.skipif(not SweAgentRunner().available(), reason="SWE-agent 1.x is not installed (not on PyPI)")
 def test_real_sweagent_against_the_scripted_provider(tmp_path, provider, offline_images):
     attempt = make_attempt(tmp_path, "scripted/solver")
     result = SweAgentRunner(docker_args=["--network=host"]).run(attempt, "sk-no-key-needed", [])
