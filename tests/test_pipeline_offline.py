@@ -69,6 +69,8 @@ def test_bootstrap_offline_end_to_end_refusal_and_resume(home, offline_images, m
     preds = [json.loads(x) for x in (home / "predictions" / "e2e" / "scripted__solver.jsonl").read_text().splitlines()]
     assert len(preds) == 3 and all(p["model_patch"].startswith("diff --git") for p in preds)
     assert (home / "runs" / "manifests.csv").is_file()
+    page = (home / "runs" / "leaderboard.html").read_text()
+    assert 'href="e2e/manifest.json"' in page and page.count('<tr class="') == 2
 
     # the same run id again: refused, one line, nothing touched
     before = (home / "runs" / "e2e" / "manifest.json").read_bytes()

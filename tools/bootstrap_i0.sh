@@ -103,11 +103,5 @@ for model in "${MODELS[@]}"; do
   "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" ${RESUME_FLAG[@]+"${RESUME_FLAG[@]}"}
 done
 
-step "official evaluation"
-"$PY" tools/run_evaluation.py --run-id "$RUN_ID"
-"$PY" tools/finish_run.py --run-id "$RUN_ID"
-
-step "leaderboard"
-"$PY" tools/collect_manifests.py
-"$PY" tools/generate_leaderboard.py
-echo "run ${RUN_ID}: runs/${RUN_ID}/manifest.json, predictions/${RUN_ID}/, runs/leaderboard.csv"
+source "$ROOT/tools/lib/fold.sh"
+grade_and_fold "$RUN_ID"

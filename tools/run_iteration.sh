@@ -95,13 +95,9 @@ for model in "${MODELS[@]}"; do
   fi
 done
 
-echo "== official evaluation"
-"$PY" tools/run_evaluation.py --run-id "$RUN_ID"
-"$PY" tools/finish_run.py --run-id "$RUN_ID"
-echo "== leaderboard"
-"$PY" tools/collect_manifests.py
-"$PY" tools/generate_leaderboard.py
-echo "run ${RUN_ID}: runs/${RUN_ID}/manifest.json, runs/leaderboard.csv"
+source "$ROOT/tools/lib/fold.sh"
+grade_and_fold "$RUN_ID"
 if [[ ${#FAILED[@]} -gt 0 ]]; then
   echo "models that failed to run: ${FAILED[*]}" >&2
+  exit 1
 fi

@@ -286,7 +286,7 @@ def collect_manifests(argv=None):
 
 @_cli
 def generate_leaderboard(argv=None):
-    from sweboard.leaderboard import columns, leaderboard_rows, load_manifests, write_csv
+    from sweboard.leaderboard import columns, leaderboard_rows, load_manifests, write_csv, write_html
     from sweboard.paths import runs_dir
 
     p = argparse.ArgumentParser(prog="generate_leaderboard.py", description=(
@@ -312,7 +312,8 @@ def generate_leaderboard(argv=None):
             print(",".join(str(r.get(c, "")) for c in cols))
         return 0
     out = write_csv(args.output or runs_dir() / "leaderboard.csv", cols, rows)
-    print(f"{out}: {len(rows)} rows")
+    page = write_html(out.with_suffix(".html"), cols, rows)
+    print(f"{out}: {len(rows)} rows (and {page.name})")
     for r in rows:
         print(f"  {r['model']:<40} {r['kind']:<15} pass@1 {r['pass@1']:<6} pass@K {r['pass@K']:<6} "
               f"resolved {r['resolved']}/{r['instances']}  {r['status']}  [{r['run_id']}]")

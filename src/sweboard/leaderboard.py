@@ -9,6 +9,7 @@ evaluator reports behind them. Rows from the scripted provider are labelled
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 from math import comb
@@ -167,5 +168,42 @@ def write_csv(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
         writer = csv.DictWriter(f, fieldnames=list(cols), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(tmp, path)
+    return path
+
+
+def write_html(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
+    """A static page of the same rows for the analyst: sortable by eye, each run_id linking to its manifest."""
+    def cell(col: str, row: dict) -> str:
+        value = row.get(col, "")
+        if col == "run_id":
+            return f'<a href="{html.escape(str(value))}/manifest.json">{html.escape(str(value))}</a>'
+        if col in ("pass@1", "pass@K") and value != "":
+            pct = round(float(value) * 100)
+            return f'<span class="bar" style="--w:{pct}%">{value}</span>'
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "\n".join(f'<tr class="{html.escape(r["kind"])}">' + "".join(f"<td>{cell(c, r)}</td>" for c in cols) + "</tr>"
+                     for r in rows)
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>sweboard leaderboard</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 1.5em; }}
+table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }}
+th {{ background: #f2f2f2; position: sticky; top: 0; }}
+tr.test-equipment td {{ color: #777; font-style: italic; }} tr.baseline td {{ background: #fafafa; }}
+.bar {{ display: inline-block; min-width: 4em; background: linear-gradient(90deg, #9cd3a4 var(--w), transparent var(--w)); }}
+</style></head><body>
+<h1>sweboard leaderboard</h1>
+<p>One row per (run_id, model); every number comes from the linked <code>manifest.json</code>.
+Rows of kind <em>test-equipment</em> come from the scripted offline provider and are never a model's result.
+Metrics: docs/metrics.md. Same data as <a href="leaderboard.csv">leaderboard.csv</a>.</p>
+<table><thead><tr>{head}</tr></thead><tbody>
+{body}
+</tbody></table></body></html>
+"""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, path)
     return path
