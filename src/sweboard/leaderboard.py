@@ -184,13 +184,14 @@ def write_html(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
         return html.escape(str(value))
 
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "\n".join(f'<tr class="{html.escape(r["kind"])}">' + "".join(f"<td>{cell(c, r)}</td>" for c in cols) + "</tr>"
+    body = "\n".join(f'<tr class="{html.escape(r["kind"])}">' + "".join(f'<td class="{html.escape(c)}">{cell(c, r)}</td>' for c in cols) + "</tr>"
                      for r in rows)
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>sweboard leaderboard</title>
 <style>
 body {{ font: 14px system-ui, sans-serif; margin: 1.5em; }}
 table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }}
+td.status {{ white-space: normal; min-width: 16em; max-width: 28em; }}
 th {{ background: #f2f2f2; position: sticky; top: 0; }}
 tr.test-equipment td {{ color: #777; font-style: italic; }} tr.baseline td {{ background: #fafafa; }}
 .bar {{ display: inline-block; min-width: 4em; background: linear-gradient(90deg, #9cd3a4 var(--w), transparent var(--w)); }}
