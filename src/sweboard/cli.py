@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -214,12 +215,8 @@ def run_evaluation(argv=None):
             pending = evaluation.pending_attempts(args.run_id, model_id)
             print(f"{model_id}: {len(pending)} attempt(s) to grade: "
                   + " ".join(f"{iid}#{k}" for iid, k, _, _ in pending))
-            cmd = evaluation.evaluator_command(Path("runs") / args.run_id / manifest["dataset_file"],
-                                               manifest["slice"]["split"], "<e_n>/predictions.jsonl", "<run_id>.<model>.e<n>",
-                                               sorted({iid for iid, _, _, _ in pending}) or ["<none>"],
-                                               manifest["runner_config"]["evaluator_workers"],
-                                               manifest["runner_config"]["evaluator_timeout_seconds"])
-            print("  per attempt index: " + " ".join(cmd))
+            for eval_id, workdir, cmd in evaluation.planned_commands(args.run_id, model_id):
+                print(f"  {eval_id}: cd {workdir} && {shlex.join(cmd)}")
             continue
         evaluation.evaluate(args.run_id, model_id, args.workers, args.timeout)
     return 0

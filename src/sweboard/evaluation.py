@@ -53,6 +53,28 @@ def new_eval_dir(run_id: str, model_id: str) -> tuple[Path, str]:
             n += 1
 
 
+def planned_commands(run_id: str, model_id: str) -> list[tuple[str, Path, list[str]]]:
+    """For --dry-run: the exact (evaluator run id, folder, command) each pending attempt index would get."""
+    manifest = read_manifest(run_id)
+    cfg = manifest["runner_config"]
+    base = run_dir(run_id) / "evaluation" / _slug(model_id)
+    n = 1
+    out = []
+    groups: dict[int, list[str]] = {}
+    for iid, k, _, _ in pending_attempts(run_id, model_id):
+        groups.setdefault(k, []).append(iid)
+    for _, ids in sorted(groups.items()):
+        while (base / f"e{n}").exists():
+            n += 1
+        workdir, eval_id = base / f"e{n}", f"{run_id}.{_slug(model_id)}.e{n}"
+        cmd = evaluator_command(run_dir(run_id) / manifest["dataset_file"], manifest["slice"]["split"],
+                                workdir / "predictions.jsonl", eval_id, ids,
+                                max(1, min(cfg["evaluator_workers"], max_workers())), cfg["evaluator_timeout_seconds"])
+        out.append((eval_id, workdir, cmd))
+        n += 1
+    return out
+
+
 def evaluator_command(dataset: Path, split: str, predictions: Path | str, eval_run_id: str, instance_ids: list[str],
                       workers: int, timeout: int) -> list[str]:
     return [sys.executable, "-m", "swebench.harness.run_evaluation",
