@@ -53,6 +53,11 @@ def new_eval_dir(run_id: str, model_id: str) -> tuple[Path, str]:
             n += 1
 
 
+def _workers(cfg: dict, requested: int | None = None) -> int:
+    """Evaluator workers: as asked (or configured), never above 80% of the cores."""
+    return max(1, min(requested or cfg["evaluator_workers"], max_workers()))
+
+
 def planned_commands(run_id: str, model_id: str) -> list[tuple[str, Path, list[str]]]:
     """For --dry-run: the exact (evaluator run id, folder, command) each pending attempt index would get."""
     manifest = read_manifest(run_id)
@@ -69,7 +74,7 @@ def planned_commands(run_id: str, model_id: str) -> list[tuple[str, Path, list[s
         workdir, eval_id = base / f"e{n}", f"{run_id}.{_slug(model_id)}.e{n}"
         cmd = evaluator_command(run_dir(run_id) / manifest["dataset_file"], manifest["slice"]["split"],
                                 workdir / "predictions.jsonl", eval_id, ids,
-                                max(1, min(cfg["evaluator_workers"], max_workers())), cfg["evaluator_timeout_seconds"])
+                                _workers(cfg), cfg["evaluator_timeout_seconds"])
         out.append((eval_id, workdir, cmd))
         n += 1
     return out
@@ -135,7 +140,7 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
     """Grade attempts. items: (instance_id, attempt index, attempt dir, patch). Writes each verdict.json."""
     manifest = read_manifest(run_id)
     cfg = manifest["runner_config"]
-    workers = max(1, min(workers or cfg["evaluator_workers"], max_workers()))
+    workers = _workers(cfg, workers)
     timeout = timeout or cfg["evaluator_timeout_seconds"]
     dataset = run_dir(run_id) / manifest["dataset_file"]
     swebench_version = version("swebench")

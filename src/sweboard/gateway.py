@@ -72,7 +72,6 @@ class _State:
     policy: RetryPolicy
     routes: dict[str, Route] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    exhausted: dict[str, str] = field(default_factory=dict)  # provider -> reason
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
@@ -143,8 +142,6 @@ class _Handler(BaseHTTPRequestHandler):
         while True:
             refusal = st.ledger.reserve(model.provider, bound)
             if refusal:
-                with st.lock:
-                    st.exhausted[model.provider.name] = refusal
                 route.exhausted = refusal
                 self._record(route, {"status": "budget_exhausted", "retries": retries, "error": refusal,
                                      "latency_s": round(time.monotonic() - started, 3)})
@@ -217,9 +214,6 @@ class Gateway:
         token = base_url.rstrip("/").split("/")[-2]
         with self.state.lock:
             self.state.routes.pop(token, None)
-
-    def exhausted(self, provider: str) -> str | None:
-        return self.state.exhausted.get(provider)
 
     def __enter__(self) -> "Gateway":
         self._thread.start()
