@@ -55,3 +55,21 @@ def provider(tmp_path, monkeypatch):
     with ScriptedProvider(settings) as p:
         monkeypatch.setenv("SWEBOARD_SCRIPTED_BASE_URL", p.base_url)
         yield p
+
+
+def assert_board_identities(path: Path) -> None:
+    """What must hold on every board the suite writes: one class per attempt (the err_* columns
+    add up to attempts_failed), and scores only on rows whose status is ok."""
+    import csv
+
+    from sweboard.leaderboard import SCORE_COLUMNS
+    from sweboard.outcomes import ERR_COLUMNS
+
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    assert rows, f"{path}: no rows"
+    for r in rows:
+        assert sum(int(r[c]) for c in ERR_COLUMNS) == int(r["attempts_failed"]), r
+        for c in ("pass@1", "pass@K", "resolved", "empty_patches", "errors"):
+            assert (r[c] != "") == (r["status"] == "ok"), (c, r)
+        assert set(SCORE_COLUMNS) & set(r)

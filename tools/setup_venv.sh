@@ -10,7 +10,7 @@ case "${1:-}" in
 esac
 PY="$ROOT/.venv/bin/python"
 # find_spec, not import: importing minisweagent has side effects (a banner, a config dir)
-if [[ -x "$PY" ]] && "$PY" -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ('sweboard', 'swebench', 'minisweagent', 'pytest', 'datasets')))" 2>/dev/null; then exit 0; fi
+if [[ -x "$PY" ]] && "$PY" -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in ('sweboard', 'swebench', 'minisweagent', 'pytest', 'datasets', 'hypothesis')))" 2>/dev/null; then exit 0; fi
 command -v python3 >/dev/null 2>&1 || { echo "setup_venv.sh: python3 (>= 3.11) is required" >&2; exit 1; }
 echo "setup_venv.sh: creating .venv and installing sweboard (about a minute)"
 python3 -m venv "$ROOT/.venv"

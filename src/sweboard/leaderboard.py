@@ -16,16 +16,18 @@ from math import comb
 from pathlib import Path
 
 from sweboard.errors import SweboardError
+from sweboard.outcomes import (EMPTY, ERR_COLUMNS, ERROR_COLUMNS, PENDING, RESOLVED, is_failure, is_infra,
+                               outcome_of)
 from sweboard.paths import config_dir, runs_dir
 from sweboard.yamlio import load_yaml, require
 
 MANIFEST_COLUMNS = ("run_id", "run_status", "created_at", "model", "kind", "runner", "runner_version", "batch_status",
                     "attempts", "dataset", "dataset_revision", "split", "instance_ids_sha256", "project_commit",
                     "project_dirty", "swebench", "docker_engine", "peak_cpu_percent", "wall_time_s", "evaluator_run_ids")
-AGENT_ERRORS = {"timeout": "err_timeout", "provider_error": "err_provider_error", "rate_limited": "err_rate_limited",
-                "context_overflow": "err_context_overflow", "malformed_output": "err_malformed_output"}
-EVAL_ERRORS = {"malformed_patch": "err_malformed_patch", "patch_apply_failed": "err_patch_apply_failed",
-               "path_not_found": "err_path_not_found", "test_timeout": "err_timeout"}
+# Score cells: a number only when the row's status is `ok` (else empty; the status says why).
+SCORE_COLUMNS = ("pass@1", "pass@K", "pass_estimator", "resolved", "resolve_rate", "submitted", "empty_patches",
+                 "errors", "run_fail_rate", "baseline_pass@1", "delta_vs_baseline")
+OK = "ok"
 
 
 def columns(version: str | None = None, path: Path | None = None) -> tuple[str, ...]:
@@ -46,7 +48,7 @@ def load_manifests(root: Path | None = None) -> list[dict]:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise SweboardError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        if data.get("kind") == "testbench-gold-check":
+        if data.get("kind") in ("testbench-gold-check", "canary"):  # checks of the bench, not results
             continue
         manifests.append(data)
     return manifests
@@ -54,70 +56,122 @@ def load_manifests(root: Path | None = None) -> list[dict]:
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Chen et al. (2021): 1 - C(n-c, k) / C(n, k), the chance that k of n samples include a correct one."""
+    if not 0 <= c <= n or k < 1:
+        raise ValueError(f"pass_at_k: need 0 <= c <= n and k >= 1, got n={n}, c={c}, k={k}")
+    if n < k:
+        raise ValueError(f"pass_at_k: k={k} samples cannot be drawn from n={n}")
     if n - c < k:
         return 1.0
     return 1.0 - comb(n - c, k) / comb(n, k)
 
 
 def task_outcomes(manifest: dict, model_id: str) -> dict[str, list[dict]]:
-    """Per task, its attempts in order, each with the agent's status and (if graded) the evaluator's verdict."""
+    """Per task, its attempts in order, each with its evaluator verdict (if any) and its one outcome class."""
     batch = manifest["batches"][model_id]
     graded = (manifest.get("evaluations", {}).get(model_id) or {}).get("instances", {})
     out = {}
-    for iid, attempts in batch["attempts"].items():
+    for iid, attempts in (batch.get("attempts") or {}).items():
         verdicts = {v["attempt"]: v for v in graded.get(iid, [])}
-        out[iid] = [{**a, "verdict": verdicts.get(a["attempt"], {}).get("verdict"),
-                     "eval_error_class": verdicts.get(a["attempt"], {}).get("error_class", "")} for a in attempts]
+        out[iid] = []
+        for a in attempts:
+            v = verdicts.get(a["attempt"])
+            out[iid].append({**a, "verdict": (v or {}).get("verdict"), "verdict_conflict": bool((v or {}).get("verdict_conflict")),
+                             "outcome": outcome_of(a, v)})
     return out
 
 
-def batch_metrics(manifest: dict, model_id: str) -> dict:
+def row_status(manifest: dict, model_id: str, tasks: dict[str, list[dict]]) -> str:
+    """`ok`, or in words why the row's scores cannot be given (the first reason that applies)."""
     batch = manifest["batches"][model_id]
-    tasks = task_outcomes(manifest, model_id)
-    n_tasks = len(manifest["slice"]["instance_ids"])
-    attempts = [a for per in tasks.values() for a in per]
-    k = max([batch.get("attempts_per_task", 1)] + [a["attempt"] for a in attempts])
-    graded_all = attempts and all(a["verdict"] for a in attempts)
-    unbiased = (not batch.get("stop_after_resolved", True) and graded_all
-                and all(len(per) >= k for per in tasks.values()) and len(tasks) == n_tasks)
-    if unbiased:
-        p1 = sum(pass_at_k(len(per), sum(a["verdict"] == "resolved" for a in per), 1) for per in tasks.values()) / n_tasks
-        pk = sum(pass_at_k(len(per), sum(a["verdict"] == "resolved" for a in per), k) for per in tasks.values()) / n_tasks
-        estimator = f"unbiased (n={k})"
-    else:
-        p1 = sum(1 for per in tasks.values() if per and per[0]["verdict"] == "resolved") / n_tasks if n_tasks else 0
-        pk = sum(1 for per in tasks.values() if any(a["verdict"] == "resolved" for a in per)) / n_tasks if n_tasks else 0
-        estimator = "first attempt / within K"
-    resolved = sum(1 for per in tasks.values() if any(a["verdict"] == "resolved" for a in per))
-    errors = {c: 0 for c in [*AGENT_ERRORS.values(), *EVAL_ERRORS.values()]}
-    for a in attempts:
-        if a["error_class"] in AGENT_ERRORS:
-            errors[AGENT_ERRORS[a["error_class"]]] += 1
-        if a["eval_error_class"] in EVAL_ERRORS:
-            errors[EVAL_ERRORS[a["eval_error_class"]]] += 1
-    final = [per[-1] for per in tasks.values() if per]
-    usage = [a.get("usage") or {} for a in attempts]
     ev = manifest.get("evaluations", {}).get(model_id) or {}
-    status = batch["status"]
-    if status == "ok" and not graded_all:
-        status = "not graded" if not ev else "incomplete grading"
+    status = batch.get("status") or "incomplete"
+    if status.startswith(("skipped", "stopped", "failed")):
+        return status
+    attempts = [a for per in tasks.values() for a in per]
+    infra = sorted(iid for iid, per in tasks.items() if any(is_infra(a["outcome"]) for a in per))
+    if infra:
+        return f"incomplete: {len(infra)} tasks hit infrastructure errors (--resume reruns them)"
+    pending = [a for a in attempts if a["outcome"] == PENDING]
+    failures = ev.get("failures") or []
+    if pending and failures:
+        return f"not graded: evaluator failed ({failures[-1]['log']})"
+    conflicts = [a for a in attempts if a["verdict_conflict"]]
+    if conflicts:
+        return f"verdict conflict: {len(conflicts)} attempts graded twice with different verdicts"
+    if pending:
+        return f"not graded: {len(pending)} attempts await the evaluator (tools/run_evaluation.py)"
+    missing = len(manifest["slice"]["instance_ids"]) - sum(1 for per in tasks.values() if per)
+    if status != OK or missing:
+        return f"incomplete: {missing} tasks without attempts (--resume continues)" if missing else \
+            "incomplete: attempts missing under the batch's policy (--resume continues)"
+    return OK
+
+
+def _usage_totals(attempts: list[dict], set_aside: list[dict]) -> dict:
+    """Spent is spent: set-aside (interrupted, infrastructure-failed) attempts' calls count too."""
+    usage = [a.get("usage") or {} for a in attempts] + [x.get("usage") or {} for x in set_aside]
     return {
-        "instances": n_tasks, "K": k, "attempts_total": len(attempts),
-        "attempts_mean": round(len(attempts) / n_tasks, 2) if n_tasks else 0,
-        "pass@1": round(p1, 4), "pass@K": round(pk, 4), "pass_estimator": estimator,
-        "resolved": resolved, "resolve_rate": round(resolved / n_tasks, 4) if n_tasks else 0,
-        "submitted": sum(1 for per in tasks.values() if any(a["status"] == "submitted" for a in per)),
-        "empty_patches": sum(1 for a in final if a["verdict"] == "empty_patch"),
-        "errors": sum(1 for a in final if a["status"] in ("error", "timeout") or a["verdict"] == "error"),
-        "run_fail_rate": round(sum(a["status"] in ("error", "timeout") for a in attempts) / len(attempts), 4) if attempts else 0,
-        **errors,
         "retries": sum(u.get("retries", 0) for u in usage),
         "model_calls": sum(u.get("model_calls", 0) for u in usage),
         "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
         "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
-        "wall_time_s": round(batch["wall_seconds"] + ev.get("wall_seconds", 0), 1),
-        "status": status,
+        "cost_usd": round(sum(u.get("cost_usd", 0) or 0 for u in usage), 6),
+        "wait_time_s": round(sum(u.get("backoff_s", 0) or 0 for u in usage), 1),
     }
+
+
+def batch_metrics(manifest: dict, model_id: str) -> dict:
+    """Fold one batch into one row: the only place outcomes become numbers (docs/metrics.md)."""
+    batch = manifest["batches"][model_id]
+    tasks = task_outcomes(manifest, model_id)
+    n_tasks = len(manifest["slice"]["instance_ids"])
+    attempts = [a for per in tasks.values() for a in per]
+    set_aside = batch.get("set_aside") or []
+    k = max([batch.get("attempts_per_task", 1)] + [a["attempt"] for a in attempts])
+    errors = {c: 0 for c in ERR_COLUMNS}
+    for a in attempts:
+        if is_failure(a["outcome"]):
+            errors[ERROR_COLUMNS[a["outcome"]]] += 1
+    ev = manifest.get("evaluations", {}).get(model_id) or {}
+    status = row_status(manifest, model_id, tasks)
+    row = {
+        "instances": n_tasks, "K": k, "attempts_total": len(attempts),
+        "attempts_mean": round(len(attempts) / n_tasks, 2) if n_tasks else "",
+        "attempts_failed": sum(errors.values()), **errors,
+        "attempts_interrupted": sum(1 for x in set_aside if x.get("reason") == "interrupted"),
+        "attempts_infra_retried": sum(1 for x in set_aside if x.get("reason") == "infra"),
+        **_usage_totals(attempts, set_aside),
+        # each second once: the batch's wall time already holds the grading done inside it
+        "wall_time_s": round((batch.get("wall_seconds") or 0) + (ev.get("post_batch_wall_seconds") or 0), 1),
+        "agent_time_s": round(sum(a.get("duration_seconds") or 0 for a in attempts), 1),
+        "eval_time_s": round(ev.get("wall_seconds") or 0, 1),
+        "status": status,
+        **{c: "" for c in SCORE_COLUMNS},
+    }
+    if status != OK or not n_tasks:
+        return row
+    per_task = list(tasks.values())
+    unbiased = not batch.get("stop_after_resolved", True)
+    if unbiased:
+        n = min(len(per) for per in per_task)
+        resolved_counts = [sum(a["outcome"] == RESOLVED for a in per) for per in per_task]
+        p1 = sum(pass_at_k(len(per), c, 1) for per, c in zip(per_task, resolved_counts)) / n_tasks
+        pk = sum(pass_at_k(len(per), c, min(k, len(per))) for per, c in zip(per_task, resolved_counts)) / n_tasks
+        estimator = f"unbiased (n={n})"
+    else:
+        p1 = sum(1 for per in per_task if per[0]["outcome"] == RESOLVED) / n_tasks
+        pk = sum(1 for per in per_task if any(a["outcome"] == RESOLVED for a in per)) / n_tasks
+        estimator = "first attempt / within K"
+    resolved = sum(1 for per in per_task if any(a["outcome"] == RESOLVED for a in per))
+    row.update({
+        "pass@1": round(p1, 4), "pass@K": round(pk, 4), "pass_estimator": estimator,
+        "resolved": resolved, "resolve_rate": round(resolved / n_tasks, 4),
+        "submitted": sum(1 for per in per_task if any(a["status"] == "submitted" for a in per)),
+        "empty_patches": sum(1 for per in per_task if per[-1]["outcome"] == EMPTY),
+        "errors": sum(1 for per in per_task if is_failure(per[-1]["outcome"])),
+        "run_fail_rate": round(row["attempts_failed"] / len(attempts), 4),
+    })
+    return row
 
 
 def leaderboard_rows(manifests: list[dict]) -> list[dict]:
@@ -125,17 +179,19 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
     for m in manifests:
         metrics = {model_id: batch_metrics(m, model_id) for model_id in m.get("batches", {})}
         baseline = next((metrics[mid]["pass@1"] for mid, b in m["batches"].items()
-                         if b["kind"] == "baseline" and metrics[mid]["status"] == "ok"), None)
+                         if b.get("kind") == "baseline" and metrics[mid]["status"] == OK), None)
         for model_id, batch in m["batches"].items():
             row = {"model": model_id, "provider": batch["model"]["provider"], "kind": batch["kind"],
-                   "run_id": m["run_id"], "dataset": m["dataset_lock"]["repo_id"],
+                   "runner": batch.get("runner") or "", "run_id": m["run_id"], "dataset": m["dataset_lock"]["repo_id"],
                    "dataset_revision": m["dataset_lock"]["revision"][:12], "split": m["slice"]["split"],
                    **metrics[model_id]}
-            row["baseline_pass@1"] = "" if baseline is None else baseline
-            row["delta_vs_baseline"] = "" if baseline is None else round(row["pass@1"] - baseline, 4)
+            if baseline is not None and row["status"] == OK:
+                row["baseline_pass@1"] = baseline
+                row["delta_vs_baseline"] = round(row["pass@1"] - baseline, 4)
             rows.append(row)
     kind_order = {"model": 0, "test-equipment": 1, "baseline": 2}
-    rows.sort(key=lambda r: (kind_order.get(r["kind"], 3), -r["pass@K"], -r["pass@1"], r["model"], r["run_id"]))
+    rows.sort(key=lambda r: (kind_order.get(r["kind"], 3), r["status"] != OK,
+                             -(r["pass@K"] or 0), -(r["pass@1"] or 0), r["model"], r["run_id"]))
     return rows
 
 
@@ -160,6 +216,17 @@ def manifest_rows(manifests: list[dict]) -> list[dict]:
     return rows
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)` as a model id) gets a
+    leading `'`; numbers stay numbers (a negative delta is not a formula)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_csv(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
     """Write atomically: an analyst with the old file open never sees a half-written one."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +234,7 @@ def write_csv(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
     with tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(cols), extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({c: spreadsheet_safe(r.get(c, "")) for c in cols} for r in rows)
     os.replace(tmp, path)
     return path
 
