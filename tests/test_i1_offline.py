@@ -12,10 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import assert_board_identities
+
+from sweboard.leaderboard import SCORE_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-VOLATILE = {"run_id", "wall_time_s"}
+# what legitimately differs between an uninterrupted run and a killed-and-resumed one: time, and
+# the spending of the attempts the kill cut short (spent is spent: they stay in the totals)
+VOLATILE = {"run_id", "wall_time_s", "agent_time_s", "eval_time_s", "wait_time_s", "model_calls", "retries",
+            "prompt_tokens", "completion_tokens", "cost_usd", "attempts_interrupted"}
 
 
 def driver(*args, **kw):
@@ -59,6 +65,10 @@ def test_i1_offline_failure_modes_kill_resume_and_compare(home, offline_images):
     assert rows["scripted/retired-model"]["status"].startswith("skipped: model unavailable")
     assert rows["scripted/server-error"]["status"].startswith("skipped: provider failing")
     assert int(rows["scripted/server-error"]["err_provider_error"]) == 2
+    for skipped in ("scripted/retired-model", "scripted/server-error"):
+        # not scored: empty cells (never 0.0), and no failure of the provider shown as the model's empty patch
+        assert all(rows[skipped][c] == "" for c in SCORE_COLUMNS if c in rows[skipped]), rows[skipped]
+    assert_board_identities(home / "runs" / "leaderboard.csv")
     assert rows["scripted/solver"]["delta_vs_baseline"] == "1.0"
     assert all(r["kind"] in ("test-equipment", "baseline") for r in rows.values())
 
@@ -94,5 +104,16 @@ def test_i1_offline_failure_modes_kill_resume_and_compare(home, offline_images):
     cmp = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "tools" / "compare_runs.py"), "i1-a", "i1-b"],
                          capture_output=True, text=True)
     assert cmp.returncode == 0, cmp.stdout + cmp.stderr
-    assert "MOVED" not in cmp.stdout and "PASS  reruns reproduce" in cmp.stdout
+    assert "CHANGED" not in cmp.stdout and "PASS  reruns reproduce" in cmp.stdout
     assert "PASS  best model >= 1.5x" in cmp.stdout
+
+    # a run with another K is another experiment: refused, one line, exit 2
+    other = home / "runs" / "i1-k3"
+    other.mkdir()
+    m = json.loads((home / "runs" / "i1-a" / "manifest.json").read_text())
+    m["run_id"], m["runner_config"]["attempts"] = "i1-k3", 3
+    (other / "manifest.json").write_text(json.dumps(m))
+    cmp = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "tools" / "compare_runs.py"), "i1-a", "i1-k3"],
+                         capture_output=True, text=True)
+    assert cmp.returncode == 2 and cmp.stderr.startswith("error: ") and "K: 2 vs 3" in cmp.stderr
+    assert cmp.stderr.count("\n") == 1

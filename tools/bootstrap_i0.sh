@@ -98,10 +98,18 @@ if [[ "$OFFLINE" == 1 ]]; then
   start_scripted_provider "$HOME_DIR" "$RUN_ID"
 fi
 
+FAILED=()
 for model in "${MODELS[@]}"; do
   step "agent batch: ${model}"
-  "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" ${RESUME_FLAG[@]+"${RESUME_FLAG[@]}"}
+  if ! "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" ${RESUME_FLAG[@]+"${RESUME_FLAG[@]}"}; then
+    FAILED+=("$model")
+    echo "bootstrap_i0.sh: ${model} failed (see above); the run stays open" >&2
+  fi
 done
 
 source "$ROOT/tools/lib/fold.sh"
-grade_and_fold "$RUN_ID"
+grade_and_fold "$RUN_ID" "${MODELS[@]}"
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+  echo "models that failed to run: ${FAILED[*]}" >&2
+  exit 1
+fi

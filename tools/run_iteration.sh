@@ -85,6 +85,12 @@ if [[ "$OFFLINE" == 1 ]]; then
   start_scripted_provider "$HOME_DIR" "$RUN_ID" --rate-limit-failures 3 --retry-after 1
 fi
 
+echo "== evaluator canary: the slice's gold patches must all resolve, empty patches none"
+if ! "$PY" tools/run_evaluation.py --gold --instances "${HOME_DIR}/config/instances_i1.yaml" --section "$SECTION"; then
+  echo "run_${ITERATION}.sh: the evaluator canary failed (see above): task images or the evaluator are broken; no model was run" >&2
+  exit 1
+fi
+
 mapfile -t MODELS < <("$PY" tools/plan_run.py "${PLAN_ARGS[@]}" --list-models)
 FAILED=()
 for model in "${MODELS[@]}"; do
@@ -96,7 +102,7 @@ for model in "${MODELS[@]}"; do
 done
 
 source "$ROOT/tools/lib/fold.sh"
-grade_and_fold "$RUN_ID"
+grade_and_fold "$RUN_ID" "${MODELS[@]}"
 if [[ ${#FAILED[@]} -gt 0 ]]; then
   echo "models that failed to run: ${FAILED[*]}" >&2
   exit 1

@@ -29,12 +29,14 @@ from sweboard.errors import SweboardError
 from sweboard.gateway import Gateway, RetryPolicy, read_calls, summarize_calls
 from sweboard.instances import Slice
 from sweboard.ledger import Ledger
+from sweboard.outcomes import agent_failure, is_infra, needs_grading
 from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, tool_versions, update_manifest,
                                utc_now, write_manifest)
 from sweboard.paths import predictions_dir
 from sweboard.runconfig import RunnerConfig, max_workers
 from sweboard.runners.base import Attempt, AttemptResult, Runner
 from sweboard.runners.baseline import BaselineRunner
+from sweboard.testbench.taskset import IMAGE_NAMESPACE
 
 RECORD = "record.json"
 GATEWAY_KEY = "sk-sweboard-gateway"  # what agents send; the gateway holds the real key
@@ -77,13 +79,46 @@ def _atomic_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _set_aside(out: Path) -> None:
-    """An attempt cut short (kill, Ctrl-C, budget) leaves a folder without a record: keep it, renamed."""
-    if out.exists() and read_record(out) is None and any(out.iterdir()):
-        n = 1
-        while out.with_name(f"{out.name}.interrupted-{n}").exists():
-            n += 1
-        out.rename(out.with_name(f"{out.name}.interrupted-{n}"))
+def _set_aside(out: Path, reason: str = "interrupted") -> Path | None:
+    """Move an attempt folder aside, kept for the record and renamed, so the attempt can run again.
+
+    `interrupted`: cut short (kill, Ctrl-C, budget) and left without a record;
+    `infra`: its record says infrastructure failed (the task container never started, the
+    provider never answered). Its paid calls stay in `calls.jsonl` and count in the usage totals.
+    """
+    if not out.exists() or not any(out.iterdir()):
+        return None
+    record = read_record(out)
+    if reason == "interrupted" and record is not None:
+        return None
+    if reason == "infra" and (record is None or not is_infra(agent_failure(record) or "")):
+        return None
+    n = 1
+    while out.with_name(f"{out.name}.{reason}-{n}").exists():
+        n += 1
+    target = out.with_name(f"{out.name}.{reason}-{n}")
+    out.rename(target)
+    return target
+
+
+def set_aside_attempts(run_id: str, model: ModelEntry) -> list[dict]:
+    """Every folder set aside for a model, with the usage its calls recorded (money spent is spent)."""
+    base = run_dir(run_id) / "attempts" / model.slug
+    out = []
+    for folder in sorted(base.glob("*/attempt-*.*-*")):
+        reason = folder.name.split(".", 1)[1].rsplit("-", 1)[0]
+        out.append({"path": str(folder.relative_to(run_dir(run_id))), "reason": reason,
+                    "usage": summarize_calls(read_calls(folder / "calls.jsonl"))})
+    return out
+
+
+def _comparable(config: dict) -> dict:
+    return json.loads(json.dumps(config))
+
+
+def config_differences(old: dict, new: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+    old, new = _comparable(old), _comparable(new)
+    return sorted(k for k in set(old) | set(new) if k not in ignore and old.get(k) != new.get(k))
 
 
 def init_run(plan: BatchPlan, resume: bool) -> None:
@@ -118,16 +153,60 @@ def init_run(plan: BatchPlan, resume: bool) -> None:
     if batch_dir.exists() and not resume:
         raise SweboardError(f"run {plan.run_id} already has a batch for {plan.model.id}; "
                             "pass --resume to finish it, or use a new --run-id")
+    # A resume must not change the experiment: same settings as the batch (or run) it continues.
+    batch = existing.get("batches", {}).get(plan.model.id) or {}
+    recorded = batch.get("runner_config")
+    if recorded is not None:
+        diff = config_differences(recorded, plan.config.to_dict())
+    else:  # a new model in this run: same settings as the run, whichever runner it uses
+        diff = config_differences(existing["runner_config"], plan.config.to_dict(), ignore=("runner",))
+    if diff:
+        old = _comparable(recorded or existing["runner_config"])
+        new = _comparable(plan.config.to_dict())
+        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise SweboardError(f"run {plan.run_id} was started with other settings ({detail}); resume with the same "
+                            "settings, or use a new --run-id")
 
 
 def provider_key(model: ModelEntry) -> str | None:
     env = model.provider.api_key_env
-    if model.is_baseline or env is None:
+    if not model.calls_a_model or env is None:
         return None
     key = credentials.get_key(env)
     if not key:
         raise SweboardError(f"model {model.id}: {env} is not set in secrets/credentials.txt or the environment")
     return key
+
+
+def image_problem(image: str) -> str | None:
+    """Why the task image cannot be used (absent locally and not pullable), or None if it is there."""
+    from sweboard.dockerutil import docker, image_labels
+
+    if image_labels(image) is not None:
+        return None
+    if image.startswith(f"{IMAGE_NAMESPACE}/"):  # built here, never on a registry: nothing to pull
+        return f"task image {image} is not present locally (tools/build_offline_images.py builds it)"
+    pull = docker("pull", image, check=False, timeout=1800)
+    if pull.returncode == 0:
+        return None
+    err = " ".join((pull.stderr or "").strip().splitlines()[-2:])
+    return f"task image {image} is not present locally and could not be pulled: {err or 'exit ' + str(pull.returncode)}"
+
+
+def _write_record(plan: BatchPlan, runner: Runner, out: Path, row: dict, k: int, seed: int, timeout: float,
+                  timeout_reason: str, began: str, result: AttemptResult, secrets: list[str], log) -> dict:
+    calls = read_calls(out / "calls.jsonl")
+    iid = row["instance_id"]
+    record = {"run_id": plan.run_id, "model": plan.model.id, "instance_id": iid, "attempt": k, "seed": seed,
+              "timeout_seconds": timeout, "timeout_reason": timeout_reason, "runner": runner.name,
+              "started_at": began, "finished_at": utc_now(), **result.to_dict(),
+              "gateway_calls": calls, "usage": summarize_calls(calls)}
+    record["error"] = credentials.redact(record["error"], secrets)
+    _atomic_json(out / RECORD, record)
+    log(f"  {iid} #{k}: {result.status}{' (' + result.error_class + ')' if result.error_class else ''} "
+        f"in {result.duration_seconds:.1f}s, {record['usage']['model_calls']} calls"
+        + (f": {record['error'][:200]}" if is_infra(agent_failure(record) or "") else ""))
+    return record
 
 
 class _Stop:
@@ -147,6 +226,13 @@ class _Stop:
 
 def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) -> dict:
     """Run every missing attempt of the plan; returns the batch entry written to the manifest."""
+    if not plan.model.enabled:
+        raise SweboardError(f"model {plan.model.id} is disabled in the catalog (enabled: false)")
+    try:
+        key = provider_key(plan.model)  # before anything is created: a missing key leaves no half-made run
+    except SweboardError as exc:
+        record_failure(plan.run_id, plan.model, str(exc))  # in a run that exists, the model's row says so
+        raise
     init_run(plan, resume)
     manifest = read_manifest(plan.run_id)
     if manifest.get("status") == "finished":
@@ -157,11 +243,38 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
         # Final for this run: a retry of an unavailable model or provider belongs in a new run.
         log(f"{plan.model.id}: {previous['status']} (final for run {plan.run_id}; use a new --run-id to retry)")
         return previous
-    if not plan.model.enabled:
-        raise SweboardError(f"model {plan.model.id} is disabled in the catalog (enabled: false)")
+    if previous and previous["status"].startswith("failed"):
+        log(f"{plan.model.id}: the previous session failed ({previous['status']}); trying again")
     if plan.model.is_baseline:
         runner = BaselineRunner()
-    key = provider_key(plan.model)
+    try:
+        return _run(plan, runner, key, log)
+    except (Exception, KeyboardInterrupt) as exc:
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, KeyboardInterrupt):
+            reason = "interrupted (Ctrl-C or SIGTERM)"
+        record_failure(plan.run_id, plan.model, reason, runner)
+        raise
+
+
+def record_failure(run_id: str, model: ModelEntry, reason: str, runner: Runner | None = None) -> None:
+    """A batch that crashed still gets an entry: `failed: <reason>`, so the run cannot be finished without it."""
+    existing = read_manifest(run_id)
+    if existing is None or existing.get("status") == "finished":
+        return
+    secrets = credentials.secret_values()
+
+    def mutate(m):
+        entry = m["batches"].get(model.id) or {
+            "model": model.public_dict(),
+            "kind": "baseline" if model.is_baseline else ("test-equipment" if model.test_equipment else "model"),
+            "runner": runner.name if runner else None, "attempts": {}, "wall_seconds": 0.0}
+        entry["status"] = "failed: " + credentials.redact(reason, secrets)
+        m["batches"][model.id] = entry
+    update_manifest(run_id, mutate)
+
+
+def _run(plan: BatchPlan, runner: Runner, key: str | None, log) -> dict:
     secrets = credentials.secret_values()
     if key and key not in secrets:
         secrets.append(key)
@@ -184,6 +297,12 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
         _set_aside(out)
         out.mkdir(parents=True, exist_ok=True)
         timeout, timeout_reason = plan.config.timeout_for(plan.model.id, iid)
+        missing_image = None if plan.model.is_baseline else image_problem(row["image"])
+        if missing_image:
+            # never the model's miss: no container, no agent, no call; --resume runs it again
+            result = AttemptResult("error", "ImageMissing", "", "infra", missing_image)
+            return _write_record(plan, runner, out, row, k, plan.config.seed + k - 1, timeout, timeout_reason,
+                                 utc_now(), result, secrets, log)
         base_url, route = None, None
         if gateway is not None:
             base_url, route = gateway.register(plan.model, key, out / "calls.jsonl", plan.config.max_tokens)
@@ -199,20 +318,15 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
         if route is not None and route.exhausted:
             stop.set(f"stopped: {route.exhausted}; --resume continues once the budget allows")
             return None  # not an attempt result: no record, so a later --resume runs it again
-        calls = read_calls(out / "calls.jsonl")
-        record = {"run_id": plan.run_id, "model": plan.model.id, "instance_id": iid, "attempt": k, "seed": attempt.seed,
-                  "timeout_seconds": timeout, "timeout_reason": timeout_reason, "runner": runner.name,
-                  "started_at": began, "finished_at": utc_now(), **result.to_dict(),
-                  "gateway_calls": calls, "usage": summarize_calls(calls)}
-        record["error"] = credentials.redact(record["error"], secrets)
-        _atomic_json(out / RECORD, record)
-        log(f"  {iid} #{k}: {result.status}{' (' + result.error_class + ')' if result.error_class else ''} "
-            f"in {result.duration_seconds:.1f}s, {record['usage']['model_calls']} calls")
+        record = _write_record(plan, runner, out, row, k, attempt.seed, timeout, timeout_reason, began, result,
+                               secrets, log)
         if result.error_class == "model_unavailable":
             stop.set("skipped: model unavailable (provider answered 404 / unknown model)")
-        no_answer = record["usage"]["model_calls"] > 0 and record["usage"]["failed_calls"] == record["usage"]["model_calls"]
+        usage = record["usage"]
+        no_answer = usage["model_calls"] == usage["failed_calls"]  # not one answered call (hangs included)
+        provider_side = agent_failure(record) in ("provider_error", "rate_limited", "provider_timeout", "agent_error")
         with streak_lock:
-            failure_streak[0] = failure_streak[0] + 1 if (result.status == "error" and no_answer) else 0
+            failure_streak[0] = failure_streak[0] + 1 if (provider_side and no_answer) else 0
             if failure_streak[0] >= plan.config.provider_failure_streak:
                 stop.set(f"skipped: provider failing ({failure_streak[0]} attempts in a row without one successful "
                          f"call; last: {result.error_class})")
@@ -226,6 +340,10 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
         for k in range(1, k_max + 1):
             out = attempt_dir(plan.run_id, plan.model, iid, k)
             record = read_record(out)
+            if record is not None and is_infra(agent_failure(record) or ""):
+                # infrastructure failed this attempt in an earlier session: keep it aside, run it again
+                _set_aside(out, "infra")
+                record = None
             if record is None:
                 if stop:
                     return
@@ -236,11 +354,16 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
                 record = one_attempt(gateway, row, k)
                 if record is None:
                     return
-            if not plan.config.stop_after_resolved or k == k_max:
+                if is_infra(agent_failure(record) or ""):
+                    return  # not again in this session; the row says incomplete until --resume reruns it
+            if not plan.config.stop_after_resolved or k == k_max or not needs_grading(record):
                 continue
             verdict = read_verdict(out)
             if verdict is None:
-                verdict = evaluate_attempts(plan.run_id, plan.model.id, [(iid, k, out, record["patch"])])[(iid, k)]
+                verdict = evaluate_attempts(plan.run_id, plan.model.id, [(iid, k, out, record["patch"])],
+                                            in_batch=True).get((iid, k))
+            if verdict is None:
+                return  # the evaluator failed: whether attempt k+1 is needed is unknown; the task stays open
             if verdict["verdict"] == "resolved":
                 return
 
@@ -248,7 +371,7 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
     with sampled_cpu(stats):
         policy = RetryPolicy(plan.config.gateway_max_retries, plan.config.gateway_backoff_seconds,
                              plan.config.gateway_max_backoff_seconds)
-        gateway = None if plan.model.is_baseline else Gateway(Ledger(), policy).__enter__()
+        gateway = Gateway(Ledger(), policy).__enter__() if plan.model.calls_a_model else None
         try:
             if workers == 1:
                 for row in plan.rows:
@@ -290,7 +413,7 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, sto
             out = attempt_dir(plan.run_id, plan.model, iid, k)
             rec = read_record(out)
             if rec is None:
-                continue
+                break
             rel = out.relative_to(run_dir(plan.run_id))
             attempts[iid].append({
                 "attempt": k, "status": rec["status"], "exit_status": rec["exit_status"],
@@ -301,7 +424,7 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, sto
             })
             by_index.setdefault(k, []).append({"instance_id": iid, "model_name_or_path": plan.model.id,
                                                "model_patch": rec["patch"], "attempt": k})
-        if not attempts[iid]:
+        if not _task_complete(plan, iid, attempts[iid]):
             complete = False
     for k, preds in by_index.items():
         path = predictions_path(plan.run_id, plan.model, k)
@@ -320,5 +443,24 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, sto
         "wall_seconds": stats.get("wall_seconds", 0.0),
         "peak_cpu_percent": stats.get("peak_cpu_percent"), "mean_cpu_percent": stats.get("mean_cpu_percent"),
         "predictions": str(predictions_path(plan.run_id, plan.model).relative_to(predictions_dir().parent)),
+        "runner_config": plan.config.to_dict(),
         "attempts": attempts,
+        "set_aside": set_aside_attempts(plan.run_id, plan.model),
     }
+
+
+def _task_complete(plan: BatchPlan, iid: str, attempts: list[dict]) -> bool:
+    """Done under the batch's policy: K attempts, or (stopping early) a resolved one; never with an
+    infrastructure failure standing in for an attempt."""
+    from sweboard.evaluation import read_verdict
+
+    if not attempts or is_infra(agent_failure(attempts[-1]) or ""):
+        return False
+    k_max, _ = plan.attempts_for(iid)
+    if len(attempts) >= k_max:
+        return True
+    if not plan.config.stop_after_resolved:
+        return False
+    last = run_dir(plan.run_id) / Path(attempts[-1]["record"]).parent
+    verdict = read_verdict(last)
+    return bool(verdict and verdict["verdict"] == "resolved")

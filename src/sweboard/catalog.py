@@ -49,6 +49,11 @@ class ModelEntry:
         return self.provider.name == "builtin"
 
     @property
+    def calls_a_model(self) -> bool:
+        """False for the no-patch baseline and the evaluator canaries: no gateway, no key, no call."""
+        return self.provider.name not in ("builtin", "canary")
+
+    @property
     def test_equipment(self) -> bool:
         return self.provider.test_equipment
 

@@ -30,6 +30,19 @@ def _cli(func):
     return wrapper
 
 
+RUN_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+def _valid_run_id(run_id: str) -> str:
+    """Run ids become folder names under runs/ and predictions/: nothing that could leave them."""
+    import re
+
+    if not re.fullmatch(RUN_ID_RE, run_id or "") or ".." in run_id:
+        raise SweboardError(f"--run-id {run_id!r}: expected 1-100 letters, digits, '.', '_' or '-', "
+                            "starting with a letter or digit")
+    return run_id
+
+
 def _overrides(pairs: list[str]) -> dict:
     out = {}
     for pair in pairs or []:
@@ -40,20 +53,20 @@ def _overrides(pairs: list[str]) -> dict:
     return out
 
 
-def _slice_args(p: argparse.ArgumentParser) -> None:
+def _slice_args(p: argparse.ArgumentParser, default_file: str = "instances_i0.yaml") -> None:
     p.add_argument("--instances", type=Path, default=None,
-                   help="instance slice file (default: config/instances_i0.yaml)")
+                   help=f"instance slice file (default: config/{default_file})")
     p.add_argument("--section", default=None,
                    help="section of the slice file: 'swe-bench-lite' (default) or 'offline'")
     p.add_argument("--offline", action="store_true", help="shorthand for --section offline (bundled test task set)")
 
 
-def _load_slice(args):
+def _load_slice(args, default_file: str = "instances_i0.yaml"):
     from sweboard.instances import load_slice
     from sweboard.paths import config_dir
 
     section = args.section or ("offline" if args.offline else "swe-bench-lite")
-    return load_slice(args.instances or config_dir() / "instances_i0.yaml", section)
+    return load_slice(args.instances or config_dir() / default_file, section)
 
 
 @_cli
@@ -139,6 +152,7 @@ def run_model_batch(argv=None):
     p.add_argument("--resume", action="store_true", help="continue an existing run; finished attempts are skipped")
     p.add_argument("--dry-run", action="store_true", help="print the plan; run nothing, write nothing")
     args = p.parse_args(argv)
+    _valid_run_id(args.run_id)
     sl = _load_slice(args)
     overrides = _overrides(args.set)
     if args.runner:
@@ -161,13 +175,19 @@ def run_model_batch(argv=None):
             print(f"dataset lock {sl.dataset_lock} does not exist yet (tools/update_dataset_lock.py writes it); "
                   f"split {sl.split}: {', '.join(sl.instance_ids)}")
         return 0
-    lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
-    if lock.source == "bundled" and not model.is_baseline:
-        from sweboard.testbench import images
+    try:
+        lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
+        if lock.source == "bundled" and not model.is_baseline:
+            from sweboard.testbench import images
 
-        built = [e for e in images.build_all(list(sl.instance_ids), log=lambda s: None) if e.action == "built"]
-        for event in built:
-            print(f"built image {event.tag} ({event.seconds:.1f}s)")
+            built = [e for e in images.build_all(list(sl.instance_ids), log=lambda s: None) if e.action == "built"]
+            for event in built:
+                print(f"built image {event.tag} ({event.seconds:.1f}s)")
+    except Exception as exc:  # the batch never started: say so in the run (if it exists), then report
+        from sweboard.batch import record_failure
+
+        record_failure(args.run_id, model, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        raise
     plan = BatchPlan(args.run_id, model, sl, lock, rows, config)
     entry = run_batch(plan, get_runner(config.runner), resume=args.resume)
     print(f"{model.id}: {entry.get('status', 'done')}; predictions in {entry.get('predictions', '-')}")
@@ -187,23 +207,27 @@ def run_evaluation(argv=None):
     p.add_argument("--model", action="append", help="model id (repeatable; default: every batch)")
     p.add_argument("--workers", type=int, help="evaluator workers (default config/sweagent.yaml, capped at 80%% of cores)")
     p.add_argument("--timeout", type=int, help="per-instance test timeout in seconds")
-    p.add_argument("--offline", action="store_true", help="with --gold: use the bundled offline task set")
-    p.add_argument("--gold", action="store_true", help="check the test bench: gold patches 100%% resolved, empty 0%%")
+    p.add_argument("--gold", action="store_true", help=(
+        "canary: grade the slice's gold patches (must all resolve) and empty patches (must resolve none) through "
+        "the same path as model attempts; recorded as a run of kind canary; exit 1 if it fails"))
+    _slice_args(p, default_file="instances_i1.yaml")
     p.add_argument("--dry-run", action="store_true", help="print the evaluator command and the attempts; run nothing")
     args = p.parse_args(argv)
     if args.gold:
-        if not args.offline:
-            raise SweboardError("--gold: only the bundled offline set is checked here; add --offline")
+        sl = _load_slice(args, default_file="instances_i1.yaml")
         if args.dry_run:
-            print("would build the offline images, then evaluate gold and empty patches on every offline task")
+            print(f"would grade gold and empty patches of {len(sl.instance_ids)} tasks of {sl.path.name} "
+                  f"[{sl.section}], split {sl.split}, in a new run of kind canary")
             return 0
-        from sweboard.testbench.goldcheck import gold_check
+        from sweboard.canary import run_canary
 
-        summary = gold_check()
-        print(f"gold check {summary['run_id']}: {'PASSED' if summary['passed'] else 'FAILED'}")
-        return 0 if summary["passed"] else 1
+        if args.run_id:
+            _valid_run_id(args.run_id)
+        result = run_canary(sl, args.run_id)
+        return 0 if result["passed"] else 1
     if not args.run_id:
-        raise SweboardError("--run-id: required (or use --offline --gold)")
+        raise SweboardError("--run-id: required (or use --gold)")
+    _valid_run_id(args.run_id)
     manifest = read_manifest(args.run_id)
     if manifest is None:
         raise SweboardError(f"runs/{args.run_id}/manifest.json: no such run")
@@ -224,28 +248,46 @@ def run_evaluation(argv=None):
 
 @_cli
 def finish_run(argv=None):
-    from sweboard.evaluation import pending_attempts
+    from sweboard.evaluation import evaluation_entry, pending_attempts
     from sweboard.manifest import read_manifest, update_manifest, utc_now
 
     p = argparse.ArgumentParser(prog="finish_run.py", description=(
-        "Mark a run finished once every attempt is graded; a finished run is immutable."))
+        "Mark a run finished once every batch ran and every attempt is graded; a finished run is immutable. "
+        "Refuses while a batch failed or is missing, or an evaluation failed; leaves stopped/incomplete runs open."))
     p.add_argument("--run-id", required=True)
+    p.add_argument("--expect-model", action="append", default=[], metavar="ID",
+                   help="a model this run must have a batch for (repeatable; drivers pass their model list)")
     p.add_argument("--dry-run", action="store_true", help="say what is missing, change nothing")
     args = p.parse_args(argv)
+    _valid_run_id(args.run_id)
     m = read_manifest(args.run_id)
     if m is None:
         raise SweboardError(f"runs/{args.run_id}/manifest.json: no such run")
     if m.get("status") == "finished":
         print(f"run {args.run_id}: already finished")
         return 0
+    missing = [x for x in args.expect_model if x not in m["batches"]]
+    failed = {k: b["status"] for k, b in m["batches"].items() if b["status"].startswith("failed")}
+    if missing or failed:
+        raise SweboardError(f"run {args.run_id}: not finished: " + "; ".join(
+            ([f"no batch for {missing}"] if missing else []) + [f"{k} {v}" for k, v in failed.items()])
+            + " (rerun the model with --resume)")
     open_batches = {k: b["status"] for k, b in m["batches"].items()
                     if b["status"].startswith(("stopped", "incomplete"))}
     if open_batches:
         print(f"run {args.run_id}: left open for --resume (not finished): {open_batches}")
         return 0
-    missing = [k for k in m["batches"] if k not in m["evaluations"] or pending_attempts(args.run_id, k)]
-    if missing:
-        raise SweboardError(f"run {args.run_id}: attempts not graded yet for {missing}; run tools/run_evaluation.py first")
+    for model_id in m["batches"]:
+        entry = evaluation_entry(args.run_id, model_id)
+        if entry["failures"]:
+            raise SweboardError(f"run {args.run_id}: the evaluation of {model_id} failed "
+                                f"({entry['failures'][-1]['log']}); rerun tools/run_evaluation.py --run-id {args.run_id}")
+        if entry["verdict_conflicts"]:
+            raise SweboardError(f"run {args.run_id}: {model_id} has conflicting verdicts for "
+                                f"{entry['verdict_conflicts']}; resolve them before finishing")
+    ungraded = [k for k in m["batches"] if k not in m["evaluations"] or pending_attempts(args.run_id, k)]
+    if ungraded:
+        raise SweboardError(f"run {args.run_id}: attempts not graded yet for {ungraded}; run tools/run_evaluation.py first")
     if args.dry_run:
         print(f"run {args.run_id}: ready to finish")
         return 0
@@ -358,22 +400,29 @@ def plan_run(argv=None):
 
 @_cli
 def compare_runs(argv=None):
-    from sweboard.compare import compare, gates
+    from sweboard.compare import PASS, compare, gates
 
     p = argparse.ArgumentParser(prog="compare_runs.py", description=(
-        "Compare two runs on the same slice: per-task agreement per model, whether each model's rate moved more "
-        "than binomial variance allows, and the i1/i2 exit gates as PASS/FAIL lines (exit 1 if a gate fails)."))
+        "Compare two runs of the same experiment (same slice, dataset revision, K, stopping policy, runner; else "
+        "refused with exit 2): per model the tasks that flipped and an exact McNemar test paired by task, then the "
+        "i1/i2 exit gates as PASS/FAIL/N/A lines (exit 1 unless every gate passes)."))
     p.add_argument("run_a")
     p.add_argument("run_b")
     p.add_argument("--dry-run", action="store_true", help="same as the default: this tool only reads")
     args = p.parse_args(argv)
     comparisons, _, b = compare(args.run_a, args.run_b)
-    print(f"{'model':44} {'kind':15} {'rate A':>7} {'rate B':>7} {'band':>6} {'agree':>6}  verdict")
+    print(f"{'model':44} {'kind':15} {'pass@K A':>8} {'pass@K B':>8}  paired test")
     for c in comparisons:
-        verdict = "MOVED" if c.moved else "same within variance"
-        print(f"{c.model:44} {c.kind:15} {c.rate_a:>7.3f} {c.rate_b:>7.3f} {c.band:>6.3f} {c.agreement:>6.0%}  {verdict}"
-              + (f" (disagree: {', '.join(c.disagreeing)})" if c.disagreeing else ""))
+        if c.test is None:
+            print(f"{c.model:44} {c.kind:15} {'':>8} {'':>8}  not compared ({c.why_not})")
+            continue
+        verdict = "CHANGED" if c.moved else "no significant change"
+        print(f"{c.model:44} {c.kind:15} {c.rate_a:>8.3f} {c.rate_b:>8.3f}  {verdict}: {c.test.statement()}")
+        if c.test.only_a:
+            print(f"    resolved only in {args.run_a}: {', '.join(c.test.only_a)}")
+        if c.test.only_b:
+            print(f"    resolved only in {args.run_b}: {', '.join(c.test.only_b)}")
     results = gates(b, comparisons)
-    for name, ok, detail in results:
-        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
-    return 0 if all(ok for _, ok, _ in results) else 1
+    for name, state, detail in results:
+        print(f"{state:<4}  {name}: {detail}")
+    return 0 if all(state == PASS for _, state, _ in results) else 1

@@ -17,6 +17,7 @@ points there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -28,6 +29,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from sweboard.errors import SweboardError
+from sweboard.locks import file_lock
+from sweboard.outcomes import EVAL_MODEL_ERRORS, needs_grading
 from sweboard.manifest import read_manifest, run_dir, sampled_cpu, update_manifest, utc_now
 from sweboard.runconfig import max_workers
 
@@ -100,16 +103,19 @@ def run_harness(cmd: list[str], workdir: Path) -> tuple[int, float]:
 
 
 def read_verdicts(workdir: Path, model_name: str, eval_run_id: str, instance_ids: list[str]) -> tuple[dict, Path | None]:
-    """Per-instance verdicts from the harness's run report; instances it never reached are `error`."""
+    """Per-instance verdicts from the harness's run report. An instance the report does not name
+    (the harness crashed, or never reached it) has no verdict: it stays pending, never `error`."""
     report = workdir / f"{model_name.replace('/', '__')}.{eval_run_id}.json"
     verdicts = {}
     if report.is_file():
-        data = json.loads(report.read_text())
+        try:
+            data = json.loads(report.read_text())
+        except json.JSONDecodeError:
+            data = {}
         for key, verdict in VERDICT_KEYS:
-            for iid in data.get(key, []):
-                verdicts.setdefault(iid, verdict)
-    for iid in instance_ids:
-        verdicts.setdefault(iid, "error")
+            for iid in data.get(key, []) if isinstance(data, dict) else []:
+                if iid in instance_ids:
+                    verdicts.setdefault(iid, verdict)
     return verdicts, (report if report.is_file() else None)
 
 
@@ -135,9 +141,20 @@ def error_class(log_dir: Path) -> str:
     return "evaluator_error"
 
 
+INVOCATION = "invocation.json"
+
+
 def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Path, str]],
-                      workers: int | None = None, timeout: int | None = None) -> dict[tuple[str, int], dict]:
-    """Grade attempts. items: (instance_id, attempt index, attempt dir, patch). Writes each verdict.json."""
+                      workers: int | None = None, timeout: int | None = None,
+                      in_batch: bool = False) -> dict[tuple[str, int], dict]:
+    """Grade attempts. items: (instance_id, attempt index, attempt dir, patch). Writes each verdict.json.
+
+    One evaluation per model at a time (a file lock): a second caller waits, then grades only
+    what is still without a verdict. Returns the verdicts written; an attempt the evaluator did
+    not grade (it crashed, never reached it, or failed for reasons of its own) gets none and
+    stays pending, and its harness run is recorded as failed in that folder's invocation.json.
+    `in_batch` marks grading done inside a batch, whose seconds are already in the batch's wall time.
+    """
     manifest = read_manifest(run_id)
     cfg = manifest["runner_config"]
     workers = _workers(cfg, workers)
@@ -145,37 +162,81 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
     dataset = run_dir(run_id) / manifest["dataset_file"]
     swebench_version = version("swebench")
     out: dict[tuple[str, int], dict] = {}
-    by_index: dict[int, list] = {}
-    for item in items:
-        by_index.setdefault(item[1], []).append(item)
-    for k, group in sorted(by_index.items()):
-        workdir, eval_id = new_eval_dir(run_id, model_id)
-        preds = workdir / "predictions.jsonl"
-        preds.write_text("".join(json.dumps({"instance_id": iid, "model_name_or_path": model_id, "model_patch": patch,
-                                             "attempt": k}) + "\n" for iid, k, _, patch in group))
-        ids = [iid for iid, _, _, _ in group]
-        cmd = evaluator_command(dataset, manifest["slice"]["split"], preds, eval_id, ids, workers, timeout)
-        code, seconds = run_harness(cmd, workdir)
-        verdicts, report = read_verdicts(workdir, model_id, eval_id, ids)
-        rel = lambda p: str(p.relative_to(run_dir(run_id)))  # noqa: E731
-        for iid, k, attempt_dir, _ in group:
-            d = instance_log_dir(workdir, eval_id, model_id, iid)
-            verdict = {
-                "instance_id": iid, "attempt": k, "verdict": verdicts[iid],
-                "error_class": error_class(d) if verdicts[iid] == "error" else "",
-                "evaluator": {"package": "swebench", "version": swebench_version, "run_id": eval_id,
-                              "command": shlex.join(cmd), "exit_code": code},
-                "wall_seconds": round(seconds, 2), "evaluated_at": utc_now(), "workdir": rel(workdir),
-                "report": rel(report) if report else None,
-                "instance_report": rel(d / "report.json") if (d / "report.json").is_file() else None,
-                "test_output": rel(d / "test_output.txt") if (d / "test_output.txt").is_file() else None,
-                "instance_log": rel(d / "run_instance.log") if (d / "run_instance.log").is_file() else None,
-            }
-            tmp = attempt_dir / f".{VERDICT}.tmp"
-            tmp.write_text(json.dumps(verdict, indent=2))
-            os.replace(tmp, attempt_dir / VERDICT)
-            out[(iid, k)] = verdict
+    base = run_dir(run_id) / "evaluation" / _slug(model_id)
+    with file_lock(base / ".lock"):
+        items = [item for item in items if read_verdict(item[2]) is None]
+        by_index: dict[int, list] = {}
+        for item in items:
+            by_index.setdefault(item[1], []).append(item)
+        for k, group in sorted(by_index.items()):
+            out.update(_grade_group(run_id, model_id, group, dataset, manifest["slice"]["split"], workers, timeout,
+                                    swebench_version, in_batch))
     return out
+
+
+def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, swebench_version, in_batch) -> dict:
+    workdir, eval_id = new_eval_dir(run_id, model_id)
+    preds = workdir / "predictions.jsonl"
+    preds.write_text("".join(json.dumps({"instance_id": iid, "model_name_or_path": model_id, "model_patch": patch,
+                                         "attempt": k}) + "\n" for iid, k, _, patch in group))
+    ids = [iid for iid, _, _, _ in group]
+    cmd = evaluator_command(dataset, split, preds, eval_id, ids, workers, timeout)
+    code, seconds = run_harness(cmd, workdir)
+    verdicts, report = read_verdicts(workdir, model_id, eval_id, ids)
+    rel = lambda p: str(p.relative_to(run_dir(run_id)))  # noqa: E731
+    out, ungraded = {}, {}
+    for iid, k, attempt_dir, patch in group:
+        d = instance_log_dir(workdir, eval_id, model_id, iid)
+        verdict = verdicts.get(iid)
+        cls = error_class(d) if verdict == "error" else ""
+        if verdict is None or (verdict == "error" and cls not in EVAL_MODEL_ERRORS):
+            # not the patch's doing: the harness crashed, skipped it, or hit trouble of its own
+            ungraded[iid] = "not in the evaluator's report" if verdict is None else f"evaluator error ({cls})"
+            continue
+        record = {
+            "instance_id": iid, "attempt": k, "verdict": verdict, "error_class": cls,
+            "patch_sha256": hashlib.sha256(patch.encode()).hexdigest(),
+            "evaluator": {"package": "swebench", "version": swebench_version, "run_id": eval_id,
+                          "command": shlex.join(cmd), "exit_code": code},
+            "wall_seconds": round(seconds, 2), "evaluated_at": utc_now(), "workdir": rel(workdir),
+            "report": rel(report) if report else None,
+            "instance_report": rel(d / "report.json") if (d / "report.json").is_file() else None,
+            "test_output": rel(d / "test_output.txt") if (d / "test_output.txt").is_file() else None,
+            "instance_log": rel(d / "run_instance.log") if (d / "run_instance.log").is_file() else None,
+        }
+        out[(iid, k)] = write_verdict(attempt_dir, record)
+    invocation = {"evaluator_run_id": eval_id, "command": shlex.join(cmd), "exit_code": code,
+                  "wall_seconds": round(seconds, 2), "in_batch": in_batch, "finished_at": utc_now(),
+                  "log": rel(workdir / "evaluator.log"), "report": rel(report) if report else None,
+                  "attempts": {f"{iid}#{k}": ("graded" if (iid, k) in out else ungraded.get(iid, "not graded"))
+                               for iid, k, _, _ in group},
+                  "failed": bool(ungraded) or code != 0}
+    _atomic_write(workdir / INVOCATION, invocation)
+    return out
+
+
+def _atomic_write(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def write_verdict(attempt_dir: Path, verdict: dict) -> dict:
+    """Write an attempt's verdict once. A later verdict for the same attempt never overwrites it:
+    if it agrees it is dropped; if it disagrees (same patch, different word) it is kept beside
+    the first as `verdict.conflict-<evaluator run id>.json` and the attempt is flagged."""
+    existing = read_verdict(attempt_dir)
+    if existing is None:
+        _atomic_write(attempt_dir / VERDICT, verdict)
+        return verdict
+    same = (existing["verdict"], existing.get("error_class", "")) == (verdict["verdict"], verdict.get("error_class", ""))
+    if not same:
+        _atomic_write(attempt_dir / f"verdict.conflict-{verdict['evaluator']['run_id']}.json", verdict)
+    return existing
+
+
+def verdict_conflicts(attempt_dir: Path) -> list[str]:
+    return sorted(p.name for p in attempt_dir.glob("verdict.conflict-*.json"))
 
 
 def read_verdict(attempt_dir: Path) -> dict | None:
@@ -185,45 +246,83 @@ def read_verdict(attempt_dir: Path) -> dict | None:
         return None
 
 
+def invocations(run_id: str, model_id: str) -> list[dict]:
+    """Every harness run for a model, as recorded in its folder (including runs that graded nothing)."""
+    base = run_dir(run_id) / "evaluation" / _slug(model_id)
+    out = []
+    for path in sorted(base.glob(f"e*/{INVOCATION}"), key=lambda p: int(p.parent.name[1:])):
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return out
+
+
 def evaluation_entry(run_id: str, model_id: str) -> dict:
-    """The manifest's view of a model's grading: per task, every attempt's verdict, and totals."""
+    """The manifest's view of a model's grading: per task, every attempt's verdict; harness runs; failures.
+
+    A harness run counts as failed while an attempt it was given is still without a verdict;
+    a later run that grades it clears the failure (the failed run stays recorded)."""
     manifest = read_manifest(run_id)
     batch = manifest["batches"][model_id]
     instances: dict[str, list[dict]] = {}
-    harness_runs: dict[str, dict] = {}
-    for iid, attempts in batch["attempts"].items():
+    conflicts = []
+    pending = set()
+    for iid, attempts in batch.get("attempts", {}).items():
         instances[iid] = []
         for a in attempts:
-            v = read_verdict(run_dir(run_id) / Path(a["record"]).parent)
+            d = run_dir(run_id) / Path(a["record"]).parent
+            v = read_verdict(d)
             if v is None:
+                if needs_grading(a):
+                    pending.add(f"{iid}#{a['attempt']}")
                 continue
-            instances[iid].append({k: v[k] for k in ("attempt", "verdict", "error_class", "instance_report",
-                                                      "test_output", "instance_log")})
-            harness_runs[v["evaluator"]["run_id"]] = {"exit_code": v["evaluator"]["exit_code"],
-                                                      "wall_seconds": v["wall_seconds"], "workdir": v["workdir"],
-                                                      "command": v["evaluator"]["command"]}
-    final = {iid: ("resolved" if any(x["verdict"] == "resolved" for x in vs) else (vs[-1]["verdict"] if vs else None))
-             for iid, vs in instances.items()}
-    graded = [v for v in final.values() if v]
-    failed = [r for r in harness_runs.values() if r["exit_code"] != 0]
-    complete = all(len(instances[iid]) == len(a) for iid, a in batch["attempts"].items())
+            instances[iid].append({k: v.get(k) for k in ("attempt", "verdict", "error_class", "instance_report",
+                                                          "test_output", "instance_log")})
+            if verdict_conflicts(d):
+                instances[iid][-1]["verdict_conflict"] = verdict_conflicts(d)
+                conflicts.append(f"{iid}#{a['attempt']}")
+    harness_runs = {}
+    failures = []
+    for inv in invocations(run_id, model_id):
+        harness_runs[inv["evaluator_run_id"]] = {k: inv.get(k) for k in ("exit_code", "wall_seconds", "in_batch",
+                                                                          "log", "command")}
+        still = sorted(a for a in inv["attempts"] if a in pending)
+        if still:
+            failures.append({"evaluator_run_id": inv["evaluator_run_id"], "exit_code": inv["exit_code"],
+                             "log": inv["log"], "ungraded": still})
+    counts = {v: 0 for _, v in VERDICT_KEYS}
+    for vs in instances.values():
+        for x in vs:
+            counts[x["verdict"]] = counts.get(x["verdict"], 0) + 1
+    status = "ok"
+    if failures:
+        status = f"evaluator failed ({failures[-1]['log']})"
+    elif pending:
+        status = "incomplete"
     return {
-        "status": "ok" if complete and not failed else ("evaluator failed" if failed else "incomplete"),
+        "status": status,
         "evaluator": {"package": "swebench", "version": version("swebench")},
         "harness_runs": harness_runs,
-        "wall_seconds": round(sum(r["wall_seconds"] for r in harness_runs.values()), 2),
-        "counts": {v: sum(1 for x in graded if x == v) for _, v in VERDICT_KEYS},
+        "failures": failures,
+        "pending": sorted(pending),
+        "verdict_conflicts": conflicts,
+        "wall_seconds": round(sum(r["wall_seconds"] or 0 for r in harness_runs.values()), 2),
+        "post_batch_wall_seconds": round(sum(r["wall_seconds"] or 0 for r in harness_runs.values()
+                                             if not r.get("in_batch")), 2),
+        "counts": counts,
         "instances": instances,
     }
 
 
 def pending_attempts(run_id: str, model_id: str) -> list[tuple[str, int, Path, str]]:
+    """Attempts that need the evaluator's word and lack it (agent failures are never graded)."""
     manifest = read_manifest(run_id)
     items = []
-    for iid, attempts in manifest["batches"][model_id]["attempts"].items():
+    for iid, attempts in manifest["batches"][model_id].get("attempts", {}).items():
         for a in attempts:
             d = run_dir(run_id) / Path(a["record"]).parent
-            if read_verdict(d) is None:
+            if needs_grading(a) and read_verdict(d) is None:
                 record = json.loads((d / "record.json").read_text())
                 items.append((iid, a["attempt"], d, record["patch"]))
     return items
@@ -251,5 +350,6 @@ def evaluate(run_id: str, model_id: str, workers: int | None = None, timeout: in
     update_manifest(run_id, lambda m: m["evaluations"].__setitem__(model_id, entry))
     c = entry["counts"]
     log(f"{model_id}: {c['resolved']} resolved, {c['unresolved']} unresolved, {c['empty_patch']} empty, "
-        f"{c['error']} errors ({len(items)} attempts graded now, {entry['wall_seconds']:.1f}s in the evaluator)")
+        f"{c['error']} patch errors ({len(items)} attempts sent now, {entry['wall_seconds']:.1f}s in the evaluator)"
+        + (f"; NOT GRADED: {', '.join(entry['pending'])} -- {entry['status']}" if entry["pending"] else ""))
     return entry

@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from sweboard.catalog import ModelEntry
+from sweboard.errors import SweboardError
 from sweboard.ledger import Ledger
 
 HOST = "127.0.0.1"
@@ -140,7 +141,10 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         retries, waited = 0, 0.0
         while True:
-            refusal = st.ledger.reserve(model.provider, bound)
+            try:
+                refusal = st.ledger.reserve(model.provider, bound)
+            except SweboardError as exc:  # a damaged ledger: spend nothing, say why
+                refusal = str(exc)
             if refusal:
                 route.exhausted = refusal
                 self._record(route, {"status": "budget_exhausted", "retries": retries, "error": refusal,
@@ -245,6 +249,7 @@ def summarize_calls(calls: list[dict]) -> dict:
         "completion_tokens": sum(c.get("completion_tokens") or 0 for c in ok),
         "cost_usd": round(sum(c.get("cost_usd") or 0 for c in ok), 8),
         "latency_s": round(sum(c.get("latency_s") or 0 for c in ok), 3),
+        "backoff_s": round(sum(c.get("backoff_s") or 0 for c in final), 3),
         "budget_refusals": sum(1 for c in calls if c["status"] == "budget_exhausted"),
     }
 

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sweboard.catalog import Provider
+from sweboard.errors import SweboardError
 from sweboard.paths import runs_dir
 
 
@@ -37,26 +38,38 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                data = json.loads(self.path.read_text()) if self.path.is_file() else {}
-            except json.JSONDecodeError:
-                data = {}
+            data = self._read()
             yield data
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
             os.replace(tmp, self.path)
 
+    def _read(self) -> dict:
+        """The ledger as stored; a damaged file stops spending instead of silently resetting the budgets."""
+        if not self.path.is_file():
+            return {}
+        try:
+            data = json.loads(self.path.read_text())
+        except json.JSONDecodeError as exc:
+            raise SweboardError(f"{self.path}: damaged ({exc.msg} at line {exc.lineno}); no call is made until it is "
+                                "repaired: restore it from a backup, or fix the JSON by hand (it records spending "
+                                "per provider; deleting it resets every budget)") from None
+        if not isinstance(data, dict):
+            raise SweboardError(f"{self.path}: expected a JSON object of providers; repair or restore it")
+        return data
+
     def reserve(self, provider: Provider, cost_bound: float) -> str | None:
         """Count one upstream call if the budgets allow it; else return why not (nothing counted)."""
+        day = _today()  # read once: a call crossing midnight counts on one day only
         with self._locked() as data:
             entry = data.setdefault(provider.name, {"calls_by_day": {}, "dollars": 0.0})
-            today = entry["calls_by_day"].get(_today(), 0)
+            today = entry["calls_by_day"].get(day, 0)
             if provider.daily_call_quota is not None and today >= provider.daily_call_quota:
-                return f"{provider.name} daily call quota exhausted ({today}/{provider.daily_call_quota} calls on {_today()} UTC)"
+                return f"{provider.name} daily call quota exhausted ({today}/{provider.daily_call_quota} calls on {day} UTC)"
             if provider.dollar_cap is not None and entry["dollars"] + cost_bound > provider.dollar_cap:
                 return (f"{provider.name} dollar cap reached (${entry['dollars']:.4f} spent + ${cost_bound:.4f} "
                         f"bound for this call > ${provider.dollar_cap:.2f})")
-            entry["calls_by_day"][_today()] = today + 1
+            entry["calls_by_day"][day] = today + 1
             return None
 
     def add_cost(self, provider: Provider, dollars: float) -> None:
@@ -65,6 +78,6 @@ class Ledger:
             entry["dollars"] = round(entry["dollars"] + dollars, 8)
 
     def usage(self, provider: Provider) -> dict:
-        data = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        data = self._read()
         entry = data.get(provider.name, {"calls_by_day": {}, "dollars": 0.0})
         return {"calls_today": entry["calls_by_day"].get(_today(), 0), "dollars": entry["dollars"]}

@@ -89,6 +89,9 @@ _ERROR_CLASSES = {
     "APIConnectionError": "provider_error",
     "Timeout": "provider_error",
     "BadRequestError": "provider_error",
+    "BadGatewayError": "provider_error",
+    "EnvironmentStartFailed": "infra",
+    "ImageMissing": "infra",
 }
 
 

@@ -26,11 +26,19 @@ def main(spec_path: str) -> int:
                          cost_tracking="ignore_errors", **model_cfg)
     env_cfg = {k: v for k, v in config["environment"].items() if k != "environment_class"}
     env_cfg.update(image=spec["image"], cwd="/testbed", timeout=spec["command_timeout"],
-                   run_args=["--rm", "--network", "none", "--label", f"sweboard.attempt={spec['container_label']}"])
+                   run_args=["--rm", "--network", "none", "--pull", "never", "--label", f"sweboard.attempt={spec['container_label']}"])
     result_path = Path(spec["result_path"])
     agent = None
     try:
         env = DockerEnvironment(**env_cfg)
+    except Exception as exc:  # the task container never started: infrastructure, not the model
+        stderr = getattr(exc, "stderr", "") or ""
+        detail = " ".join(str(stderr).strip().splitlines()[-3:]) or str(exc).strip()
+        result = {"exit_status": "EnvironmentStartFailed", "submission": "", "infra": True,
+                  "error": f"task container did not start ({type(exc).__name__}): {detail}"[:800]}
+        result_path.write_text(json.dumps(result, indent=2))
+        return 0
+    try:
         agent_cfg = {**config["agent"], "step_limit": spec["step_limit"], "cost_limit": spec["cost_limit"],
                      "output_path": Path(spec["trajectory_path"])}
         agent = DefaultAgent(model, env, **agent_cfg)
