@@ -113,5 +113,47 @@ def test_dollar_cap_counts_provider_cost_across_processes(home, catalog, tmp_pat
     for t in threads:
         t.join()
     assert a.usage(capped)["dollars"] == pytest.approx(0.009)
-    assert a.reserve(capped, 0.0005) is None
-    assert "dollar cap reached" in b.reserve(capped, 0.002)
+    refusal, held = a.reserve(capped, 0.0005)
+    assert refusal is None and held
+    assert "dollar cap reached" in b.reserve(capped, 0.002)[0]
+
+
+def test_parallel_reservations_cannot_overshoot_the_dollar_cap(home, catalog, tmp_path):
+    """Four calls at once against $1 with a $0.60 bound each: one is granted, not four ($2.40)."""
+    from dataclasses import replace
+
+    capped = replace(catalog.get("scripted/solver").provider, dollar_cap=1.0)
+    ledgers = [Ledger(tmp_path / "l.json") for _ in range(4)]
+    results = []
+    threads = [threading.Thread(target=lambda lg=lg: results.append(lg.reserve(capped, 0.6))) for lg in ledgers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    granted = [rid for refusal, rid in results if refusal is None]
+    assert len(granted) == 1 and all("held by calls in flight" in r for r, _ in results if r)
+    ledgers[0].settle(capped, granted[0], 0.1)  # the call cost less than its bound: the rest is free again
+    assert ledgers[1].usage(capped) == {"calls_today": 1, "dollars": 0.1, "reserved": 0}
+    assert ledgers[1].reserve(capped, 0.6)[0] is None
+
+
+def test_a_call_crossing_midnight_counts_on_one_day(home, catalog, tmp_path, monkeypatch):
+    from sweboard import ledger as ledger_mod
+
+    days = iter(["2026-11-26", "2026-11-27", "2026-11-27"])
+    monkeypatch.setattr(ledger_mod, "_today", lambda: next(days))
+    lg = Ledger(tmp_path / "l.json")
+    provider = catalog.get("scripted/solver").provider
+    assert lg.reserve(provider, 0.0)[0] is None
+    data = json.loads((tmp_path / "l.json").read_text())
+    assert data["scripted"]["calls_by_day"] == {"2026-11-26": 1}
+
+
+def test_a_damaged_ledger_refuses_spending_in_one_line(home, catalog, tmp_path):
+    from sweboard.errors import SweboardError
+
+    path = tmp_path / "ledger.json"
+    path.write_text('{"scripted": {"calls_by_day": {"2026-11-26": 12')  # truncated
+    with pytest.raises(SweboardError, match=r"ledger.json: damaged .* repaired"):
+        Ledger(path).reserve(catalog.get("scripted/solver").provider, 0.0)
+    assert path.read_text().endswith("12"), "nothing rewritten"

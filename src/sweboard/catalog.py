@@ -8,6 +8,7 @@ at 127.0.0.1.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ class Provider:
     daily_call_quota: int | None = None
     dollar_cap: float | None = None
     max_concurrency: int = 4
+    quota_scope: str = "account"  # daily_call_quota counts per account, or per model (Chutes' free tier)
 
     def base_url(self) -> str | None:
         if self.base_url_env and os.environ.get(self.base_url_env):
@@ -113,7 +115,15 @@ def load_catalog(path: Path | None = None) -> Catalog:
             daily_call_quota=spec.get("daily_call_quota"),
             dollar_cap=spec.get("dollar_cap"),
             max_concurrency=int(spec.get("max_concurrency", 4)),
+            quota_scope=str(spec.get("quota_scope", "account")),
         )
+        if providers[name].quota_scope not in ("account", "model"):
+            raise SweboardError(f"{pw}.quota_scope: expected 'account' or 'model', got {spec.get('quota_scope')!r}")
+        for key in ("daily_call_quota", "dollar_cap"):
+            value = spec.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value < 0):
+                raise SweboardError(f"{pw}.{key}: expected a number >= 0 or null, got {value!r}")
     models = {}
     for i, spec in enumerate(require(data, "models", list, where)):
         mw = f"{where}: models[{i}]"

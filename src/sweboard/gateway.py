@@ -4,39 +4,53 @@ Agents (mini-swe-agent, SWE-agent) are pointed at `http://127.0.0.1:PORT/a/<toke
 with a dummy key; the token names the attempt. The gateway is the one place that sees every
 call, whatever the runner:
 
-- it records per call the provider-reported usage (`usage.prompt_tokens`,
-  `completion_tokens`, OpenRouter's `usage.cost`), status, latency and retries, into the
+- it records per call the provider-reported usage (numbers only: `prompt_tokens`,
+  `completion_tokens`, a validated `usage.cost`), status, latency and retries, into the
   attempt's `calls.jsonl`;
-- it asks the ledger *before* each upstream call (SWE-agent checks its cost limit only after
-  a call is paid for), and refuses with a 429 of type `budget_exhausted` when a quota or cap
-  is spent;
-- it retries 429 and 5xx with exponential backoff honouring `Retry-After`, bounded;
-- it holds the real keys, so agents' configs, logs and trajectories never see them.
+- it asks the ledger *before* each upstream call, holding the call's worst-case cost until
+  the call settles (parallel calls cannot overshoot a dollar cap together), and refuses with a
+  429 of type `budget_exhausted` when a quota or cap is spent; a provider's own quota answer
+  (HTTP 402, Chutes) stops the batch the same way;
+- it retries 429 and 5xx with exponential backoff honouring `Retry-After`, bounded, and never
+  past the attempt's deadline;
+- it holds the real keys, so agents' configs, logs and trajectories never see them: every
+  upstream body is redacted of them before anyone reads it, and no upstream header is passed on.
+
+Why a hostile upstream is assumed: the provider's reply is the one input sweboard does not
+control. A reply may echo the key, be huge, truncated or not JSON, carry absurd usage numbers
+or never come. Each oddity becomes a recorded 4xx/5xx with a JSON error, never a traceback, a
+leak, a NaN in the ledger, or a call that outlives its attempt: `unregister` ends a route's
+in-flight calls and retries and returns only when their records are written.
 
 Why not LiteLLM's proxy: its budgets need a database and its spend is computed from
 litellm's price map, not the provider's word; per-attempt attribution would need virtual
-keys per attempt. ~200 lines of stdlib keep the numbers exact and the pipeline thin.
+keys per attempt. A few hundred lines of stdlib keep the numbers exact and the pipeline thin.
 Only non-streaming chat completions are supported (the agents used here do not stream).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import math
 import secrets as pysecrets
+import socket
 import threading
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sweboard.catalog import ModelEntry
+from sweboard.credentials import redact
 from sweboard.errors import SweboardError
 from sweboard.ledger import Ledger
 
 HOST = "127.0.0.1"
 RETRYABLE = {429, 500, 502, 503, 504}
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -44,12 +58,15 @@ class RetryPolicy:
     max_retries: int = 4
     base_delay: float = 1.0
     max_delay: float = 30.0
-    upstream_timeout: float = 300.0
+    upstream_timeout: float = 300.0  # never more than the attempt's remaining time
+    max_reply_bytes: int = 8 * 1024 * 1024  # a larger upstream reply is refused (502), not passed on
 
     def delay(self, retry: int, retry_after: str | None) -> float:
         if retry_after:
             try:
-                return min(self.max_delay, max(0.0, float(retry_after)))
+                value = float(retry_after)
+                if math.isfinite(value):
+                    return min(self.max_delay, max(0.0, value))
             except ValueError:
                 pass
         return min(self.max_delay, self.base_delay * 2 ** retry)
@@ -57,14 +74,28 @@ class RetryPolicy:
 
 @dataclass
 class Route:
-    """One attempt's route: where its calls go, with which key, and where they are recorded."""
+    """One attempt's route: where its calls go, with which key, where they are recorded, until when."""
 
     model: ModelEntry
     api_key: str | None
     calls_file: Path
     max_tokens: int
-    exhausted: str | None = None  # set when the ledger refused a call of this attempt
+    deadline: float | None = None  # time.monotonic() at which the attempt's wall clock runs out
+    secrets: tuple[str, ...] = ()
+    exhausted: str | None = None  # set when a budget (ours or the provider's quota) refused a call
     calls: int = 0
+    closed: threading.Event = field(default_factory=threading.Event)
+    inflight: int = 0
+    connections: set = field(default_factory=set)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def scrub(self, data: bytes) -> bytes:
+        for value in self.secrets:
+            data = data.replace(value.encode(), b"***")
+        return data
 
 
 @dataclass
@@ -76,31 +107,69 @@ class _State:
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
-def cost_of(model: ModelEntry, usage: dict) -> float:
-    """Provider-reported cost when given (OpenRouter), else catalog prices x provider-reported tokens."""
-    if isinstance(usage.get("cost"), (int, float)):
-        return float(usage["cost"])
+def number(value) -> float | int | None:
+    """A finite, non-boolean number, else None: the only kind of usage field ever recorded."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
+def read_usage(body) -> dict:
+    """Provider-reported usage as numbers (missing or odd fields are None, never strings or NaN)."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        usage = {}
+    prompt_details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
+    completion_details = (usage.get("completion_tokens_details")
+                          if isinstance(usage.get("completion_tokens_details"), dict) else {})
+    count = lambda v: v if number(v) is not None and v >= 0 else None  # noqa: E731
+    return {"prompt_tokens": count(usage.get("prompt_tokens")), "completion_tokens": count(usage.get("completion_tokens")),
+            "cached_tokens": count(prompt_details.get("cached_tokens")),
+            "reasoning_tokens": count(completion_details.get("reasoning_tokens")),
+            "cost": usage.get("cost")}
+
+
+def list_cost(model: ModelEntry, usage: dict) -> float:
+    """Catalog prices x provider-reported tokens (the plan's formula)."""
     return ((usage.get("prompt_tokens") or 0) * model.price_per_1k_input
             + (usage.get("completion_tokens") or 0) * model.price_per_1k_output) / 1000
 
 
+def cost_of(model: ModelEntry, usage: dict, bound: float | None = None) -> tuple[float, str]:
+    """(dollars, flag). The provider's `usage.cost` when it is a finite number within 0 and the call's
+    bound; otherwise catalog prices x tokens, and the flag says why the provider's figure was not used."""
+    raw = usage.get("cost")
+    if raw is None:
+        return list_cost(model, usage), ""
+    value = number(raw)
+    if value is not None and value >= 0 and (bound is None or value <= bound):
+        return float(value), ""
+    why = (f"a {type(raw).__name__}" if value is None else
+           ("negative" if value < 0 else "above the call's bound"))
+    return list_cost(model, usage), f"provider cost rejected ({why}); priced from tokens"
+
+
 class _Handler(BaseHTTPRequestHandler):
     state: _State
+    timeout = 60  # a client that announces more than it sends is dropped, not waited on forever
 
     def log_message(self, format, *args):
         pass
 
-    def _reply(self, status: int, body: bytes, content_type: str = "application/json", headers: dict | None = None):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
+    def log_error(self, format, *args):
+        pass
+
+    def _reply(self, status: int, body: bytes, headers: dict | None = None):
         try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+            pass  # the agent is gone (killed at its deadline): nothing to answer
 
     def _error(self, status: int, kind: str, message: str, headers: dict | None = None):
         self._reply(status, json.dumps({"error": {"type": kind, "message": message, "code": status}}).encode(),
@@ -110,29 +179,74 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(404, "invalid_request_error", "the sweboard gateway serves POST .../chat/completions only")
 
     def do_POST(self):
-        parts = self.path.split("/")
-        # /a/<token>/v1/chat/completions
-        if len(parts) < 4 or parts[1] != "a" or not self.path.rstrip("/").endswith("/chat/completions"):
-            self._error(404, "invalid_request_error", f"no route {self.path}")
-            return
-        st = self.state
-        route = st.routes.get(parts[2])
-        if route is None:
-            self._error(404, "invalid_request_error", "unknown attempt token")
-            return
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        route = None
+        try:
+            parts = self.path.split("/")
+            # /a/<token>/v1/chat/completions
+            if len(parts) < 4 or parts[1] != "a" or not self.path.rstrip("/").endswith("/chat/completions"):
+                self._error(404, "invalid_request_error", "no such route")
+                return
+            route = self.state.routes.get(parts[2])
+            if route is None or route.closed.is_set():
+                self._error(404, "invalid_request_error", "unknown attempt token")
+                return
+            payload = self._read_request(route)
+            if payload is not None:
+                self._forward(route, payload)
+        except Exception as exc:  # never a traceback on the terminal: a recorded 502 instead
+            message = f"sweboard gateway error: {type(exc).__name__}"
+            if route is not None:
+                self._record(route, {"status": 502, "retries": 0, "upstream": False, "error": message})
+            self._error(502, "gateway_error", message)
+
+    def _bad_request(self, route: Route, status: int, message: str) -> None:
+        """A client oddity: recorded (nothing was sent upstream, nothing charged) and answered in JSON."""
+        self._record(route, {"status": status, "retries": 0, "upstream": False, "error": f"bad request: {message}"})
+        self._error(status, "invalid_request_error", message)
+
+    def _read_request(self, route: Route) -> bytes | None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self._bad_request(route, 400, "Content-Length is not an integer")
+            return None
+        if not 0 <= length <= MAX_REQUEST_BYTES:
+            self._bad_request(route, 413 if length > 0 else 400, f"request body of {length} bytes")
+            return None
+        try:
+            raw = self.rfile.read(length)
+        except (socket.timeout, OSError):
+            raw = b""
+        if len(raw) != length:
+            self._bad_request(route, 400, f"request body truncated ({len(raw)} of {length} bytes)")
+            return None
         try:
             body = json.loads(raw or b"{}")
-        except json.JSONDecodeError:
-            self._error(400, "invalid_request_error", "body is not JSON")
-            return
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self._bad_request(route, 400, "body is not JSON")
+            return None
+        if not isinstance(body, dict):
+            self._bad_request(route, 400, "body is not a JSON object")
+            return None
         if body.get("stream"):
-            self._error(400, "invalid_request_error", "streaming is not supported by the sweboard gateway")
-            return
+            self._bad_request(route, 400, "streaming is not supported by the sweboard gateway")
+            return None
         body["model"] = route.model.id  # the catalog id, whatever prefix the agent's client used
-        self._forward(route, json.dumps(body).encode())
+        if route.model.provider.name == "openrouter":
+            body["usage"] = {"include": True}  # older API versions report usage.cost only when asked
+        return json.dumps(body).encode()
 
     def _forward(self, route: Route, payload: bytes) -> None:
+        with route.cond:
+            route.inflight += 1
+        try:
+            self._forward_inner(route, payload)
+        finally:
+            with route.cond:
+                route.inflight -= 1
+                route.cond.notify_all()
+
+    def _forward_inner(self, route: Route, payload: bytes) -> None:
         st = self.state
         model = route.model
         url = model.provider.base_url().rstrip("/") + "/chat/completions"
@@ -141,60 +255,168 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         retries, waited = 0, 0.0
         while True:
+            remaining = route.remaining()
+            if route.closed.is_set() or st.stopping.is_set() or (remaining is not None and remaining <= 0):
+                self._record(route, {"status": "cancelled", "retries": retries, "backoff_s": round(waited, 2),
+                                     "error": "the attempt ended before this call could be made"})
+                self._error(504, "attempt_over", "sweboard: the attempt's time is up")
+                return
             try:
-                refusal = st.ledger.reserve(model.provider, bound)
+                refusal, reservation = st.ledger.reserve(model.provider, bound, model.id)
             except SweboardError as exc:  # a damaged ledger: spend nothing, say why
-                refusal = str(exc)
+                refusal, reservation = str(exc), None
             if refusal:
                 route.exhausted = refusal
                 self._record(route, {"status": "budget_exhausted", "retries": retries, "error": refusal,
                                      "latency_s": round(time.monotonic() - started, 3)})
                 self._error(429, "budget_exhausted", f"sweboard: {refusal}", {"X-Sweboard-Budget": "exhausted"})
                 return
-            headers = {"Content-Type": "application/json"}
-            if route.api_key:
-                headers["Authorization"] = f"Bearer {route.api_key}"
-            request = urllib.request.Request(url, data=payload, headers=headers, method="POST")
+            timeout = st.policy.upstream_timeout if remaining is None else max(0.1, min(st.policy.upstream_timeout, remaining))
             t0 = time.monotonic()
-            try:
-                with urllib.request.urlopen(request, timeout=st.policy.upstream_timeout) as resp:
-                    status, data, retry_after = resp.status, resp.read(), None
-            except urllib.error.HTTPError as err:
-                status, data, retry_after = err.code, err.read(), err.headers.get("Retry-After")
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-                status, data, retry_after = 502, json.dumps({"error": {"type": "upstream_unreachable",
-                                                                         "message": str(err)[:200]}}).encode(), None
+            status, data, retry_after, problem = self._call(route, url, payload, timeout)
             call_latency = time.monotonic() - t0
-            if status in RETRYABLE and retries < st.policy.max_retries and not st.stopping.is_set():
+            data = route.scrub(data)
+            usage = {}
+            parsed = None
+            if status == 200:
+                try:
+                    parsed = json.loads(data)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    status, problem = 502, "upstream reply is not JSON"
+                else:
+                    if not isinstance(parsed, dict):
+                        status, problem = 502, "upstream reply is not a JSON object"
+                    else:
+                        usage = read_usage(parsed)
+            if problem and status == 200:
+                status = 502
+            dollars, flag = (cost_of(model, usage, bound) if status == 200 else
+                             ((bound, "reply refused; the call's bound is charged") if problem == "reply too large"
+                              else (0.0, "")))
+            st.ledger.settle(model.provider, reservation, dollars)
+            if status == 402:  # the provider's own quota (Chutes): a budget stop, not a failure
+                until = _quota_reset(data)
+                route.exhausted = f"provider quota exhausted until {until} ({model.provider.name} answered 402)"
+                self._record(route, {"status": 402, "retries": retries, "latency_s": round(call_latency, 3),
+                                     "error": route.exhausted})
+                self._error(429, "budget_exhausted", f"sweboard: {route.exhausted}", {"X-Sweboard-Budget": "exhausted"})
+                return
+            transient = status in RETRYABLE and problem not in ("reply too large", "upstream reply is not JSON",
+                                                                 "upstream reply is not a JSON object")
+            if transient and retries < st.policy.max_retries and not st.stopping.is_set() and not route.closed.is_set():
                 delay = st.policy.delay(retries, retry_after)
-                self._record(route, {"status": status, "retries": retries, "latency_s": round(call_latency, 3),
-                                     "retry_after": retry_after, "will_retry_in_s": round(delay, 2)})
-                retries += 1
-                waited += delay
-                st.stopping.wait(delay)
-                continue
+                remaining = route.remaining()
+                if remaining is None or delay < remaining:
+                    self._record(route, {"status": status, "retries": retries, "latency_s": round(call_latency, 3),
+                                         "retry_after": number(_float(retry_after)), "will_retry_in_s": round(delay, 2),
+                                         **({"error": problem} if problem else {})})
+                    retries += 1
+                    waited += delay
+                    route.closed.wait(delay)  # unregister ends the wait at once
+                    continue
             break
-        usage = {}
-        if status == 200:
-            try:
-                usage = json.loads(data).get("usage") or {}
-            except (json.JSONDecodeError, AttributeError):
-                usage = {}
-            dollars = cost_of(model, usage)
-            if dollars:
-                st.ledger.add_cost(model.provider, dollars)
-        self._record(route, {"status": status, "retries": retries, "latency_s": round(call_latency, 3),
-                             "total_s": round(time.monotonic() - started, 3), "backoff_s": round(waited, 2),
-                             "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
-                             "provider_cost": usage.get("cost"), "cost_usd": round(cost_of(model, usage), 8) if usage else None})
-        self._reply(status, data)
+        entry = {"status": status, "retries": retries, "latency_s": round(call_latency, 3),
+                 "total_s": round(time.monotonic() - started, 3), "backoff_s": round(waited, 2),
+                 "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
+                 "cached_tokens": usage.get("cached_tokens"), "reasoning_tokens": usage.get("reasoning_tokens"),
+                 "provider_cost": number(usage.get("cost")),
+                 "cost_usd": round(dollars, 8) if (status == 200 or dollars) else None}  # what the ledger was charged
+        if flag:
+            entry["cost_flag"] = flag
+        if problem:
+            entry["error"] = problem
+        self._record(route, entry)
+        if problem:
+            self._error(status, "upstream_error", f"sweboard: {problem}")
+        else:
+            self._reply(status, data)
+
+    def _call(self, route: Route, url: str, payload: bytes, timeout: float) -> tuple[int, bytes, str | None, str]:
+        """One upstream request: (status, body, Retry-After, problem). Never raises; the socket is
+        registered on the route so that `unregister` can cut it."""
+        parts = urlsplit(url)
+        https = parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+        proxy = urllib.request.getproxies().get(parts.scheme) if parts.hostname not in ("127.0.0.1", "localhost") else None
+        if proxy:
+            p = urlsplit(proxy)
+            conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(p.hostname, p.port, timeout=timeout)
+            conn.set_tunnel(parts.hostname, port)
+        else:
+            conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(parts.hostname, port,
+                                                                                          timeout=timeout)
+        headers = {"Content-Type": "application/json"}
+        if route.api_key:
+            headers["Authorization"] = f"Bearer {route.api_key}"
+        with route.cond:
+            route.connections.add(conn)
+        cap = self.state.policy.max_reply_bytes
+        try:
+            if route.closed.is_set():
+                return 502, _err_body("cancelled"), None, "the attempt ended during this call"
+            conn.request("POST", parts.path + (f"?{parts.query}" if parts.query else ""), body=payload, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read(cap + 1)
+            if len(data) > cap:
+                return 502, _err_body("reply_too_large"), None, "reply too large"
+            announced = resp.getheader("Content-Length")
+            if announced and announced.isdigit() and len(data) < int(announced):
+                return 502, _err_body("upstream_truncated"), None, f"upstream reply truncated ({len(data)} of {announced} bytes)"
+            return resp.status, data, resp.getheader("Retry-After"), ""
+        except (socket.timeout, TimeoutError):
+            return 504, _err_body("upstream_timeout"), None, f"no answer within {timeout:.1f}s"
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            why = "the attempt ended during this call" if route.closed.is_set() else f"upstream connection failed ({type(exc).__name__})"
+            return 502, _err_body("upstream_unreachable"), None, why
+        finally:
+            with route.cond:
+                route.connections.discard(conn)
+            conn.close()
 
     def _record(self, route: Route, entry: dict) -> None:
         entry = {"t": round(time.time(), 3), "model": route.model.id, **entry}
+        if "error" in entry:
+            entry["error"] = redact(str(entry["error"]), list(route.secrets))[:500]
         with self.state.lock:
             route.calls += 1
             with route.calls_file.open("a") as f:
-                f.write(json.dumps(entry) + "\n")
+                f.write(json.dumps(entry, allow_nan=False) + "\n")
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _err_body(kind: str) -> bytes:
+    return json.dumps({"error": {"type": kind}}).encode()
+
+
+def _quota_reset(data: bytes) -> str:
+    try:
+        body = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    value = body.get("quota_reset_timestamp") if isinstance(body, dict) else None
+    if isinstance(value, str) and len(value) <= 40 and all(c.isalnum() or c in ":-.+TZ " for c in value):
+        return value
+    if number(value) is not None:
+        import datetime as dt
+
+        try:
+            return dt.datetime.fromtimestamp(value, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        except (OverflowError, OSError, ValueError):
+            pass
+    return "the provider's reset (00:00 UTC for Chutes)"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that reset its connection between requests: nothing to record, no traceback
 
 
 class Gateway:
@@ -203,21 +425,36 @@ class Gateway:
     def __init__(self, ledger: Ledger | None = None, policy: RetryPolicy | None = None):
         self.state = _State(ledger=ledger or Ledger(), policy=policy or RetryPolicy())
         handler = type("GatewayHandler", (_Handler,), {"state": self.state})
-        self.httpd = ThreadingHTTPServer((HOST, 0), handler)
+        self.httpd = _Server((HOST, 0), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="sweboard-gateway", daemon=True)
 
-    def register(self, model: ModelEntry, api_key: str | None, calls_file: Path, max_tokens: int) -> tuple[str, Route]:
+    def register(self, model: ModelEntry, api_key: str | None, calls_file: Path, max_tokens: int,
+                 deadline: float | None = None, secrets: list[str] | None = None) -> tuple[str, Route]:
         token = pysecrets.token_hex(8)
-        route = Route(model, api_key, calls_file, max_tokens)
+        values = sorted({*(secrets or []), *([api_key] if api_key else [])}, key=len, reverse=True)
+        route = Route(model, api_key, calls_file, max_tokens, deadline, tuple(v for v in values if len(v) >= 6))
         with self.state.lock:
             self.state.routes[token] = route
         return f"http://{HOST}:{self.httpd.server_address[1]}/a/{token}/v1", route
 
-    def unregister(self, base_url: str) -> None:
+    def unregister(self, base_url: str, wait_seconds: float = 10.0) -> None:
+        """End the route: no new call, in-flight calls cut and retries stopped; returns once their
+        records are written (so nothing lands in calls.jsonl after the attempt's record)."""
         token = base_url.rstrip("/").split("/")[-2]
         with self.state.lock:
-            self.state.routes.pop(token, None)
+            route = self.state.routes.pop(token, None)
+        if route is None:
+            return
+        route.closed.set()
+        with route.cond:
+            for conn in list(route.connections):
+                try:
+                    if conn.sock is not None:
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            route.cond.wait_for(lambda: route.inflight == 0, timeout=wait_seconds)
 
     def __enter__(self) -> "Gateway":
         self._thread.start()
@@ -225,6 +462,8 @@ class Gateway:
 
     def __exit__(self, *exc) -> None:
         self.state.stopping.set()
+        for token in list(self.state.routes):
+            self.unregister(f"/a/{token}/v1", wait_seconds=2.0)
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -232,24 +471,31 @@ class Gateway:
 def read_calls(path: Path) -> list[dict]:
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill: the rest still counts
+    return out
 
 
 def summarize_calls(calls: list[dict]) -> dict:
     """Totals for an attempt: upstream requests, retries, tokens, dollars, latency."""
-    final = [c for c in calls if "will_retry_in_s" not in c and c["status"] != "budget_exhausted"]
+    final = [c for c in calls if "will_retry_in_s" not in c and c["status"] not in ("budget_exhausted", "cancelled")]
     ok = [c for c in final if c["status"] == 200]
     return {
         "model_calls": len(final),
-        "upstream_requests": sum(1 for c in calls if c["status"] != "budget_exhausted"),
+        "upstream_requests": sum(1 for c in calls if c["status"] not in ("budget_exhausted", "cancelled")
+                                 and c.get("upstream", True)),
         "retries": sum(1 for c in calls if "will_retry_in_s" in c),
         "rate_limited": sum(1 for c in calls if c["status"] == 429),
         "failed_calls": len(final) - len(ok),
         "prompt_tokens": sum(c.get("prompt_tokens") or 0 for c in ok),
         "completion_tokens": sum(c.get("completion_tokens") or 0 for c in ok),
-        "cost_usd": round(sum(c.get("cost_usd") or 0 for c in ok), 8),
+        "cost_usd": round(sum(c.get("cost_usd") or 0 for c in final), 8),
         "latency_s": round(sum(c.get("latency_s") or 0 for c in ok), 3),
         "backoff_s": round(sum(c.get("backoff_s") or 0 for c in final), 3),
         "budget_refusals": sum(1 for c in calls if c["status"] == "budget_exhausted"),
+        "cost_flags": sum(1 for c in calls if c.get("cost_flag")),
     }
-

@@ -73,7 +73,11 @@ def render(plans: list[ModelPlan], config: RunnerConfig, ledger: Ledger | None =
         used = ledger.usage(prov)
         calls = sum(p.calls_bound for p in plans if p.model.provider.name == name)
         cost = sum(p.cost_bound for p in plans if p.model.provider.name == name)
-        if prov.daily_call_quota is not None:
+        if prov.daily_call_quota is not None and prov.quota_scope == "model":
+            worst = max(p.calls_bound for p in plans if p.model.provider.name == name)
+            lines.append(f"{name}: quota {prov.daily_call_quota} calls a day per model; largest per-model bound {worst} "
+                         f"{'fits' if worst <= prov.daily_call_quota else 'EXCEEDS it: that model stops at the quota (or the provider answers 402) and resumes later'}")
+        elif prov.daily_call_quota is not None:
             left = prov.daily_call_quota - used["calls_today"]
             lines.append(f"{name}: {used['calls_today']} calls used today of {prov.daily_call_quota}; bound {calls} "
                          f"{'fits' if calls <= left else 'EXCEEDS what is left: the run stops at the quota and resumes later'}")
