@@ -5,7 +5,6 @@ import csv
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -191,7 +190,9 @@ def test_a_container_that_cannot_start_keeps_dockers_words(tmp_path, docker_engi
     spec = {"instance_id": "x", "image": "sweboard-offline/no-such-image:latest", "problem_statement": "p",
             "model_name": "openai/x", "model_kwargs": {"api_base": "http://127.0.0.1:9/v1"}, "step_limit": 1,
             "cost_limit": 0, "command_timeout": 5, "container_label": "t-nostart",
-            "trajectory_path": str(tmp_path / "t.json"), "result_path": str(tmp_path / "r.json")}
+            "trajectory_path": str(tmp_path / "t.json"), "result_path": str(tmp_path / "r.json"),
+            "session_file": str(tmp_path / ".session"), "session": "s1"}
+    (tmp_path / ".session").write_text("s1")
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     env = {"MSWEA_GLOBAL_CONFIG_DIR": str(tmp_path / "cfg"), "MSWEA_SILENT_STARTUP": "1", "PATH": "/usr/bin:/bin:/usr/local/bin",
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}

@@ -34,7 +34,7 @@ from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, t
                                utc_now, write_manifest)
 from sweboard.paths import predictions_dir
 from sweboard.runconfig import RunnerConfig, max_workers
-from sweboard.runners.base import Attempt, AttemptResult, Runner
+from sweboard.runners.base import Attempt, AttemptResult, Runner, scrub_files
 from sweboard.runners.baseline import BaselineRunner
 from sweboard.testbench.taskset import IMAGE_NAMESPACE
 
@@ -79,7 +79,7 @@ def _atomic_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _set_aside(out: Path, reason: str = "interrupted") -> Path | None:
+def _set_aside(out: Path, reason: str = "interrupted", secrets: list[str] | None = None) -> Path | None:
     """Move an attempt folder aside, kept for the record and renamed, so the attempt can run again.
 
     `interrupted`: cut short (kill, Ctrl-C, budget) and left without a record;
@@ -93,6 +93,7 @@ def _set_aside(out: Path, reason: str = "interrupted") -> Path | None:
         return None
     if reason == "infra" and (record is None or not is_infra(agent_failure(record) or "")):
         return None
+    scrub_files(out, secrets if secrets is not None else credentials.secret_values())  # e.g. after a kill -9
     n = 1
     while out.with_name(f"{out.name}.{reason}-{n}").exists():
         n += 1
@@ -228,8 +229,9 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
     """Run every missing attempt of the plan; returns the batch entry written to the manifest."""
     if not plan.model.enabled:
         raise SweboardError(f"model {plan.model.id} is disabled in the catalog (enabled: false)")
-    try:
-        key = provider_key(plan.model)  # before anything is created: a missing key leaves no half-made run
+    try:  # before anything is created: a missing key or a malformed credentials file leaves no half-made run
+        key = provider_key(plan.model)
+        secrets = credentials.secret_values()
     except SweboardError as exc:
         record_failure(plan.run_id, plan.model, str(exc))  # in a run that exists, the model's row says so
         raise
@@ -247,37 +249,42 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
         log(f"{plan.model.id}: the previous session failed ({previous['status']}); trying again")
     if plan.model.is_baseline:
         runner = BaselineRunner()
+    if key and key not in secrets:
+        secrets.append(key)
     try:
-        return _run(plan, runner, key, log)
-    except (Exception, KeyboardInterrupt) as exc:
+        return _run(plan, runner, key, secrets, log)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the attempt under way is set aside on --resume
+        record_failure(plan.run_id, plan.model, "interrupted (Ctrl-C or SIGTERM); --resume continues", runner,
+                       prefix="stopped: ")
+        raise
+    except Exception as exc:
         reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        if isinstance(exc, KeyboardInterrupt):
-            reason = "interrupted (Ctrl-C or SIGTERM)"
         record_failure(plan.run_id, plan.model, reason, runner)
         raise
 
 
-def record_failure(run_id: str, model: ModelEntry, reason: str, runner: Runner | None = None) -> None:
+def record_failure(run_id: str, model: ModelEntry, reason: str, runner: Runner | None = None,
+                   prefix: str = "failed: ") -> None:
     """A batch that crashed still gets an entry: `failed: <reason>`, so the run cannot be finished without it."""
     existing = read_manifest(run_id)
     if existing is None or existing.get("status") == "finished":
         return
-    secrets = credentials.secret_values()
+    try:
+        secrets = credentials.secret_values()
+    except SweboardError:
+        secrets = []  # our own messages never hold a key's value; a bad credentials file is the reason itself
 
     def mutate(m):
         entry = m["batches"].get(model.id) or {
             "model": model.public_dict(),
             "kind": "baseline" if model.is_baseline else ("test-equipment" if model.test_equipment else "model"),
             "runner": runner.name if runner else None, "attempts": {}, "wall_seconds": 0.0}
-        entry["status"] = "failed: " + credentials.redact(reason, secrets)
+        entry["status"] = prefix + credentials.redact(reason, secrets)
         m["batches"][model.id] = entry
     update_manifest(run_id, mutate)
 
 
-def _run(plan: BatchPlan, runner: Runner, key: str | None, log) -> dict:
-    secrets = credentials.secret_values()
-    if key and key not in secrets:
-        secrets.append(key)
+def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], log) -> dict:
 
     stop = _Stop()
     failure_streak = [0]  # attempts in a row whose calls never got an answer from the provider
@@ -294,7 +301,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, log) -> dict:
     def one_attempt(gateway: Gateway | None, row: dict, k: int) -> dict | None:
         iid = row["instance_id"]
         out = attempt_dir(plan.run_id, plan.model, iid, k)
-        _set_aside(out)
+        _set_aside(out, secrets=secrets)
         out.mkdir(parents=True, exist_ok=True)
         timeout, timeout_reason = plan.config.timeout_for(plan.model.id, iid)
         missing_image = None if plan.model.is_baseline else image_problem(row["image"])
@@ -305,7 +312,9 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, log) -> dict:
                                  utc_now(), result, secrets, log)
         base_url, route = None, None
         if gateway is not None:
-            base_url, route = gateway.register(plan.model, key, out / "calls.jsonl", plan.config.max_tokens)
+            # the gateway never waits on the provider past the attempt's own deadline
+            base_url, route = gateway.register(plan.model, key, out / "calls.jsonl", plan.config.max_tokens,
+                                               deadline=time.monotonic() + timeout + 2, secrets=secrets)
         attempt = Attempt(plan.run_id, plan.model, row, k, plan.config.seed + k - 1, timeout, out, plan.config, base_url)
         began = utc_now()
         try:
@@ -314,7 +323,8 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, log) -> dict:
             result = AttemptResult("error", "SweboardError", error_class="agent_error", error=str(exc))
         finally:
             if gateway is not None:
-                gateway.unregister(base_url)
+                gateway.unregister(base_url)  # ends in-flight calls; returns once their records are written
+            scrub_files(out, secrets)  # every exit path: done, error, Ctrl-C, SIGTERM
         if route is not None and route.exhausted:
             stop.set(f"stopped: {route.exhausted}; --resume continues once the budget allows")
             return None  # not an attempt result: no record, so a later --resume runs it again
@@ -342,7 +352,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, log) -> dict:
             record = read_record(out)
             if record is not None and is_infra(agent_failure(record) or ""):
                 # infrastructure failed this attempt in an earlier session: keep it aside, run it again
-                _set_aside(out, "infra")
+                _set_aside(out, "infra", secrets)
                 record = None
             if record is None:
                 if stop:
@@ -370,7 +380,8 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, log) -> dict:
     workers = max(1, min(plan.config.workers, max_workers(), plan.model.provider.max_concurrency))
     with sampled_cpu(stats):
         policy = RetryPolicy(plan.config.gateway_max_retries, plan.config.gateway_backoff_seconds,
-                             plan.config.gateway_max_backoff_seconds)
+                             plan.config.gateway_max_backoff_seconds, plan.config.gateway_upstream_timeout_seconds,
+                             plan.config.gateway_max_reply_bytes)
         gateway = Gateway(Ledger(), policy).__enter__() if plan.model.calls_a_model else None
         try:
             if workers == 1:

@@ -16,17 +16,31 @@ from pathlib import Path
 from sweboard.errors import SweboardError
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled exactly like Ctrl-C: children and containers stopped, artifacts scrubbed."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def _cli(func):
     @functools.wraps(func)
     def wrapper(argv: list[str] | None = None) -> int:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return func(argv) or 0
         except SweboardError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("interrupted: finished attempts are kept; rerun with --resume to continue", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as exc:
+            print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: finished attempts are kept; "
+                  "rerun with --resume to continue", file=sys.stderr)
+            return 143 if isinstance(exc, Terminated) else 130
     return wrapper
 
 

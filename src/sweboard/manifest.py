@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sweboard import __version__
 from sweboard.errors import SweboardError
+from sweboard.locks import file_lock
 from sweboard.paths import PACKAGE_DIR, runs_dir
 
 SCHEMA = 1
@@ -92,12 +93,10 @@ def write_manifest(run_id: str, data: dict) -> None:
     os.replace(tmp, path)
 
 
-_manifest_lock = threading.Lock()
-
-
 def update_manifest(run_id: str, mutate) -> dict:
-    """Read-modify-write the manifest; refuses once the run is finished (immutable)."""
-    with _manifest_lock:
+    """Read-modify-write the manifest under a lock shared by processes (several batches and an
+    evaluation may update one run at once); refuses once the run is finished (immutable)."""
+    with file_lock(run_dir(run_id) / ".manifest.lock"):
         data = read_manifest(run_id)
         if data is None:
             raise SweboardError(f"{manifest_path(run_id)}: no such run (start it with run_model_batch)")

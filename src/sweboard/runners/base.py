@@ -8,8 +8,10 @@ as a child process in its own session that is killed, with its containers, at th
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -18,11 +20,11 @@ from pathlib import Path
 from typing import Protocol
 
 from sweboard.catalog import ModelEntry
-from sweboard.credentials import redact
 from sweboard.dockerutil import remove_labelled_containers
 from sweboard.runconfig import RunnerConfig
 
 CONTAINER_LABEL = "sweboard.attempt"
+SESSION_FILE = ".session"  # the attempt folder's owner: a child of another session writes nothing there
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Attempt:
     out_dir: Path
     config: RunnerConfig
     base_url: str | None = None  # where the agent sends its calls (the gateway's route for this attempt)
+    session: str = field(default_factory=lambda: secrets.token_hex(8))  # this try of the attempt, in this process
 
     @property
     def instance_id(self) -> str:
@@ -108,33 +111,44 @@ def finish(exit_status: str, submission: str | None, error: str, started: float,
     return AttemptResult("error", exit_status, "", classify(exit_status), error, duration, **extra)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL it when the batch process that started it dies (kill -9 too)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: float, container_label: str) -> tuple[int | None, float]:
     """Run `cmd` in its own session; at `timeout` kill its process group and its containers.
 
-    Returns (exit code or None on timeout, seconds).
+    The child dies with the batch (PR_SET_PDEATHSIG) and containers left by an earlier,
+    killed session of the same attempt are removed first. Returns (exit code or None on timeout, seconds).
     """
+    remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
     start = time.monotonic()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent)
         try:
             code: int | None = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             code = None
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-        except BaseException:  # Ctrl-C: take the child and its containers down with us
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill_group(proc)
+        except BaseException:  # Ctrl-C / SIGTERM: take the child and its containers down with us
+            _kill_group(proc)
             remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
             raise
     remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
     return code, time.monotonic() - start
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def child_env(api_key: str | None, extra: dict[str, str]) -> dict[str, str]:
@@ -146,16 +160,30 @@ def child_env(api_key: str | None, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def scrub_files(directory: Path, secrets: list[str]) -> None:
-    """Rewrite text artifacts with any secret value replaced: belt and braces."""
-    if not secrets:
-        return
+def scrub_files(directory: Path, secrets: list[str]) -> int:
+    """Rewrite every text file under `directory` with any secret value replaced (whatever its name:
+    SWE-agent's `.traj`/`.pred` too); binary files are left alone. Returns how many were rewritten."""
+    if not secrets or not directory.is_dir():
+        return 0
+    needles = [s.encode() for s in secrets]
+    changed = 0
     for path in directory.rglob("*"):
-        if path.is_file() and path.suffix in (".json", ".log", ".txt", ".yaml", ".jsonl", ".md", ".patch"):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            clean = redact(text, secrets)
-            if clean != text:
-                path.write_text(clean, encoding="utf-8")
+        if not path.is_file() or path.is_symlink():
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if b"\0" in data[:8192] or not any(n in data for n in needles):
+            continue
+        clean = data
+        for n in needles:
+            clean = clean.replace(n, b"***")
+        tmp = path.with_name(f".{path.name}.scrub")
+        tmp.write_bytes(clean)
+        os.replace(tmp, path)
+        changed += 1
+    return changed
 
 
 def read_json(path: Path) -> dict | None:

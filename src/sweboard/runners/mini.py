@@ -14,7 +14,8 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 
 from sweboard.errors import SweboardError
-from sweboard.runners.base import Attempt, AttemptResult, child_env, finish, read_json, run_child, scrub_files
+from sweboard.runners.base import (SESSION_FILE, Attempt, AttemptResult, child_env, finish, read_json, run_child,
+                                   scrub_files)
 
 TRAJECTORY = "trajectory.json"
 
@@ -46,14 +47,18 @@ class MiniRunner:
             "cost_limit": cfg.cost_limit,
             "command_timeout": cfg.command_timeout_seconds,
             "container_label": attempt.uid,
+            "container_seconds": int(attempt.timeout_seconds) + 120,
             "trajectory_path": str(attempt.out_dir / TRAJECTORY),
             "result_path": str(attempt.out_dir / "agent_result.json"),
+            "session_file": str(attempt.out_dir / SESSION_FILE),
+            "session": attempt.session,
         }
 
     def run(self, attempt: Attempt, api_key: str | None, secrets: list[str]) -> AttemptResult:
         started = time.monotonic()
         out = attempt.out_dir
         out.mkdir(parents=True, exist_ok=True)
+        (out / SESSION_FILE).write_text(attempt.session)
         spec_path = out / "agent_spec.json"
         spec_path.write_text(json.dumps(self.spec(attempt), indent=2))
         env = child_env(api_key, {

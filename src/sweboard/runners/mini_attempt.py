@@ -7,15 +7,32 @@ Writes the trajectory (mini's own format) and `agent_result.json` (exit status, 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import yaml
 
 
+def still_mine(spec: dict) -> bool:
+    """Is the attempt folder still this session's? A child orphaned by a killed batch finds the
+    folder set aside (or re-created by a resume with a new session) and must not write into it."""
+    try:
+        return Path(spec["session_file"]).read_text() == spec["session"]
+    except (OSError, KeyError):
+        return False
+
+
 def main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
     from minisweagent.agents.default import DefaultAgent
+
+    class SessionAgent(DefaultAgent):
+        def save(self, path, *extra_dicts):
+            if path and not still_mine(spec):
+                os._exit(0)  # stale: write nothing, anywhere
+            return super().save(path, *extra_dicts)
+
     from minisweagent.config import builtin_config_dir
     from minisweagent.environments.docker import DockerEnvironment
     from minisweagent.models.litellm_model import LitellmModel
@@ -25,7 +42,9 @@ def main(spec_path: str) -> int:
     model = LitellmModel(model_name=spec["model_name"], model_kwargs=spec["model_kwargs"],
                          cost_tracking="ignore_errors", **model_cfg)
     env_cfg = {k: v for k, v in config["environment"].items() if k != "environment_class"}
+    # an orphaned container (its batch killed with -9) ends by itself soon after the attempt's limit
     env_cfg.update(image=spec["image"], cwd="/testbed", timeout=spec["command_timeout"],
+                   container_timeout=f"{int(spec.get('container_seconds', 7200))}s",
                    run_args=["--rm", "--network", "none", "--pull", "never", "--label", f"sweboard.attempt={spec['container_label']}"])
     result_path = Path(spec["result_path"])
     agent = None
@@ -36,12 +55,13 @@ def main(spec_path: str) -> int:
         detail = " ".join(str(stderr).strip().splitlines()[-3:]) or str(exc).strip()
         result = {"exit_status": "EnvironmentStartFailed", "submission": "", "infra": True,
                   "error": f"task container did not start ({type(exc).__name__}): {detail}"[:800]}
-        result_path.write_text(json.dumps(result, indent=2))
+        if still_mine(spec):
+            result_path.write_text(json.dumps(result, indent=2))
         return 0
     try:
         agent_cfg = {**config["agent"], "step_limit": spec["step_limit"], "cost_limit": spec["cost_limit"],
                      "output_path": Path(spec["trajectory_path"])}
-        agent = DefaultAgent(model, env, **agent_cfg)
+        agent = SessionAgent(model, env, **agent_cfg)
         info = agent.run(spec["problem_statement"])
         result = {"exit_status": info.get("exit_status"), "submission": info.get("submission") or "", "error": ""}
     except Exception as exc:  # the agent already recorded its exit message in the trajectory
@@ -51,7 +71,8 @@ def main(spec_path: str) -> int:
         if agent is not None:
             agent.save(Path(spec["trajectory_path"]), {"instance_id": spec["instance_id"]})
             agent.env.cleanup()
-    result_path.write_text(json.dumps(result, indent=2))
+    if still_mine(spec):
+        result_path.write_text(json.dumps(result, indent=2))
     return 0
 
 

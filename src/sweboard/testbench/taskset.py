@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sweboard.errors import SweboardError
+from sweboard.locks import file_lock
 from sweboard.paths import TASKSET_DIR, cache_dir
 from sweboard.yamlio import load_yaml, require
 
@@ -253,6 +254,12 @@ def offline_dataset_dir() -> Path:
 def build_repos(dest_root: Path | None = None, taskset_dir: Path = TASKSET_DIR) -> dict[str, Path]:
     """Build every fixture repo and check its head against the recorded `base_commit`."""
     dest_root = dest_root or cache_dir() / "offline" / "repos"
+    # Two batches starting together must not delete each other's half-built repos.
+    with file_lock(dest_root.parent / f".{dest_root.name}.lock"):
+        return _build_repos_locked(dest_root, taskset_dir)
+
+
+def _build_repos_locked(dest_root: Path, taskset_dir: Path) -> dict[str, Path]:
     built = {}
     for repo in load_repos(taskset_dir).values():
         head = build_repo(repo, dest_root / repo.name)

@@ -1,0 +1,136 @@
+"""Kills, SIGTERM and Ctrl-C mid-attempt: nothing leaks, nothing is orphaned, nothing is lost.
+
+The scripted provider's `hang` model holds every call open, so an attempt is reliably in
+flight when the signal lands. A planted key is written into the attempt folder (as an agent
+that leaked it into its trajectory would) to prove the scrubbing on every exit path.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.docker
+PLANTED = "sk-or-PLANTED-interrupts-5d1e77"
+
+
+def batch(run_id, *extra, timeout=8):
+    return [sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", run_id, "--model", "scripted/hang",
+            "--offline", "--set", f"attempt_timeout_seconds={timeout}", *extra]
+
+
+def in_flight(run_id: str, attempt: Path) -> bool:
+    """The agent child is up and (a moment later) its first call hangs at the provider."""
+    if not (attempt / ".session").exists() or not agent_children(run_id):
+        return False
+    time.sleep(3)
+    return True
+
+
+def wait_for(predicate, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def agent_children(run_id: str) -> list[int]:
+    """PIDs of mini-swe-agent children working on this run (found by their spec path)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "sweboard.runners.mini_attempt" in cmd and f"/runs/{run_id}/" in cmd:
+                out.append(int(proc.name))
+    return out
+
+
+def containers(run_id: str) -> list[str]:
+    proc = subprocess.run(["docker", "ps", "-aq", "--filter", "label=sweboard.attempt"], capture_output=True, text=True)
+    ids = proc.stdout.split()
+    if not ids:
+        return []
+    labels = subprocess.run(["docker", "inspect", "--format", '{{index .Config.Labels "sweboard.attempt"}}', *ids],
+                            capture_output=True, text=True).stdout.split()
+    return [label for label in labels if label.startswith(run_id.lower() + ".")]
+
+
+def leak_into(attempt: Path) -> Path:
+    """What a careless agent might do: write the key into its trajectory."""
+    leak = attempt / "agent.traj"
+    leak.write_text(json.dumps({"messages": [{"content": f"Authorization: Bearer {PLANTED}"}]}))
+    return leak
+
+
+def grep_key(*roots: Path) -> list[str]:
+    return [str(p) for root in roots for p in root.rglob("*") if p.is_file() and PLANTED.encode() in p.read_bytes()]
+
+
+@pytest.fixture
+def planted(home, monkeypatch):
+    (home / "secrets" / "credentials.txt").write_text(f"OPENROUTER_API_KEY={PLANTED}\n")
+    return home
+
+
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_sigterm_and_ctrl_c_stop_cleanly_scrubbed_and_resumable(planted, provider, offline_images, sig, code, word):
+    home, run_id = planted, f"sig{int(sig)}"
+    proc = subprocess.Popen(batch(run_id, timeout=30), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    attempt = home / "runs" / run_id / "attempts" / "scripted__hang" / "sweboard-fixtures__tinycalc-1" / "attempt-1"
+    assert wait_for(lambda: in_flight(run_id, attempt)), "the attempt never started"
+    assert not (attempt / "record.json").exists()
+    leak = leak_into(attempt)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err.strip().splitlines()[-1].startswith(f"{word}: finished attempts are kept") and "Traceback" not in err
+    assert PLANTED not in leak.read_text(), "the attempt folder was not scrubbed on the way out"
+    assert wait_for(lambda: not agent_children(run_id), 10), "the agent child outlived its batch"
+    assert containers(run_id) == [], "the attempt's container outlived its batch"
+    entry = json.loads((home / "runs" / run_id / "manifest.json").read_text())["batches"]["scripted/hang"]
+    assert entry["status"].startswith("stopped: interrupted")
+    assert grep_key(home / "runs", home / "predictions") == []
+
+
+def test_kill_9_orphans_nothing_and_resume_scrubs_what_it_sets_aside(planted, provider, offline_images):
+    """Also: a provider that hangs on every call trips the failure streak (the model is skipped, not scored)."""
+    home, run_id = planted, "k9"
+    proc = subprocess.Popen(batch(run_id), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    attempt = home / "runs" / run_id / "attempts" / "scripted__hang" / "sweboard-fixtures__tinycalc-1" / "attempt-1"
+    assert wait_for(lambda: in_flight(run_id, attempt))
+    leak_into(attempt)
+    os.kill(proc.pid, signal.SIGKILL)  # the batch alone: its child must follow by itself
+    proc.wait()
+    assert wait_for(lambda: not agent_children(run_id), 10), "the agent child outlived a kill -9 of its batch"
+
+    resumed = subprocess.run(batch(run_id, "--resume"), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    aside = attempt.with_name("attempt-1.interrupted-1")
+    assert aside.is_dir() and PLANTED not in (aside / "agent.traj").read_text()
+    assert containers(run_id) == [], "containers of the killed session were not removed"
+    entry = json.loads((home / "runs" / run_id / "manifest.json").read_text())["batches"]["scripted/hang"]
+    assert entry["status"].startswith("skipped: provider failing (2 attempts in a row")
+    assert [x["reason"] for x in entry["set_aside"]] == ["interrupted"]
+    assert grep_key(home / "runs", home / "predictions") == []
+
+
+def test_a_stale_child_writes_nothing_into_a_folder_that_is_no_longer_its_own(tmp_path):
+    from sweboard.runners.mini_attempt import still_mine
+
+    marker = tmp_path / ".session"
+    marker.write_text("new-session")
+    assert still_mine({"session_file": str(marker), "session": "new-session"})
+    assert not still_mine({"session_file": str(marker), "session": "old-session"})
+    assert not still_mine({"session_file": str(tmp_path / "gone" / ".session"), "session": "old-session"})
