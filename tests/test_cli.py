@@ -45,8 +45,58 @@ def test_batch_dry_run_and_evaluation_dry_run_write_nothing(home):
     (("generate_leaderboard", "--version", "v9"), "no leaderboard version 'v9'"),
     (("bootstrap_i0.sh", "--run-id", "bad id"), "expected letters, digits"),
     (("run_i1.sh", "--attempts", "7"), "expected 1, 2 or 3"),
+    (("run_model_batch", "--run-id", "../../x", "--model", "instant_empty_submit", "--offline"), "expected 1-100 letters"),
+    (("run_model_batch", "--run-id", "a/b", "--model", "instant_empty_submit", "--offline"), "expected 1-100 letters"),
+    (("run_model_batch", "--run-id", "x" * 300, "--model", "instant_empty_submit", "--offline"), "expected 1-100 letters"),
+    (("run_evaluation", "--run-id", "../x"), "expected 1-100 letters"),
+    (("finish_run", "--run-id", "a/../../b"), "expected 1-100 letters"),
+    (("run_model_batch", "--run-id", "x", "--model", "instant_empty_submit", "--offline", "--set",
+      "attempt_timeout_seconds=nan"), "--set attempt_timeout_seconds: expected a finite number"),
+    (("run_model_batch", "--run-id", "x", "--model", "instant_empty_submit", "--offline", "--set",
+      "attempt_timeout_seconds=inf"), "expected a finite number"),
+    (("run_model_batch", "--run-id", "x", "--model", "instant_empty_submit", "--offline", "--set", "workers=0"),
+     "expected a whole number >= 1"),
+    (("run_model_batch", "--run-id", "x", "--model", "instant_empty_submit", "--offline", "--set",
+      "gateway_max_retries=-1"), "expected a number >= 0"),
 ])
 def test_bad_input_is_one_clear_line(home, args, expected):
+    before = sorted(p.relative_to(home) for p in home.rglob("*"))
     proc = tool(*args)
     assert proc.returncode == 2
     assert expected in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert sorted(p.relative_to(home) for p in home.rglob("*")) == before, "bad input wrote something"
+    assert not (home.parent / "x").exists() and not (home.parent.parent / "x").exists()
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda m: m.pop("slice"), "slice"),
+    (lambda m: m["batches"].__setitem__("m", []), "batches['m']"),
+    (lambda m: m["batches"]["m"].__setitem__("attempts", {"t": [{"attempt": "one"}]}), "attempts['t'][0].attempt"),
+])
+def test_a_manifest_of_the_wrong_shape_is_named(home, mutate, field):
+    import json
+
+    m = {"run_id": "bad", "slice": {"instance_ids": ["t"], "split": "dev"},
+         "dataset_lock": {"repo_id": "d", "revision": "r"}, "evaluations": {},
+         "batches": {"m": {"model": {}, "kind": "model", "status": "ok", "attempts": {}}}}
+    mutate(m)
+    (home / "runs" / "bad").mkdir()
+    (home / "runs" / "bad" / "manifest.json").write_text(json.dumps(m))
+    for name in ("generate_leaderboard", "collect_manifests"):
+        proc = tool(name)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert "runs/bad/manifest.json" in proc.stderr and field in proc.stderr
+
+
+def test_python_tools_work_as_the_readme_writes_them_with_any_python(home, tmp_path):
+    """`tools/x.py` started by a Python without sweboard re-executes itself under .venv."""
+    import shutil
+
+    venv = tmp_path / "bare"
+    subprocess.run([shutil.which("python3") or "python3", "-m", "venv", "--without-pip", str(venv)], check=True)
+    proc = subprocess.run([str(venv / "bin" / "python"), str(ROOT / "tools" / "finish_run.py"), "--run-id", "nope"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "runs/nope/manifest.json: no such run" in proc.stderr, proc.stderr
+    proc = subprocess.run([str(ROOT / "tools" / "plan_run.py"), "--list-models"], capture_output=True, text=True,
+                          timeout=120, env={"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "SWEBOARD_HOME": str(home)})
+    assert proc.returncode == 0 and "instant_empty_submit" in proc.stdout, proc.stderr

@@ -58,3 +58,30 @@ def test_env_sh_rejects_malformed_line_by_number(tmp_path):
     proc = _source_env(cred)
     assert proc.returncode != 0
     assert "line 2" in proc.stderr and "secretish" not in proc.stderr
+
+
+def test_a_byte_order_mark_and_inline_comments_are_read_as_a_shell_would(tmp_path):
+    f = tmp_path / "credentials.txt"
+    f.write_bytes("\ufeffCHUTES_API_KEY=\"cpk-v1\" # my chutes key\nOPENROUTER_API_KEY=sk-or-v2 # note\nX_TOKEN=a#b\n".encode())
+    assert parse_credentials(f) == {"CHUTES_API_KEY": "cpk-v1", "OPENROUTER_API_KEY": "sk-or-v2", "X_TOKEN": "a#b"}
+    script = f'SWEBOARD_CREDENTIALS="{f}"; source "{ROOT}/tools/env.sh"; printf "%s|%s|%s" "$CHUTES_API_KEY" "$OPENROUTER_API_KEY" "$X_TOKEN"'
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    assert proc.stdout == "cpk-v1|sk-or-v2|a#b", proc.stderr
+
+
+def test_an_unclosed_quote_is_an_error_by_line_number(tmp_path):
+    f = tmp_path / "credentials.txt"
+    f.write_text('CHUTES_API_KEY="cpk-secret-unclosed\n')
+    with pytest.raises(SweboardError, match="line 1") as err:
+        parse_credentials(f)
+    assert "cpk-secret" not in str(err.value)
+
+
+def test_a_bad_credentials_file_stops_before_any_run_is_created(home):
+    import sys
+
+    (home / "secrets" / "credentials.txt").write_text("CHUTES_API_KEY=ok\nnot a key line\n")
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", "creds",
+                           "--model", "instant_empty_submit", "--offline"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "line 2 is not KEY=value" in proc.stderr and proc.stderr.count("\n") == 1
+    assert not (home / "runs" / "creds").exists()

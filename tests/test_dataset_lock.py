@@ -113,3 +113,52 @@ def test_bundled_offline_lock_matches_the_task_set():
 def test_unknown_instance_ids_are_listed():
     with pytest.raises(SweboardError, match="nope__nope-1"):
         load_locked_rows(ROOT / "config" / "dataset.offline.lock", "dev", ["nope__nope-1"])
+
+
+def test_a_pinned_revision_in_the_cache_loads_without_a_network_round_trip(tmp_path, rows):
+    """No HF_HUB_OFFLINE; the hub endpoint is a listener on 127.0.0.1 that counts connections: none may come."""
+    import socket
+    import threading
+
+    cache = tmp_path / "hf-cache"
+    make_hf_cache(cache, rows)
+    lock_path = tmp_path / "dataset.lock"
+    assert lock_cli(tmp_path, cache, "--revision", "main", "--lock", str(lock_path)).returncode == 0
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    connections, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+                connections.append(1)
+                conn.close()
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    script = ("import sys; from pathlib import Path; from sweboard.dataset_lock import load_locked_rows; "
+              "print(len(load_locked_rows(Path(sys.argv[1]), 'dev')[1]))")
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env.update({"HF_HUB_CACHE": str(cache), "HF_HOME": str(tmp_path / "hf-home"),
+                "HF_ENDPOINT": f"http://127.0.0.1:{listener.getsockname()[1]}"})
+    try:
+        proc = subprocess.run([sys.executable, "-c", script, str(lock_path)], capture_output=True, text=True, env=env,
+                              timeout=120)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) == len(rows["dev"])
+    assert connections == [], "the load asked the hub although the pinned revision was cached"
+
+
+def test_hub_errors_are_shown_whole(tmp_path):
+    proc = lock_cli(tmp_path, tmp_path / "empty-cache", "--revision", "main", "--lock", str(tmp_path / "y.lock"))
+    assert proc.returncode == 2
+    assert "HF_HUB_OFFLINE=1 with a populated HF cache" in proc.stderr, "the message is cut"

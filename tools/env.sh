@@ -13,6 +13,7 @@ _sweboard_env() {
   fi
   while IFS= read -r line || [[ -n "$line" ]]; do
     n=$((n + 1))
+    [[ "$n" == 1 ]] && line="${line#$'\xef\xbb\xbf'}"  # an editor's byte-order mark
     line="${line#"${line%%[![:space:]]*}"}"
     [[ -z "$line" || "$line" == \#* ]] && continue
     line="${line#export }"
@@ -25,7 +26,15 @@ _sweboard_env() {
     value="${line#*=}"
     value="${value#"${value%%[![:space:]]*}"}"
     value="${value%"${value##*[![:space:]]}"}"
-    if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then value="${BASH_REMATCH[1]}"; fi
+    # as sweboard.credentials reads it: quotes removed, a trailing " # comment" dropped
+    if [[ "$value" =~ ^\"([^\"]*)\"[[:space:]]*(#.*)?$ || "$value" =~ ^\'([^\']*)\'[[:space:]]*(#.*)?$ ]]; then
+      value="${BASH_REMATCH[1]}"
+    elif [[ "$value" == \"* || "$value" == \'* ]]; then
+      echo "env.sh: ${file}: line ${n}: a quoted value is not closed, or text follows it" >&2
+      return 1
+    elif [[ "$value" =~ ^(.*[^[:space:]])?[[:space:]]+#.*$ ]]; then
+      value="${BASH_REMATCH[1]}"
+    fi
     export "${key}=${value}"
     loaded=$((loaded + 1))
   done < "$file"

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """plan run: see --help. Logic lives in sweboard.cli.plan_run."""
+import pathlib, runpy  # noqa: E401  (re-exec under .venv when started by another Python)
+runpy.run_path(str(pathlib.Path(__file__).resolve().parent / "lib" / "use_venv.py"))
 from sweboard.cli import plan_run
 
 raise SystemExit(plan_run())

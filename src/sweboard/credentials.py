@@ -23,7 +23,11 @@ def parse_credentials(path: Path) -> dict[str, str]:
     A malformed line is reported by number only: its text may be a secret.
     """
     creds: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is not part of line 1
+    except UnicodeDecodeError:
+        raise SweboardError(f"{path}: not UTF-8 text; expected KEY=value lines") from None
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -33,11 +37,24 @@ def parse_credentials(path: Path) -> dict[str, str]:
         key = key.strip()
         if not sep or not _KEY.match(key):
             raise SweboardError(f"{path}: line {number} is not KEY=value (expected a name like CHUTES_API_KEY, '=', the value)")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
+        value = _value(value.strip())
+        if value is None:
+            raise SweboardError(f"{path}: line {number}: a quoted value is not closed, or text follows it "
+                                "(expected KEY=\"value\" optionally followed by # comment)")
         creds[key] = value
     return creds
+
+
+def _value(text: str) -> str | None:
+    """The value as a shell would read it: quotes removed, a trailing ` # comment` dropped."""
+    if text[:1] in ("'", '"'):
+        end = text.find(text[0], 1)
+        if end < 0:
+            return None
+        rest = text[end + 1:].strip()
+        return text[1:end] if not rest or rest.startswith("#") else None
+    comment = re.search(r"\s#", text)
+    return (text[:comment.start()] if comment else text).strip()
 
 
 def load_credentials(path: Path | None = None) -> dict[str, str]:

@@ -131,19 +131,22 @@ def write_lock(lock: DatasetLock) -> None:
 
 # --- resolving a local copy -------------------------------------------------------------
 
-def hf_snapshot(repo_id: str, revision: str) -> tuple[Path, str]:
+def hf_snapshot(repo_id: str, revision: str, cached_only: bool = False) -> tuple[Path, str]:
     """Download (or find in the HF cache, e.g. with HF_HUB_OFFLINE=1) one revision.
 
     Returns the local folder and the commit it resolved to: `snapshot_download` returns
-    `.../snapshots/<commit>`, so a branch name like `main` is pinned here.
+    `.../snapshots/<commit>`, so a branch name like `main` is pinned here. `cached_only` looks
+    in the local cache alone (no network round trip, no retries).
     """
     from huggingface_hub import snapshot_download
 
     try:
-        local = Path(snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision))
-    except Exception as exc:  # network, auth, missing cache entry: all one line for the user
+        local = Path(snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
+                                       local_files_only=cached_only))
+    except Exception as exc:  # network, auth, missing cache entry: all one line for the user, whole
+        detail = " ".join(str(exc).split())
         raise SweboardError(
-            f"dataset {repo_id}@{revision}: could not be resolved ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); "
+            f"dataset {repo_id}@{revision}: could not be resolved ({type(exc).__name__}: {detail}); "
             "check network access to HuggingFace, or set HF_HUB_OFFLINE=1 with a populated HF cache"
         ) from None
     commit = local.name
@@ -157,7 +160,10 @@ def local_copy(lock: DatasetLock) -> Path:
         from sweboard.testbench.taskset import offline_dataset_dir
 
         return offline_dataset_dir()
-    local, commit = hf_snapshot(lock.repo_id, lock.revision)
+    try:  # a lock pins a full commit: when the cache has it, no network round trip is needed
+        local, commit = hf_snapshot(lock.repo_id, lock.revision, cached_only=True)
+    except SweboardError:
+        local, commit = hf_snapshot(lock.repo_id, lock.revision)
     if commit != lock.revision:
         raise SweboardError(f"{lock.path}.revision: pinned {lock.revision} but HuggingFace resolved {commit}")
     return local

@@ -48,10 +48,45 @@ def load_manifests(root: Path | None = None) -> list[dict]:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise SweboardError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        if data.get("kind") in ("testbench-gold-check", "canary"):  # checks of the bench, not results
+        if isinstance(data, dict) and data.get("kind") in ("testbench-gold-check", "canary"):  # checks, not results
             continue
+        check_manifest(data, path)
         manifests.append(data)
     return manifests
+
+
+def _need(value, kind, where: str, what: str):
+    if not isinstance(value, kind):
+        raise SweboardError(f"{where}: expected {what}, got {type(value).__name__}; the manifest is damaged "
+                            "(restore it, or move the run out of runs/)")
+    return value
+
+
+def check_manifest(data, path: Path) -> None:
+    """The shape the fold relies on; a damaged manifest is named, never a KeyError or a silently missing run."""
+    where = str(path)
+    _need(data, dict, where, "a JSON object")
+    _need(data.get("run_id"), str, f"{where}: run_id", "a string")
+    sl = _need(data.get("slice"), dict, f"{where}: slice", "an object")
+    _need(sl.get("instance_ids"), list, f"{where}: slice.instance_ids", "a list")
+    _need(sl.get("split"), str, f"{where}: slice.split", "a string")
+    lock = _need(data.get("dataset_lock"), dict, f"{where}: dataset_lock", "an object")
+    _need(lock.get("repo_id"), str, f"{where}: dataset_lock.repo_id", "a string")
+    _need(lock.get("revision"), str, f"{where}: dataset_lock.revision", "a string")
+    _need(data.get("evaluations", {}), dict, f"{where}: evaluations", "an object")
+    for model_id, batch in _need(data.get("batches"), dict, f"{where}: batches", "an object").items():
+        bw = f"{where}: batches[{model_id!r}]"
+        _need(batch, dict, bw, "an object")
+        _need(batch.get("model"), dict, f"{bw}.model", "an object")
+        _need(batch.get("kind"), str, f"{bw}.kind", "a string")
+        _need(batch.get("status"), str, f"{bw}.status", "a string")
+        for iid, attempts in _need(batch.get("attempts"), dict, f"{bw}.attempts", "an object").items():
+            for i, a in enumerate(_need(attempts, list, f"{bw}.attempts[{iid!r}]", "a list")):
+                aw = f"{bw}.attempts[{iid!r}][{i}]"
+                _need(a, dict, aw, "an object")
+                _need(a.get("attempt"), int, f"{aw}.attempt", "an integer")
+                _need(a.get("status"), str, f"{aw}.status", "a string")
+                _need(a.get("record"), str, f"{aw}.record", "a path")
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -181,7 +216,7 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
         baseline = next((metrics[mid]["pass@1"] for mid, b in m["batches"].items()
                          if b.get("kind") == "baseline" and metrics[mid]["status"] == OK), None)
         for model_id, batch in m["batches"].items():
-            row = {"model": model_id, "provider": batch["model"]["provider"], "kind": batch["kind"],
+            row = {"model": model_id, "provider": batch["model"].get("provider", ""), "kind": batch["kind"],
                    "runner": batch.get("runner") or "", "run_id": m["run_id"], "dataset": m["dataset_lock"]["repo_id"],
                    "dataset_revision": m["dataset_lock"]["revision"][:12], "split": m["slice"]["split"],
                    **metrics[model_id]}
@@ -202,15 +237,17 @@ def manifest_rows(manifests: list[dict]) -> list[dict]:
             ev = m.get("evaluations", {}).get(model_id) or {}
             rows.append({
                 "run_id": m["run_id"], "run_status": m.get("status"), "created_at": m.get("created_at"),
-                "model": model_id, "kind": batch["kind"], "runner": batch["runner"],
+                "model": model_id, "kind": batch["kind"], "runner": batch.get("runner"),
                 "runner_version": batch.get("runner_version"), "batch_status": batch["status"],
                 "attempts": sum(len(v) for v in batch["attempts"].values()),
                 "dataset": m["dataset_lock"]["repo_id"], "dataset_revision": m["dataset_lock"]["revision"],
-                "split": m["slice"]["split"], "instance_ids_sha256": m["slice"]["instance_ids_sha256"],
-                "project_commit": m["project"].get("commit"), "project_dirty": m["project"].get("dirty"),
-                "swebench": m["versions"].get("swebench"), "docker_engine": m["versions"].get("docker_engine"),
+                "split": m["slice"]["split"], "instance_ids_sha256": m["slice"].get("instance_ids_sha256"),
+                "project_commit": (m.get("project") or {}).get("commit"),
+                "project_dirty": (m.get("project") or {}).get("dirty"),
+                "swebench": (m.get("versions") or {}).get("swebench"),
+                "docker_engine": (m.get("versions") or {}).get("docker_engine"),
                 "peak_cpu_percent": max(filter(None, [batch.get("peak_cpu_percent"), ev.get("peak_cpu_percent")]), default=""),
-                "wall_time_s": batch["wall_seconds"],
+                "wall_time_s": batch.get("wall_seconds", 0.0),
                 "evaluator_run_ids": " ".join(sorted(ev.get("harness_runs", {}))),
             })
     return rows

@@ -6,6 +6,7 @@ with a `reason`: the plan allows raising budgets only with recorded evidence.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ class RunnerConfig:
     gateway_backoff_seconds: float = 1.0  # first retry delay; doubles; Retry-After wins when given
     gateway_max_backoff_seconds: float = 30.0
     provider_failure_streak: int = 2  # stop launching after this many attempts in a row got no answer from the provider
+    gateway_upstream_timeout_seconds: float = 300.0  # per upstream call; never beyond the attempt's remaining time
+    gateway_max_reply_bytes: int = 8_388_608  # a larger provider reply is refused (502), never handed to the agent
     overrides: tuple[Override, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
@@ -111,8 +114,31 @@ def _overrides(items, path: Path) -> tuple[Override, ...]:
             raise SweboardError(f"{where}.attempts: expected 1, 2 or 3 (the plan allows K=3 at most), got {attempts}")
         timeout = (_convert(float, item["attempt_timeout_seconds"], f"{where}.attempt_timeout_seconds")
                    if "attempt_timeout_seconds" in item else None)
+        if timeout is not None:
+            _check_bounds("attempt_timeout_seconds", timeout, f"{where}.attempt_timeout_seconds")
         out.append(Override(item.get("model"), item.get("instance"), attempts, timeout, str(item["reason"])))
     return tuple(out)
+
+
+# bounds every numeric setting must respect (NaN and infinity never pass)
+POSITIVE = ("attempt_timeout_seconds", "step_limit", "max_tokens", "evaluator_timeout_seconds", "command_timeout_seconds",
+            "model_budget_seconds", "prompt_tokens_bound", "gateway_upstream_timeout_seconds", "gateway_max_reply_bytes")
+AT_LEAST_ONE = ("workers", "evaluator_workers", "provider_failure_streak", "attempts")
+NON_NEGATIVE = ("cost_limit", "temperature", "seed", "gateway_max_retries", "gateway_backoff_seconds",
+                "gateway_max_backoff_seconds")
+
+
+def _check_bounds(name: str, value, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if not math.isfinite(value):
+        raise SweboardError(f"{where}: expected a finite number, got {value!r}")
+    if name in POSITIVE and value <= 0:
+        raise SweboardError(f"{where}: expected a number > 0, got {value!r}")
+    if name in AT_LEAST_ONE and value < 1:
+        raise SweboardError(f"{where}: expected a whole number >= 1, got {value!r}")
+    if name in NON_NEGATIVE and value < 0:
+        raise SweboardError(f"{where}: expected a number >= 0, got {value!r}")
 
 
 def load_runner_config(path: Path | None = None, overrides: dict | None = None) -> RunnerConfig:
@@ -130,7 +156,9 @@ def load_runner_config(path: Path | None = None, overrides: dict | None = None) 
         if name == "overrides":
             values[name] = _overrides(value or [], path)
         else:
-            values[name] = _convert(type(getattr(RunnerConfig, name)), value, f"{path}.{name}")
+            where = f"--set {name}" if name in (overrides or {}) else f"{path}.{name}"
+            values[name] = _convert(type(getattr(RunnerConfig, name)), value, where)
+            _check_bounds(name, values[name], where)
     config = RunnerConfig(**values)
     if config.runner not in RUNNERS:
         raise SweboardError(f"{path}.runner: expected one of {list(RUNNERS)}, got {config.runner!r}")

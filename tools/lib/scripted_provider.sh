@@ -21,5 +21,6 @@ start_scripted_provider() {
   trap stop_scripted_provider EXIT
   for _ in $(seq 1 50); do [[ -s "$port_file" ]] && break; sleep 0.2; done
   if [[ ! -s "$port_file" ]]; then echo "scripted provider did not start" >&2; return 1; fi
-  export SWEBOARD_SCRIPTED_BASE_URL="http://127.0.0.1:$(cat "$port_file")/v1"
+  SWEBOARD_SCRIPTED_BASE_URL="http://127.0.0.1:$(cat "$port_file")/v1"
+  export SWEBOARD_SCRIPTED_BASE_URL
 }
