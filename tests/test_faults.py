@@ -211,6 +211,14 @@ def test_a_truncated_request_body_is_a_recorded_400(world):
     assert read_calls(calls)[-1]["status"] == 400
 
 
+def test_connection_resets_are_the_providers_not_the_agents():
+    from sweboard.outcomes import is_infra
+    from sweboard.runners.base import classify
+
+    assert classify("BadGatewayError") == "provider_error" and is_infra(classify("BadGatewayError"))
+    assert classify("APIConnectionError") == "provider_error"
+
+
 def test_the_gateway_binds_loopback_only(world):
     host, _ = world["gw"].httpd.server_address
     assert host == "127.0.0.1"

@@ -74,7 +74,15 @@ def leak_into(attempt: Path) -> Path:
 
 
 def grep_key(*roots: Path) -> list[str]:
-    return [str(p) for root in roots for p in root.rglob("*") if p.is_file() and PLANTED.encode() in p.read_bytes()]
+    """Every file under the roots (and the machine cache, ~/.cache/sweboard) that holds the planted key."""
+    from sweboard.paths import cache_dir
+
+    hits = []
+    for root in (*roots, cache_dir()):
+        for p in root.rglob("*"):
+            if p.is_file() and not p.is_symlink() and p.stat().st_size < 20_000_000 and PLANTED.encode() in p.read_bytes():
+                hits.append(str(p))
+    return hits
 
 
 @pytest.fixture

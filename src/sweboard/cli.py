@@ -352,6 +352,8 @@ def generate_leaderboard(argv=None):
     args = p.parse_args(argv)
     cols = columns(args.version)
     manifests = load_manifests()
+    for run_id in args.run_id or []:
+        _valid_run_id(run_id)
     if args.run_id:
         known = {m["run_id"] for m in manifests}
         unknown = sorted(set(args.run_id) - known)
@@ -424,6 +426,8 @@ def compare_runs(argv=None):
     p.add_argument("run_b")
     p.add_argument("--dry-run", action="store_true", help="same as the default: this tool only reads")
     args = p.parse_args(argv)
+    _valid_run_id(args.run_a)
+    _valid_run_id(args.run_b)
     comparisons, _, b = compare(args.run_a, args.run_b)
     print(f"{'model':44} {'kind':15} {'pass@K A':>8} {'pass@K B':>8}  paired test")
     for c in comparisons:
