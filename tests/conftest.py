@@ -73,3 +73,17 @@ def assert_board_identities(path: Path) -> None:
         for c in ("pass@1", "pass@K", "resolved", "empty_patches", "errors"):
             assert (r[c] != "") == (r["status"] == "ok"), (c, r)
         assert set(SCORE_COLUMNS) & set(r)
+
+
+@pytest.fixture(scope="session")
+def sweagent():
+    """SWE-agent 1.x installed in this environment (tools/install_sweagent.sh); CI must have it."""
+    from sweboard.runners.sweagent import SweAgentRunner
+
+    runner = SweAgentRunner()
+    if not runner.version():
+        message = "SWE-agent 1.x is not installed: run tools/install_sweagent.sh (tools/run_tests.sh does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return runner

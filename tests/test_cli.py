@@ -11,7 +11,7 @@ PY_TOOLS = ["update_dataset_lock", "build_offline_images", "run_model_batch", "r
             "collect_manifests", "generate_leaderboard", "plan_run", "compare_runs", "scripted_provider",
             "benchmark_testbench"]
 SH_TOOLS = ["bootstrap_i0.sh", "run_i1.sh", "run_i2.sh", "ensure_docker.sh", "ensure_debootstrap.sh", "setup_venv.sh",
-            "run_tests.sh"]
+            "run_tests.sh", "install_sweagent.sh"]
 
 
 def tool(name, *args, **kw):
@@ -45,6 +45,10 @@ def test_batch_dry_run_and_evaluation_dry_run_write_nothing(home):
     (("generate_leaderboard", "--version", "v9"), "no leaderboard version 'v9'"),
     (("bootstrap_i0.sh", "--run-id", "bad id"), "expected letters, digits"),
     (("run_i1.sh", "--attempts", "7"), "expected 1, 2 or 3"),
+    (("run_i1.sh", "--runner", "claude"), "expected mini or sweagent"),
+    (("bootstrap_i0.sh", "--runner", "x"), "expected mini or sweagent"),
+    (("install_sweagent.sh", "--source", "/no/such/thing"), "expected GIT_URL@TAG, a source folder"),
+    (("install_sweagent.sh", "--commit", "abc"), "expected a 40-digit hex commit id"),
     (("run_model_batch", "--run-id", "../../x", "--model", "instant_empty_submit", "--offline"), "expected 1-100 letters"),
     (("run_model_batch", "--run-id", "a/b", "--model", "instant_empty_submit", "--offline"), "expected 1-100 letters"),
     (("run_model_batch", "--run-id", "x" * 300, "--model", "instant_empty_submit", "--offline"), "expected 1-100 letters"),

@@ -9,7 +9,8 @@ HOME_DIR="${SWEBOARD_HOME:-$ROOT}"
 
 usage() {
   cat <<USAGE
-Usage: tools/bootstrap_i0.sh [--offline] [--model ID]... [--run-id ID] [--resume] [--dry-run] [--help]
+Usage: tools/bootstrap_i0.sh [--offline] [--model ID]... [--runner mini|sweagent] [--run-id ID] [--resume]
+                            [--dry-run] [--help]
 
 Runs the i0 slice (config/instances_i0.yaml) end to end and writes runs/leaderboard.csv:
 sets up .venv if missing, ensures a Docker engine, locks the dataset if no lock exists,
@@ -20,6 +21,8 @@ marks the run finished, and folds manifests into the leaderboard.
                 runs scripted/solver and the no-patch baseline instant_empty_submit
   --model ID    a model from config/model_catalog.yaml (repeatable). Default: instant_empty_submit
                 (the plan's step 7: verify the pipeline before spending API budget)
+  --runner R    mini (mini-swe-agent, the default in config/sweagent.yaml) or sweagent (SWE-agent 1.x,
+                installed by tools/install_sweagent.sh)
   --run-id ID   default: i0-<offline|lite>-<UTC timestamp>
   --resume      continue an existing run; finished attempts (and their model calls) are not repeated
   --dry-run     print the steps and each tool's plan; change nothing
@@ -31,6 +34,7 @@ OFFLINE=0
 RESUME=0
 DRY_RUN=0
 RUN_ID=""
+RUNNER=""
 MODELS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -39,6 +43,7 @@ while [[ $# -gt 0 ]]; do
     --dry-run) DRY_RUN=1 ;;
     --run-id) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --run-id needs a value" >&2; exit 2; }; RUN_ID="$2"; shift ;;
     --model) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --model needs a value" >&2; exit 2; }; MODELS+=("$2"); shift ;;
+    --runner) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --runner needs a value" >&2; exit 2; }; RUNNER="$2"; shift ;;
     --help|-h) usage; exit 0 ;;
     *) echo "bootstrap_i0.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -47,6 +52,9 @@ done
 
 if [[ -n "$RUN_ID" && ! "$RUN_ID" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
   echo "bootstrap_i0.sh: --run-id '$RUN_ID': expected letters, digits, '.', '_' or '-'" >&2; exit 2
+fi
+if [[ -n "$RUNNER" && "$RUNNER" != mini && "$RUNNER" != sweagent ]]; then
+  echo "bootstrap_i0.sh: --runner '$RUNNER': expected mini or sweagent" >&2; exit 2
 fi
 if [[ "$OFFLINE" == 1 ]]; then
   SECTION=offline
@@ -58,8 +66,9 @@ else
   [[ -n "$RUN_ID" ]] || RUN_ID="i0-lite-$(date -u +%Y%m%dT%H%M%SZ)"
 fi
 PY="$ROOT/.venv/bin/python"
-RESUME_FLAG=()
-[[ "$RESUME" == 1 ]] && RESUME_FLAG=(--resume)
+BATCH_FLAGS=()
+[[ "$RESUME" == 1 ]] && BATCH_FLAGS=(--resume)
+[[ -n "$RUNNER" ]] && BATCH_FLAGS+=(--runner "$RUNNER")
 
 step() { echo "== $*"; }
 
@@ -69,7 +78,7 @@ if [[ "$DRY_RUN" == 1 ]]; then
   [[ -x "$PY" ]] || exit 0
   tools/ensure_docker.sh --dry-run
   for model in "${MODELS[@]}"; do
-    "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" --dry-run
+    "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" --dry-run ${BATCH_FLAGS[@]+"${BATCH_FLAGS[@]}"}
   done
   echo "then: run_evaluation.py --run-id ${RUN_ID}; finish_run.py; collect_manifests.py; generate_leaderboard.py"
   exit 0
@@ -101,7 +110,7 @@ fi
 FAILED=()
 for model in "${MODELS[@]}"; do
   step "agent batch: ${model}"
-  if ! "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" ${RESUME_FLAG[@]+"${RESUME_FLAG[@]}"}; then
+  if ! "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" ${BATCH_FLAGS[@]+"${BATCH_FLAGS[@]}"}; then
     FAILED+=("$model")
     echo "bootstrap_i0.sh: ${model} failed (see above); the run stays open" >&2
   fi

@@ -10,7 +10,7 @@ PY="$ROOT/.venv/bin/python"
 
 usage() {
   cat <<USAGE
-Usage: tools/run_i1.sh | tools/run_i2.sh [--execute] [--offline] [--run-id ID] [--resume]
+Usage: tools/run_i1.sh | tools/run_i2.sh [--execute] [--offline] [--run-id ID] [--resume] [--runner mini|sweagent]
                                         [--attempts K] [--all-attempts] [--model ID]... [--dry-run] [--help]
 
 i1: the Chutes models; i2: Chutes + OpenRouter; both on config/instances_i1.yaml, plus the
@@ -26,12 +26,13 @@ then runs/leaderboard.csv. A model that fails or is unavailable is reported; the
   --attempts K    attempts per task (default 2)
   --all-attempts  run all K attempts (unbiased pass@k) instead of stopping at the first resolved
   --model ID      only this model (repeatable)
+  --runner R      mini (default, config/sweagent.yaml) or sweagent (SWE-agent 1.x, tools/install_sweagent.sh)
   --dry-run       same as leaving out --execute
 USAGE
 }
 
 ITERATION=i1
-EXECUTE=0; OFFLINE=0; RESUME=0; ALL=0; ATTEMPTS=2; RUN_ID=""
+EXECUTE=0; OFFLINE=0; RESUME=0; ALL=0; ATTEMPTS=2; RUN_ID=""; RUNNER=""
 MODEL_ARGS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -44,12 +45,16 @@ while [[ $# -gt 0 ]]; do
     --attempts) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --attempts needs a value" >&2; exit 2; }; ATTEMPTS="$2"; shift ;;
     --run-id) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --run-id needs a value" >&2; exit 2; }; RUN_ID="$2"; shift ;;
     --model) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --model needs a value" >&2; exit 2; }; MODEL_ARGS+=(--model "$2"); shift ;;
+    --runner) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --runner needs a value" >&2; exit 2; }; RUNNER="$2"; shift ;;
     --help|-h) usage; exit 0 ;;
     *) echo "run_${ITERATION}.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 [[ "$ATTEMPTS" =~ ^[1-3]$ ]] || { echo "run_${ITERATION}.sh: --attempts '$ATTEMPTS': expected 1, 2 or 3" >&2; exit 2; }
+if [[ -n "$RUNNER" && "$RUNNER" != mini && "$RUNNER" != sweagent ]]; then
+  echo "run_${ITERATION}.sh: --runner '$RUNNER': expected mini or sweagent" >&2; exit 2
+fi
 if [[ -n "$RUN_ID" && ! "$RUN_ID" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
   echo "run_${ITERATION}.sh: --run-id '$RUN_ID': expected letters, digits, '.', '_' or '-'" >&2; exit 2
 fi
@@ -61,6 +66,7 @@ PLAN_ARGS=(--iteration "$ITERATION" --attempts "$ATTEMPTS" ${MODEL_ARGS[@]+"${MO
 BATCH_ARGS=(--run-id "$RUN_ID" --instances "${HOME_DIR}/config/instances_i1.yaml" --section "$SECTION" --attempts "$ATTEMPTS")
 [[ "$ALL" == 1 ]] && BATCH_ARGS+=(--all-attempts)
 [[ "$RESUME" == 1 ]] && BATCH_ARGS+=(--resume)
+[[ -n "$RUNNER" ]] && BATCH_ARGS+=(--runner "$RUNNER")
 
 tools/setup_venv.sh
 if [[ "$EXECUTE" == 0 ]]; then

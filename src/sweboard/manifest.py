@@ -59,6 +59,16 @@ def _pkg(name: str) -> str | None:
         return None
 
 
+def _sweagent_source() -> dict | None:
+    """Where SWE-agent came from (tools/install_sweagent.sh's record: source, commit, version)."""
+    if _pkg("sweagent") is None:
+        return None
+    from sweboard.runners.sweagent import installed_source
+
+    record = installed_source()
+    return {k: record.get(k) for k in ("source", "commit", "version", "sha256")} if record else None
+
+
 def tool_versions(runner_version: str | None = None, runner: str | None = None) -> dict:
     from sweboard.dockerutil import engine_version
 
@@ -68,6 +78,7 @@ def tool_versions(runner_version: str | None = None, runner: str | None = None) 
         "swebench": _pkg("swebench"),
         "mini-swe-agent": _pkg("mini-swe-agent"),
         "sweagent": _pkg("sweagent"),
+        "sweagent_source": _sweagent_source(),
         "litellm": _pkg("litellm"),
         "docker_engine": engine_version(),
         "runner": runner,

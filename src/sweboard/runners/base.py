@@ -119,13 +119,15 @@ def _die_with_parent() -> None:
         pass
 
 
-def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: float, container_label: str) -> tuple[int | None, float]:
+def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: float, container_label: str,
+              clean_first: bool = True) -> tuple[int | None, float]:
     """Run `cmd` in its own session; at `timeout` kill its process group and its containers.
 
     The child dies with the batch (PR_SET_PDEATHSIG) and containers left by an earlier,
     killed session of the same attempt are removed first. Returns (exit code or None on timeout, seconds).
     """
-    remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
+    if clean_first:
+        remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
     start = time.monotonic()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

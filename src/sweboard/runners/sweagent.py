@@ -1,55 +1,95 @@
-"""SWE-agent 1.x runner: one `sweagent run` per attempt, in the task's image, killed at the limit.
+"""SWE-agent 1.x runner: one `sweagent run` per attempt, its container without any network.
 
-SWE-agent is not on PyPI (install the `sweagent` extra from its git repository). Facts that
-shape this runner (SWE-agent v1.1.0): `run-batch` exits 0 when instances fail and its resume
-skips instances that ended in `exit_error`, so we run one instance per `sweagent run` and
-keep our own records and resume; it has no per-instance wall-clock limit, so the child is
-killed (with its containers, found by label) at ours; swe-rex's docker deployment needs
-`swerex-remote` in the image and an empty `python_standalone_dir`, else it pip-installs
-swe-rex inside the container; an unpriced model makes every call an error unless cost
-limits are 0. The key is passed as `$ENV_VAR` (SWE-agent resolves it), so its saved
-`config.yaml` holds the variable's name, never the value.
+SWE-agent is not on PyPI: `tools/install_sweagent.sh` installs it (editable) into `.venv`.
+Facts that shape this runner (SWE-agent v1.1.0, swe-rex 1.4.0):
+- SWE-agent reaches its container through swe-rex's HTTP server; its docker deployment needs a
+  published port, which `--network none` forbids. We start the container ourselves with no
+  network and swe-rex on a Unix socket, bridged to 127.0.0.1 (`rexbridge.py`), and point
+  SWE-agent's `remote` deployment at the bridge. Model calls go host → gateway on 127.0.0.1.
+- `run-batch` exits 0 when instances fail and its resume skips `exit_error` instances, so we run
+  one instance per `sweagent run` and keep our own records and resume.
+- It has no per-instance wall-clock limit: the child is killed, with its container, at ours.
+- Its model config has no price registry: the child (`sweagent_launch`) registers the catalog's
+  prices with litellm before SWE-agent starts, so its own cost figures are the catalog's and an
+  unknown model never errors; its cost limits are 0 (sweboard's gateway keeps the budgets) and
+  its call limit is the step limit. Its own retries are off: the gateway retries, once.
+- It autosubmits the current diff when a run ends in an error: such a patch is graded like any
+  submission, unless the error was infrastructure's (provider, environment), which is never the
+  model's result. Exit statuses map onto the same outcome classes as mini's (docs/runners.md).
+- The key reaches it as `$SWEBOARD_AGENT_API_KEY` (a dummy: the gateway holds the real one), so
+  its saved config holds the variable's name; every file it writes is scrubbed anyway.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from sweboard.dockerutil import remove_labelled_containers
 from sweboard.errors import SweboardError
-from sweboard.runners.base import CONTAINER_LABEL, Attempt, AttemptResult, child_env, finish, run_child, scrub_files
+from sweboard.runners.base import (CONTAINER_LABEL, Attempt, AttemptResult, child_env, finish, read_json, run_child,
+                                   scrub_files)
+from sweboard.runners.rexbridge import RexBridge
 
 KEY_VAR = "SWEBOARD_AGENT_API_KEY"  # the only key variable the child sees
+SOURCE_RECORD = ".sweagent-source.json"  # written by tools/install_sweagent.sh into .venv
+
+# SWE-agent's exit statuses -> sweboard's error classes (outcomes.py decides whose they are)
+EXIT_CLASSES = {
+    "exit_context": "context_overflow",
+    "exit_cost": "step_limit",  # per_instance_call_limit = step_limit; cost limits are 0
+    "exit_format": "malformed_output",
+    "exit_command_timeout": "timeout",
+    "exit_total_execution_time": "timeout",
+    "exit_forfeit": "agent_error",
+    "exit_error": "agent_error",
+    "exit_api": "provider_error",
+    "exit_environment_error": "infra",
+}
+INFRA_EXITS = ("exit_api", "exit_environment_error")
+
+
+def installed_source() -> dict | None:
+    """What tools/install_sweagent.sh recorded (source, commit, version), for the manifest."""
+    return read_json(Path(sys.prefix) / SOURCE_RECORD)
 
 
 class SweAgentRunner:
     name = "sweagent"
 
-    def __init__(self, executable: str = "sweagent", docker_args: list[str] | None = None):
-        self.executable = executable
-        # swe-rex reaches swerex-remote through a published port, so `--network none`
-        # cannot be used here; operators choose (e.g. ["--network=host"] on a bridge-less engine).
-        self.docker_args = docker_args or []
+    def __init__(self, python: str | None = None):
+        self.python = python or sys.executable
 
     def version(self) -> str | None:
-        from importlib.metadata import PackageNotFoundError, version
-
         try:
-            return version("sweagent")
+            v = version("sweagent")
         except PackageNotFoundError:
             return None
+        commit = (installed_source() or {}).get("commit")
+        return f"{v} ({commit[:12]})" if commit else v
 
     def available(self) -> bool:
-        return shutil.which(self.executable) is not None and (self.version() or "0").split(".")[0] not in ("0", "")
+        v = self.version()
+        return bool(v) and not v.startswith("0.") and shutil.which("docker") is not None
 
-    def command(self, attempt: Attempt, problem_file: Path, output_dir: Path) -> list[str]:
+    def registry(self, attempt: Attempt) -> dict:
+        """The catalog's prices in litellm's model-registry shape, for the name SWE-agent asks for."""
+        m = attempt.model
+        return {f"openai/{m.id}": {"input_cost_per_token": m.price_per_1k_input / 1000,
+                                   "output_cost_per_token": m.price_per_1k_output / 1000,
+                                   "litellm_provider": "openai", "mode": "chat",
+                                   "max_output_tokens": attempt.config.max_tokens}}
+
+    def command(self, attempt: Attempt, problem_file: Path, output_dir: Path, port: int, token: str,
+                registry_file: Path) -> list[str]:
         cfg = attempt.config
         model = attempt.model
-        docker_args = [*self.docker_args, f"--label={CONTAINER_LABEL}={attempt.uid}"]
-        cmd = [
-            self.executable, "run",
+        return [
+            self.python, "-m", "sweboard.runners.sweagent_launch", str(registry_file), "run",
             f"--agent.model.name=openai/{model.id}",
             f"--agent.model.api_base={attempt.base_url or model.provider.base_url()}",
             f"--agent.model.api_key=${KEY_VAR}",
@@ -58,10 +98,11 @@ class SweAgentRunner:
             "--agent.model.total_cost_limit=0",
             f"--agent.model.per_instance_call_limit={cfg.step_limit}",
             f"--agent.model.max_output_tokens={cfg.max_tokens}",
-            "--env.deployment.type=docker",
-            f"--env.deployment.image={attempt.row['image']}",
-            "--env.deployment.python_standalone_dir=",
-            f"--env.deployment.docker_args={json.dumps(docker_args)}",
+            "--agent.model.retry.retries=0",  # the gateway retries (and counts retries)
+            "--env.deployment.type=remote",
+            "--env.deployment.host=http://127.0.0.1",
+            f"--env.deployment.port={port}",
+            f"--env.deployment.auth_token={token}",
             "--env.repo.type=preexisting",
             "--env.repo.repo_name=testbed",
             f"--env.repo.base_commit={attempt.row['base_commit']}",
@@ -70,35 +111,73 @@ class SweAgentRunner:
             f"--problem_statement.id={attempt.instance_id}",
             f"--output_dir={output_dir}",
         ]
-        return cmd
 
     def run(self, attempt: Attempt, api_key: str | None, secrets: list[str]) -> AttemptResult:
         if not self.available():
-            raise SweboardError("runner sweagent: SWE-agent 1.x is not installed (pip install -e '.[sweagent]' needs GitHub access)")
+            raise SweboardError("runner sweagent: SWE-agent 1.x is not installed in this environment; "
+                                "run tools/install_sweagent.sh (docs/runners.md)")
         started = time.monotonic()
         out = attempt.out_dir
         out.mkdir(parents=True, exist_ok=True)
         problem = out / "problem_statement.md"
         problem.write_text(attempt.row["problem_statement"])
+        registry = out / "model_registry.json"
+        registry.write_text(json.dumps(self.registry(attempt), indent=2))
         sa_out = out / "sweagent"
+        remove_labelled_containers(f"{CONTAINER_LABEL}={attempt.uid}")  # left by a killed session
+        bridge = RexBridge(attempt.row["image"], attempt.uid, container_seconds=int(attempt.timeout_seconds) + 120)
+        try:
+            bridge.start()
+        except SweboardError as exc:
+            bridge.stop()
+            return AttemptResult("error", "EnvironmentStartFailed", "", "infra", str(exc)[:800],
+                                 time.monotonic() - started)
         env = child_env(None, {"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
         if api_key:
             env[KEY_VAR] = api_key
-        code, _ = run_child(self.command(attempt, problem, sa_out), env, out / "agent.log",
-                            attempt.timeout_seconds, attempt.uid)
-        scrub_files(out, secrets)
+        try:
+            remaining = max(1.0, attempt.timeout_seconds - (time.monotonic() - started))
+            code, _ = run_child(self.command(attempt, problem, sa_out, bridge.port, bridge.token, registry), env,
+                                out / "agent.log", remaining, attempt.uid, clean_first=False)
+        finally:
+            bridge.stop()
+            scrub_files(out, [*secrets, bridge.token])
         traj_path = sa_out / attempt.instance_id / f"{attempt.instance_id}.traj"
         trajectory = str(traj_path.relative_to(out)) if traj_path.exists() else ""
+        calls = _gateway_calls(out / "calls.jsonl")
         if code is None:
             return AttemptResult("timeout", "Timeout", "", "timeout",
                                  f"attempt exceeded its {attempt.timeout_seconds:g}s wall-clock limit",
                                  time.monotonic() - started, trajectory)
-        info = {}
-        if traj_path.exists():
-            info = json.loads(traj_path.read_text()).get("info", {})
+        info = (read_json(traj_path) or {}).get("info", {}) if traj_path.exists() else {}
         exit_status = str(info.get("exit_status") or f"exit code {code}")
-        # SWE-agent says "submitted" (sometimes with a suffix like "submitted (exit_cost)")
-        normalized = "Submitted" if exit_status.startswith("submitted") else exit_status
-        # SWE-agent counts tokens locally, not from the provider: per-call usage is not taken from it.
-        return finish(normalized, info.get("submission"), "" if normalized == "Submitted" else exit_status, started,
-                      trajectory=trajectory)
+        return self.result(exit_status, info.get("submission"), calls, started, trajectory)
+
+    @staticmethod
+    def result(exit_status: str, submission: str | None, calls: list[dict], started: float,
+               trajectory: str) -> AttemptResult:
+        """SWE-agent's exit, in sweboard's terms (the same classes as mini's)."""
+        cause = exit_status.removeprefix("submitted (").removesuffix(")") if exit_status.startswith("submitted (") else ""
+        if exit_status == "submitted" or (cause and cause not in INFRA_EXITS and submission):
+            return finish("Submitted", submission, "", started, trajectory=trajectory)
+        key = cause or exit_status
+        error_class = EXIT_CLASSES.get(key, "agent_error")
+        # With its retries off, SWE-agent reports a provider's failure as `exit_error` (the litellm
+        # exception) or `exit_api`: the gateway's record of the last call says whose it was.
+        final = [c for c in calls if "will_retry_in_s" not in c and c.get("status") not in ("budget_exhausted", "cancelled")]
+        last = final[-1].get("status") if final else None
+        if last == 404:
+            error_class = "model_unavailable"
+        elif error_class in ("agent_error", "provider_error") and last == 429:
+            error_class = "rate_limited"
+        elif error_class in ("agent_error", "provider_error") and isinstance(last, int) and last >= 500:
+            error_class = "provider_error"
+        result = finish(key, None, f"SWE-agent: {exit_status}", started, trajectory=trajectory)
+        result.error_class = error_class
+        return result
+
+
+def _gateway_calls(path: Path) -> list[dict]:
+    from sweboard.gateway import read_calls
+
+    return read_calls(path)

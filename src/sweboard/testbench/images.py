@@ -9,8 +9,9 @@ into it) and is rebuilt only when that recipe changes.
 Every task image: is tagged with the exact `image` its dataset row names; has the repo at
 `/testbed`; stops at once (`STOPSIGNAL SIGKILL`; the harness's PID 1 is `tail -f`, which
 ignores SIGTERM and would cost 15 s per stop); has `kill` (procps) for the harness's
-timeout handler; and has `swerex-remote` on PATH in a venv of its own so SWE-agent's
-docker deployment starts without trying to pip-install swe-rex inside the container.
+timeout handler; has swe-rex in a venv of its own (`/opt/swerex`), which SWE-agent's runner
+serves on a Unix socket (runners/rexbridge.py); and has what SWE-agent's tool bundles would
+pip-install at start-up, since the containers have no network.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BASE_PACKAGES = ("python3", "python3-venv", "git", "patch", "procps", "ca-certificates")
 SWEREX_REQUIREMENT = "swe-rex==1.4.0"
+# What SWE-agent's edit_anthropic tool bundle pip-installs at start-up: present beforehand, its
+# install.sh finds them satisfied and needs no network (the containers have none).
+SWEAGENT_TOOL_REQUIREMENTS = ("tree-sitter==0.21.3", "tree-sitter-languages==1.10.2")
 RECIPE_LABEL = "sweboard.recipe"
 
 
@@ -127,7 +131,7 @@ def _docker_build(tag: str, context: Path, recipe: str) -> None:
 
 
 def _env_dockerfile(base: str, requirements: tuple[str, ...]) -> str:
-    reqs = " ".join(f"'{r}'" for r in requirements)
+    reqs = " ".join(f"'{r}'" for r in (*requirements, *SWEAGENT_TOOL_REQUIREMENTS))
     return f"""FROM {base}
 COPY wheels /tmp/wheels
 RUN python3 -m venv /opt/venv \\
@@ -155,7 +159,7 @@ def build_env(repo: taskset.FixtureRepo) -> BuildEvent:
     if _is_current(tag, recipe):
         return BuildEvent(tag, "cached", 0.0)
     start = time.monotonic()
-    wheels = wheelhouse([*repo.requirements, SWEREX_REQUIREMENT])
+    wheels = wheelhouse([*repo.requirements, *SWEAGENT_TOOL_REQUIREMENTS, SWEREX_REQUIREMENT])
     with tempfile.TemporaryDirectory(prefix="sweboard-env-") as tmp:
         ctx = Path(tmp)
         shutil.copytree(wheels, ctx / "wheels")

@@ -1,0 +1,40 @@
+"""Child process for one SWE-agent attempt: `python -m sweboard.runners.sweagent_launch REGISTRY run ...`.
+
+Registers the catalog's prices (a litellm model registry, written by the runner) before handing
+the command line to SWE-agent's own CLI: SWE-agent 1.1.0 has no option for a price registry, and
+litellm would otherwise not know the model. Also mends one call of SWE-agent 1.1.0 into swe-rex's
+remote deployment (below); nothing else of SWE-agent is changed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _patch_remote_is_alive() -> None:
+    """SWE-agent 1.1.0's autosubmission after an error calls `deployment.is_alive(timeout=...)`, which
+    swe-rex's RemoteDeployment (1.4.0) does not accept: the run then crashes with a TypeError and
+    leaves no trajectory. Pass the timeout on to the runtime, which takes it."""
+    from swerex.deployment.remote import RemoteDeployment
+
+    async def is_alive(self, *, timeout: float | None = None):
+        return await self.runtime.is_alive(timeout=timeout)
+
+    RemoteDeployment.is_alive = is_alive
+
+
+def main(argv: list[str]) -> int:
+    import litellm
+
+    litellm.register_model(json.loads(Path(argv[0]).read_text()))
+    _patch_remote_is_alive()
+    from sweagent.run.run import main as sweagent_main
+
+    sweagent_main(argv[1:])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
