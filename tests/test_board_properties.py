@@ -76,13 +76,17 @@ def _check_row(m, model_id, row):
     ok = row["status"] == "ok"
     # scores: a number exactly when the status is ok
     for c in SCORE_COLUMNS:
-        if c in ("baseline_pass@1", "delta_vs_baseline"):
-            continue  # these also need an ok baseline row
+        if c in ("baseline_pass@1", "delta_vs_baseline", "cost_per_resolved"):
+            continue  # these also need an ok baseline row, or a resolved task
         assert (row[c] != "") == ok, (c, row)
     if not ok:
         assert row["baseline_pass@1"] == "" and row["delta_vs_baseline"] == ""
     else:
         assert 0 <= row["pass@1"] <= row["pass@K"] <= 1
+        assert row["pass@1_ci_low"] <= row["pass@1"] <= row["pass@1_ci_high"]
+        assert row["pass@K_ci_low"] <= row["pass@K"] <= row["pass@K_ci_high"]
+        assert isinstance(row["rank_group"], int) and row["rank_group"] >= 1
+        assert (row["cost_per_resolved"] == "") == (row["resolved"] == 0)
         assert row["resolve_rate"] == round(row["resolved"] / row["instances"], 4)
         assert row["run_fail_rate"] == round(row["attempts_failed"] / row["attempts_total"], 4)
         assert not batch["status"].startswith(("skipped", "stopped", "failed"))
@@ -109,7 +113,7 @@ def test_board_invariants_hold_for_any_manifest(m):
     assert len(rows) == len(m["batches"])
     for row in rows:
         metrics = batch_metrics(m, row["model"])  # the one fold: the board's row is exactly it
-        own = [k for k in metrics if k not in ("baseline_pass@1", "delta_vs_baseline")]
+        own = [k for k in metrics if k not in ("baseline_pass@1", "delta_vs_baseline", "rank_group")]
         assert {k: row[k] for k in own} == {k: metrics[k] for k in own}
         _check_row(m, row["model"], row)
 

@@ -70,7 +70,9 @@ def test_bootstrap_offline_end_to_end_refusal_and_resume(home, offline_images, m
     assert len(preds) == 3 and all(p["model_patch"].startswith("diff --git") for p in preds)
     assert (home / "runs" / "manifests.csv").is_file()
     page = (home / "runs" / "leaderboard.html").read_text()
-    assert 'href="e2e/manifest.json"' in page and page.count('<tr class="') == 2
+    assert 'href="e2e/manifest.json"' in page and page.count('<section class="run"') == 1
+    assert page.count('<tr class="') == 4, "two rows, in the headline table and behind the expander"
+    assert (home / "runs" / "e2e" / "pairwise.csv").is_file() and (home / "runs" / "leaderboard_by_repo.csv").is_file()
 
     # the same run id again: refused, one line, nothing touched
     before = (home / "runs" / "e2e" / "manifest.json").read_bytes()

@@ -64,9 +64,12 @@ def test_solver_drives_mini_swe_agent_to_a_submission(server):
     assert json.loads(call_of(last)[1])["command"].endswith(f"echo {MINI_SENTINEL} && cat patch.txt")
 
 
-def test_solver_drives_swe_agent_with_submit_twice(server):
-    names = [call_of(post(server.base_url, "scripted/solver", conversation(i), SWEAGENT_TOOLS)[2])[0] for i in range(3)]
-    assert names == ["bash", "submit", "submit"]
+def test_solver_drives_swe_agent_through_its_own_tools_and_submits_twice(server):
+    names = [call_of(post(server.base_url, "scripted/solver", conversation(i), SWEAGENT_TOOLS)[2])[0] for i in range(4)]
+    assert names == ["bash", "str_replace_editor", "submit", "submit"]
+    edit = json.loads(call_of(post(server.base_url, "scripted/solver", conversation(1), SWEAGENT_TOOLS)[2])[1])
+    assert edit["command"] == "str_replace" and edit["path"] == "/testbed/tinycalc/stats.py"
+    assert "return low" in edit["old_str"] and "return high" in edit["new_str"]
 
 
 def test_empty_wrong_and_malformed(server):

@@ -112,7 +112,7 @@ def test_kill_9_then_resume_repeats_no_finished_sweagent_attempt(home, provider,
 def _in_flight_container(run_id: str, seconds: float = 120) -> str:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        ids = subprocess.run(["docker", "ps", "-q", "--filter", f"label=sweboard.attempt"], capture_output=True,
+        ids = subprocess.run(["docker", "ps", "-q", "--filter", "label=sweboard.attempt"], capture_output=True,
                              text=True).stdout.split()
         for cid in ids:
             label = subprocess.run(["docker", "inspect", "--format", '{{index .Config.Labels "sweboard.attempt"}}', cid],

@@ -10,10 +10,12 @@ PY="$ROOT/.venv/bin/python"
 
 usage() {
   cat <<USAGE
-Usage: tools/run_i1.sh | tools/run_i2.sh [--execute] [--offline] [--run-id ID] [--resume] [--runner mini|sweagent]
+Usage: tools/run_i1.sh | run_i2.sh | run_i3.sh | run_i4.sh [--execute] [--offline] [--run-id ID] [--resume] [--runner mini|sweagent]
                                         [--attempts K] [--all-attempts] [--model ID]... [--dry-run] [--help]
 
-i1: the Chutes models; i2: Chutes + OpenRouter; both on config/instances_i1.yaml, plus the
+i1: the Chutes models; i2: Chutes + OpenRouter; both on config/instances_i1.yaml. i3 and i4:
+Chutes + OpenRouter on config/instances_i3.yaml (19 tasks, easy and medium; the plan lists each
+task's difficulty and, when the locked rows are cached, its gold-patch size). Always with the
 no-patch baseline. Each model: tools/run_model_batch.py (K attempts per task, evaluated one by
 one, stopping at the first resolved unless --all-attempts), then the official evaluator,
 then runs/leaderboard.csv. A model that fails or is unavailable is reported; the batch goes on.
@@ -58,12 +60,21 @@ fi
 if [[ -n "$RUN_ID" && ! "$RUN_ID" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
   echo "run_${ITERATION}.sh: --run-id '$RUN_ID': expected letters, digits, '.', '_' or '-'" >&2; exit 2
 fi
+case "$ITERATION" in
+  i1|i2) SLICE_FILE="${HOME_DIR}/config/instances_i1.yaml" ;;
+  i3|i4) SLICE_FILE="${HOME_DIR}/config/instances_i3.yaml" ;;
+  *) echo "run_iteration.sh: --iteration '$ITERATION': expected i1, i2, i3 or i4" >&2; exit 2 ;;
+esac
 SECTION=swe-bench-lite; [[ "$OFFLINE" == 1 ]] && SECTION=offline
 [[ -n "$RUN_ID" ]] || RUN_ID="${ITERATION}-$([[ "$OFFLINE" == 1 ]] && echo offline || echo lite)-$(date -u +%Y%m%dT%H%M%SZ)"
-PLAN_ARGS=(--iteration "$ITERATION" --attempts "$ATTEMPTS" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"})
+PLAN_ARGS=(--iteration "$ITERATION" --instances "$SLICE_FILE" --attempts "$ATTEMPTS" ${MODEL_ARGS[@]+"${MODEL_ARGS[@]}"})
 [[ "$OFFLINE" == 1 ]] && PLAN_ARGS+=(--offline)
 [[ "$ALL" == 1 ]] && PLAN_ARGS+=(--all-attempts)
-BATCH_ARGS=(--run-id "$RUN_ID" --instances "${HOME_DIR}/config/instances_i1.yaml" --section "$SECTION" --attempts "$ATTEMPTS")
+BATCH_ARGS=(--run-id "$RUN_ID" --instances "$SLICE_FILE" --section "$SECTION" --attempts "$ATTEMPTS")
+# i3/i4 start at 90 s per attempt (the plan); per-task raises only with evidence (tools/suggest_timeouts.py)
+if [[ "$ITERATION" == i3 || "$ITERATION" == i4 ]]; then
+  BATCH_ARGS+=(--set attempt_timeout_seconds=90); PLAN_ARGS+=(--set attempt_timeout_seconds=90)
+fi
 [[ "$ALL" == 1 ]] && BATCH_ARGS+=(--all-attempts)
 [[ "$RESUME" == 1 ]] && BATCH_ARGS+=(--resume)
 [[ -n "$RUNNER" ]] && BATCH_ARGS+=(--runner "$RUNNER")
@@ -92,7 +103,7 @@ if [[ "$OFFLINE" == 1 ]]; then
 fi
 
 echo "== evaluator canary: the slice's gold patches must all resolve, empty patches none"
-if ! "$PY" tools/run_evaluation.py --gold --instances "${HOME_DIR}/config/instances_i1.yaml" --section "$SECTION"; then
+if ! "$PY" tools/run_evaluation.py --gold --instances "$SLICE_FILE" --section "$SECTION"; then
   echo "run_${ITERATION}.sh: the evaluator canary failed (see above): task images or the evaluator are broken; no model was run" >&2
   exit 1
 fi

@@ -17,7 +17,7 @@ case "${1:-}" in
   --help|-h) usage; exit 0 ;;
   --dry-run)
     tools/setup_venv.sh --dry-run; tools/install_sweagent.sh --dry-run ${SWEBOARD_SWEAGENT_SOURCE:+--source "$SWEBOARD_SWEAGENT_SOURCE"}
-    tools/ensure_debootstrap.sh --dry-run; tools/ensure_docker.sh --dry-run
+    tools/ensure_debootstrap.sh --dry-run; tools/ensure_chromium.sh --dry-run; tools/ensure_docker.sh --dry-run
     echo "would run: .venv/bin/python -m pytest"; exit 0 ;;
 esac
 
@@ -29,6 +29,7 @@ if ! tools/install_sweagent.sh ${SWEBOARD_SWEAGENT_SOURCE:+--source "$SWEBOARD_S
   echo "run_tests.sh: SWE-agent could not be installed; its tests will skip (and fail under CI)" >&2
 fi
 tools/ensure_debootstrap.sh
+tools/ensure_chromium.sh
 STARTED_DOCKER=0
 if ! docker info >/dev/null 2>&1; then STARTED_DOCKER=1; fi
 tools/ensure_docker.sh

@@ -138,7 +138,7 @@ def init_run(plan: BatchPlan, resume: bool) -> None:
             "project": git_state(), "versions": tool_versions(), "dataset_lock": plan.lock.summary(),
             "slice": {"file": str(plan.slice.path), "section": plan.slice.section, "split": plan.slice.split,
                       "instance_ids": list(plan.slice.instance_ids), "instance_ids_sha256": plan.slice.ids_hash,
-                      "rationale": plan.slice.rationale},
+                      "rationale": plan.slice.rationale, "difficulty": plan.slice.difficulty},
             "dataset_file": "dataset.jsonl", "runner_config": plan.config.to_dict(),
             "batches": {}, "evaluations": {},
         })

@@ -339,7 +339,7 @@ def collect_manifests(argv=None):
 
 @_cli
 def generate_leaderboard(argv=None):
-    from sweboard.leaderboard import columns, leaderboard_rows, load_manifests, write_csv, write_html
+    from sweboard.leaderboard import columns, leaderboard_rows, load_manifests, write_breakdowns, write_csv, write_html
     from sweboard.paths import runs_dir
 
     p = argparse.ArgumentParser(prog="generate_leaderboard.py", description=(
@@ -347,7 +347,7 @@ def generate_leaderboard(argv=None):
         "columns per config/leaderboard_columns.yaml."))
     p.add_argument("--output", type=Path, default=None, help="default runs/leaderboard.csv")
     p.add_argument("--run-id", action="append", help="only these runs (repeatable; default all)")
-    p.add_argument("--version", help="column set from config/leaderboard_columns.yaml (default: its 'default')")
+    p.add_argument("--version", help="column set from config/leaderboard_columns.yaml: v0, v1, v2 or v3 (default: its 'default', v3)")
     p.add_argument("--dry-run", action="store_true", help="print the table instead of writing")
     args = p.parse_args(argv)
     cols = columns(args.version)
@@ -367,8 +367,9 @@ def generate_leaderboard(argv=None):
             print(",".join(str(r.get(c, "")) for c in cols))
         return 0
     out = write_csv(args.output or runs_dir() / "leaderboard.csv", cols, rows)
-    page = write_html(out.with_suffix(".html"), cols, rows)
-    print(f"{out}: {len(rows)} rows (and {page.name})")
+    extra = write_breakdowns(out.parent, manifests)
+    page = write_html(out.with_suffix(".html"), cols, rows, manifests)
+    print(f"{out}: {len(rows)} rows (and {page.name}, {', '.join(p.name for p in extra)})")
     for r in rows:
         print(f"  {r['model']:<40} {r['kind']:<15} pass@1 {r['pass@1']:<6} pass@K {r['pass@K']:<6} "
               f"resolved {r['resolved']}/{r['instances']}  {r['status']}  [{r['run_id']}]")
@@ -384,19 +385,20 @@ def plan_run(argv=None):
     p = argparse.ArgumentParser(prog="plan_run.py", description=(
         "Plan an iteration without spending anything: models x tasks x attempts, the bound on API calls and "
         "dollars from catalog prices, against what the ledger says is left of each provider's budget."))
-    p.add_argument("--iteration", default="i1", help="i1 (Chutes) or i2 (Chutes + OpenRouter)")
-    p.add_argument("--instances", type=Path, help="slice file (default config/instances_<iteration>.yaml, i2 uses i1's)")
+    p.add_argument("--iteration", default="i1", help="i1 (Chutes), i2 (Chutes + OpenRouter), i3 or i4 (both, on i3's slice)")
+    p.add_argument("--instances", type=Path, help="slice file (default: the iteration's; i2 uses i1's, i4 uses i3's)")
     p.add_argument("--offline", action="store_true", help="the offline slice and the scripted models (test equipment)")
     p.add_argument("--model", action="append", help="only these models (repeatable); the baseline is always added")
     p.add_argument("--attempts", type=int, help="K (default: config/sweagent.yaml's attempts)")
     p.add_argument("--all-attempts", action="store_true", help="plan all K attempts instead of stopping at the first resolved")
     p.add_argument("--list-models", action="store_true", help="print the model ids, one per line, and nothing else")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting of config/sweagent.yaml")
     p.add_argument("--dry-run", action="store_true", help="same as the default: this tool never runs anything")
     args = p.parse_args(argv)
     from sweboard.instances import load_slice
     from sweboard.paths import config_dir
 
-    overrides = {}
+    overrides = _overrides(args.set)
     if args.attempts is not None:
         overrides["attempts"] = args.attempts
     if args.all_attempts:
@@ -406,10 +408,15 @@ def plan_run(argv=None):
     if args.list_models:
         print("\n".join(m.id for m in models))
         return 0
-    sl = load_slice(args.instances or config_dir() / "instances_i1.yaml", "offline" if args.offline else "swe-bench-lite")
+    sl = load_slice(args.instances or config_dir() / planning.ITERATION_SLICES[args.iteration],
+                    "offline" if args.offline else "swe-bench-lite")
     plans = planning.plan(models, list(sl.instance_ids), config)
     print(f"plan for {args.iteration}{' (offline, test equipment)' if args.offline else ''}: "
           f"{len(models)} models x {len(sl.instance_ids)} tasks from {sl.path.name} [{sl.section}]")
+    if sl.difficulty:
+        from sweboard.taskinfo import describe
+
+        print(describe(sl))
     print(planning.render(plans, config))
     return 0
 
@@ -444,3 +451,33 @@ def compare_runs(argv=None):
     for name, state, detail in results:
         print(f"{state:<4}  {name}: {detail}")
     return 0 if all(state == PASS for _, state, _ in results) else 1
+
+
+@_cli
+def describe_slice(argv=None):
+    from sweboard.taskinfo import describe
+
+    p = argparse.ArgumentParser(prog="describe_slice.py", description=(
+        "Print each task of a slice with its difficulty, gold-patch size (files, hunks, changed lines) and "
+        "FAIL_TO_PASS / PASS_TO_PASS counts from the locked rows (when cached locally), and why it was chosen."))
+    _slice_args(p, default_file="instances_i3.yaml")
+    p.add_argument("--dry-run", action="store_true", help="same as the default: this tool only reads")
+    args = p.parse_args(argv)
+    print(describe(_load_slice(args, default_file="instances_i3.yaml")))
+    return 0
+
+
+@_cli
+def suggest_timeouts(argv=None):
+    from sweboard.timeouts import render, suggestions
+
+    p = argparse.ArgumentParser(prog="suggest_timeouts.py", description=(
+        "List the tasks of a run whose attempts hit the wall-clock limit while the agent was still making "
+        "progress (model calls answered in the last quarter of the limit), with the evidence path and an "
+        "override for config/sweagent.yaml that cites it. The plan allows 120-180 s only with such evidence."))
+    p.add_argument("run_id")
+    p.add_argument("--dry-run", action="store_true", help="same as the default: this tool only reads")
+    args = p.parse_args(argv)
+    _valid_run_id(args.run_id)
+    print(render(args.run_id, suggestions(args.run_id)))
+    return 0

@@ -129,6 +129,40 @@ def read_usage(body) -> dict:
             "cost": usage.get("cost")}
 
 
+def token_counts(usage: dict, payload: bytes, reply) -> dict:
+    """Provider-reported tokens when both counts are given; else the documented approximation
+    (4 characters a token, of the request body and the reply's message), marked as such."""
+    if usage.get("prompt_tokens") is not None and usage.get("completion_tokens") is not None:
+        return {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": usage["completion_tokens"],
+                "source": "provider"}
+    message = ""
+    try:
+        message = json.dumps(reply["choices"][0]["message"])
+    except (KeyError, IndexError, TypeError):
+        pass
+    return {"prompt_tokens": usage.get("prompt_tokens") if usage.get("prompt_tokens") is not None else math.ceil(len(payload) / 4),
+            "completion_tokens": (usage.get("completion_tokens") if usage.get("completion_tokens") is not None
+                                  else math.ceil(len(message) / 4)),
+            "source": "approx"}
+
+
+def _label(value, route: Route) -> str | None:
+    """An upstream string fit for a record: short, printable, redacted."""
+    if not isinstance(value, str):
+        return None
+    clean = "".join(c for c in value[:120] if c.isprintable())
+    return redact(clean, list(route.secrets)) or None
+
+
+def provenance(reply, route: Route) -> dict:
+    """Which generation served the call: the provider's response id, the model it says it served,
+    and (OpenRouter) the upstream provider behind it."""
+    if not isinstance(reply, dict):
+        return {}
+    return {"response_id": _label(reply.get("id"), route), "served_model": _label(reply.get("model"), route),
+            "upstream_provider": _label(reply.get("provider"), route)}
+
+
 def list_cost(model: ModelEntry, usage: dict) -> float:
     """Catalog prices x provider-reported tokens (the plan's formula)."""
     return ((usage.get("prompt_tokens") or 0) * model.price_per_1k_input
@@ -290,7 +324,9 @@ class _Handler(BaseHTTPRequestHandler):
                         usage = read_usage(parsed)
             if problem and status == 200:
                 status = 502
-            dollars, flag = (cost_of(model, usage, bound) if status == 200 else
+            priced = {**usage, **{k: v for k, v in token_counts(usage, payload, parsed).items() if k != "source"}} \
+                if status == 200 else usage
+            dollars, flag = (cost_of(model, priced, bound) if status == 200 else
                              ((bound, "reply refused; the call's bound is charged") if problem == "reply too large"
                               else (0.0, "")))
             st.ledger.settle(model.provider, reservation, dollars)
@@ -315,11 +351,14 @@ class _Handler(BaseHTTPRequestHandler):
                     route.closed.wait(delay)  # unregister ends the wait at once
                     continue
             break
+        tokens = token_counts(usage, payload, parsed) if status == 200 else {}
         entry = {"status": status, "retries": retries, "latency_s": round(call_latency, 3),
                  "total_s": round(time.monotonic() - started, 3), "backoff_s": round(waited, 2),
-                 "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
+                 "prompt_tokens": tokens.get("prompt_tokens"), "completion_tokens": tokens.get("completion_tokens"),
+                 "token_source": tokens.get("source"), **provenance(parsed, route),
                  "cached_tokens": usage.get("cached_tokens"), "reasoning_tokens": usage.get("reasoning_tokens"),
-                 "provider_cost": number(usage.get("cost")),
+                 "provider_cost": _billed(usage.get("cost"), bound),
+                 "cost_list_usd": round(list_cost(model, tokens), 8) if status == 200 else None,
                  "cost_usd": round(dollars, 8) if (status == 200 or dollars) else None}  # what the ledger was charged
         if flag:
             entry["cost_flag"] = flag
@@ -381,6 +420,12 @@ class _Handler(BaseHTTPRequestHandler):
             route.calls += 1
             with route.calls_file.open("a") as f:
                 f.write(json.dumps(entry, allow_nan=False) + "\n")
+
+
+def _billed(raw, bound: float) -> float | None:
+    """The provider's billed cost when it is believable (finite, 0..the call's bound), else None."""
+    value = number(raw)
+    return float(value) if value is not None and 0 <= value <= bound else None
 
 
 def _float(value: str | None) -> float | None:
@@ -498,4 +543,14 @@ def summarize_calls(calls: list[dict]) -> dict:
         "backoff_s": round(sum(c.get("backoff_s") or 0 for c in final), 3),
         "budget_refusals": sum(1 for c in calls if c["status"] == "budget_exhausted"),
         "cost_flags": sum(1 for c in calls if c.get("cost_flag")),
+        "cached_tokens": sum(c.get("cached_tokens") or 0 for c in ok),
+        "reasoning_tokens": sum(c.get("reasoning_tokens") or 0 for c in ok),
+        "token_sources": {src: sum(1 for c in ok if (c.get("token_source") or "provider") == src)
+                          for src in sorted({c.get("token_source") or "provider" for c in ok})},
+        "cost_list_usd": round(sum(c.get("cost_list_usd") or 0 for c in ok), 8),
+        "cost_billed_usd": round(sum(c["provider_cost"] for c in ok if c.get("provider_cost") is not None), 8),
+        "billed_calls": sum(1 for c in ok if c.get("provider_cost") is not None),
+        "cost_list_of_billed_usd": round(sum(c.get("cost_list_usd") or 0 for c in ok
+                                             if c.get("provider_cost") is not None), 8),
+        "latencies_s": [c.get("latency_s") for c in ok if c.get("latency_s") is not None],
     }

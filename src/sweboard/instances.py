@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweboard.errors import SweboardError
 from sweboard.paths import project_root
 from sweboard.yamlio import load_yaml, require
+
+
+DIFFICULTIES = ("easy", "medium")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Slice:
     split: str
     instance_ids: tuple[str, ...]
     rationale: dict[str, str]
+    difficulty: dict[str, str] = field(default_factory=dict)  # easy | medium, where the slice says
 
     @property
     def ids_hash(self) -> str:
@@ -44,13 +48,18 @@ def load_slice(path: Path, section: str) -> Slice:
         raise SweboardError(f"{path}: no section {section!r}; expected one of {have}")
     spec = data[section]
     where = f"{path}: {section}"
-    ids, rationale = [], {}
+    ids, rationale, difficulty = [], {}, {}
     for i, item in enumerate(require(spec, "instances", list, where)):
         if isinstance(item, str):
             ids.append(item)
         elif isinstance(item, dict) and isinstance(item.get("id"), str):
             ids.append(item["id"])
             rationale[item["id"]] = str(item.get("why", ""))
+            if "difficulty" in item:
+                if item["difficulty"] not in DIFFICULTIES:
+                    raise SweboardError(f"{where}.instances[{i}].difficulty: expected one of {list(DIFFICULTIES)}, "
+                                        f"got {item['difficulty']!r}")
+                difficulty[item["id"]] = item["difficulty"]
         else:
             raise SweboardError(f"{where}.instances[{i}]: expected an id or {{id: ..., why: ...}}, got {item!r}")
     if not ids:
@@ -63,5 +72,5 @@ def load_slice(path: Path, section: str) -> Slice:
         path=path, section=section,
         dataset_lock=lock if lock.is_absolute() else project_root() / lock,
         split=require(spec, "split", str, where),
-        instance_ids=tuple(ids), rationale=rationale,
+        instance_ids=tuple(ids), rationale=rationale, difficulty=difficulty,
     )

@@ -9,8 +9,8 @@ evaluator reports behind them. Rows from the scripted provider are labelled
 from __future__ import annotations
 
 import csv
-import html
 import json
+import math
 import os
 from math import comb
 from pathlib import Path
@@ -19,6 +19,7 @@ from sweboard.errors import SweboardError
 from sweboard.outcomes import (EMPTY, ERR_COLUMNS, ERROR_COLUMNS, PENDING, RESOLVED, is_failure, is_infra,
                                outcome_of)
 from sweboard.paths import config_dir, runs_dir
+from sweboard.stats import ALPHA, holm, interval, paired, rank_groups
 from sweboard.yamlio import load_yaml, require
 
 MANIFEST_COLUMNS = ("run_id", "run_status", "created_at", "model", "kind", "runner", "runner_version", "batch_status",
@@ -26,7 +27,8 @@ MANIFEST_COLUMNS = ("run_id", "run_status", "created_at", "model", "kind", "runn
                     "project_dirty", "swebench", "docker_engine", "peak_cpu_percent", "wall_time_s", "evaluator_run_ids")
 # Score cells: a number only when the row's status is `ok` (else empty; the status says why).
 SCORE_COLUMNS = ("pass@1", "pass@K", "pass_estimator", "resolved", "resolve_rate", "submitted", "empty_patches",
-                 "errors", "run_fail_rate", "baseline_pass@1", "delta_vs_baseline")
+                 "errors", "run_fail_rate", "baseline_pass@1", "delta_vs_baseline", "pass@1_ci_low", "pass@1_ci_high",
+                 "pass@K_ci_low", "pass@K_ci_high", "ci_method", "cost_per_task", "cost_per_resolved", "rank_group")
 OK = "ok"
 
 
@@ -142,17 +144,61 @@ def row_status(manifest: dict, model_id: str, tasks: dict[str, list[dict]]) -> s
     return OK
 
 
+def _percentile(values: list[float], q: float):
+    """Nearest-rank percentile; empty when there is nothing to rank."""
+    if not values:
+        return ""
+    ordered = sorted(values)
+    return round(ordered[max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))], 3)
+
+
 def _usage_totals(attempts: list[dict], set_aside: list[dict]) -> dict:
     """Spent is spent: set-aside (interrupted, infrastructure-failed) attempts' calls count too."""
     usage = [a.get("usage") or {} for a in attempts] + [x.get("usage") or {} for x in set_aside]
+    sources: dict[str, int] = {}
+    for u in usage:
+        for src, n in (u.get("token_sources") or {}).items():
+            sources[src] = sources.get(src, 0) + n
+    total_sourced = sum(sources.values())
+    billed_calls = sum(u.get("billed_calls", 0) for u in usage)
+    billed = round(sum(u.get("cost_billed_usd", 0) or 0 for u in usage), 6)
+    latencies = [x for u in usage for x in (u.get("latencies_s") or [])]
     return {
         "retries": sum(u.get("retries", 0) for u in usage),
         "model_calls": sum(u.get("model_calls", 0) for u in usage),
         "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
         "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
+        "cached_tokens": sum(u.get("cached_tokens", 0) or 0 for u in usage),
+        "reasoning_tokens": sum(u.get("reasoning_tokens", 0) or 0 for u in usage),
+        "token_source": " ".join(f"{src} {n / total_sourced:.0%}" for src, n in sorted(sources.items())),
         "cost_usd": round(sum(u.get("cost_usd", 0) or 0 for u in usage), 6),
+        "cost_list_usd": round(sum(u.get("cost_list_usd", 0) or 0 for u in usage), 6),
+        "cost_billed_usd": billed if billed_calls else "",
+        "cost_discrepancy_usd": (round(billed - sum(u.get("cost_list_of_billed_usd", 0) or 0 for u in usage), 6)
+                                 if billed_calls else ""),
+        "latency_p50_s": _percentile(latencies, 50), "latency_p90_s": _percentile(latencies, 90),
+        "latency_p99_s": _percentile(latencies, 99),
         "wait_time_s": round(sum(u.get("backoff_s", 0) or 0 for u in usage), 1),
     }
+
+
+def repo_of(instance_id: str) -> str:
+    """SWE-bench's convention: `owner__name-NUMBER` is repo `owner/name`."""
+    return instance_id.rsplit("-", 1)[0].replace("__", "/")
+
+
+def per_task_scores(batch: dict, tasks: dict[str, list[dict]], k: int) -> dict[str, tuple[float, float]]:
+    """Each task's contribution to pass@1 and pass@K under the batch's policy (docs/metrics.md)."""
+    out = {}
+    for iid, per in tasks.items():
+        if not per:
+            continue
+        c = sum(a["outcome"] == RESOLVED for a in per)
+        if not batch.get("stop_after_resolved", True):
+            out[iid] = (pass_at_k(len(per), c, 1), pass_at_k(len(per), c, min(k, len(per))))
+        else:
+            out[iid] = (float(per[0]["outcome"] == RESOLVED), float(c > 0))
+    return out
 
 
 def batch_metrics(manifest: dict, model_id: str) -> dict:
@@ -179,6 +225,8 @@ def batch_metrics(manifest: dict, model_id: str) -> dict:
         # each second once: the batch's wall time already holds the grading done inside it
         "wall_time_s": round((batch.get("wall_seconds") or 0) + (ev.get("post_batch_wall_seconds") or 0), 1),
         "agent_time_s": round(sum(a.get("duration_seconds") or 0 for a in attempts), 1),
+        "attempt_wall_p50_s": _percentile([a.get("duration_seconds") or 0 for a in attempts], 50),
+        "attempt_wall_p90_s": _percentile([a.get("duration_seconds") or 0 for a in attempts], 90),
         "eval_time_s": round(ev.get("wall_seconds") or 0, 1),
         "status": status,
         **{c: "" for c in SCORE_COLUMNS},
@@ -186,19 +234,22 @@ def batch_metrics(manifest: dict, model_id: str) -> dict:
     if status != OK or not n_tasks:
         return row
     per_task = list(tasks.values())
-    unbiased = not batch.get("stop_after_resolved", True)
-    if unbiased:
-        n = min(len(per) for per in per_task)
-        resolved_counts = [sum(a["outcome"] == RESOLVED for a in per) for per in per_task]
-        p1 = sum(pass_at_k(len(per), c, 1) for per, c in zip(per_task, resolved_counts)) / n_tasks
-        pk = sum(pass_at_k(len(per), c, min(k, len(per))) for per, c in zip(per_task, resolved_counts)) / n_tasks
-        estimator = f"unbiased (n={n})"
+    scores = per_task_scores(batch, tasks, k)
+    p1 = sum(v[0] for v in scores.values()) / n_tasks
+    pk = sum(v[1] for v in scores.values()) / n_tasks
+    if not batch.get("stop_after_resolved", True):
+        estimator = f"unbiased (n={min(len(per) for per in per_task)})"
     else:
-        p1 = sum(1 for per in per_task if per[0]["outcome"] == RESOLVED) / n_tasks
-        pk = sum(1 for per in per_task if any(a["outcome"] == RESOLVED for a in per)) / n_tasks
         estimator = "first attempt / within K"
     resolved = sum(1 for per in per_task if any(a["outcome"] == RESOLVED for a in per))
+    repos = [repo_of(iid) for iid in scores]
+    low1, high1, method = interval([v[0] for v in scores.values()], repos)
+    lowk, highk, _ = interval([v[1] for v in scores.values()], repos)
     row.update({
+        "pass@1_ci_low": low1, "pass@1_ci_high": high1, "pass@K_ci_low": lowk, "pass@K_ci_high": highk,
+        "ci_method": method,
+        "cost_per_task": round(row["cost_usd"] / n_tasks, 6),
+        "cost_per_resolved": round(row["cost_usd"] / resolved, 6) if resolved else "",
         "pass@1": round(p1, 4), "pass@K": round(pk, 4), "pass_estimator": estimator,
         "resolved": resolved, "resolve_rate": round(resolved / n_tasks, 4),
         "submitted": sum(1 for per in per_task if any(a["status"] == "submitted" for a in per)),
@@ -215,6 +266,7 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
         metrics = {model_id: batch_metrics(m, model_id) for model_id in m.get("batches", {})}
         baseline = next((metrics[mid]["pass@1"] for mid, b in m["batches"].items()
                          if b.get("kind") == "baseline" and metrics[mid]["status"] == OK), None)
+        groups = run_rank_groups(m, metrics)
         for model_id, batch in m["batches"].items():
             row = {"model": model_id, "provider": batch["model"].get("provider", ""), "kind": batch["kind"],
                    "runner": batch.get("runner") or "", "run_id": m["run_id"], "dataset": m["dataset_lock"]["repo_id"],
@@ -223,11 +275,89 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
             if baseline is not None and row["status"] == OK:
                 row["baseline_pass@1"] = baseline
                 row["delta_vs_baseline"] = round(row["pass@1"] - baseline, 4)
+            if model_id in groups:
+                row["rank_group"] = groups[model_id]
             rows.append(row)
     kind_order = {"model": 0, "test-equipment": 1, "baseline": 2}
     rows.sort(key=lambda r: (kind_order.get(r["kind"], 3), r["status"] != OK,
                              -(r["pass@K"] or 0), -(r["pass@1"] or 0), r["model"], r["run_id"]))
     return rows
+
+
+def resolved_sets(manifest: dict, model_id: str) -> dict[str, bool]:
+    return {iid: any(a["outcome"] == RESOLVED for a in per) for iid, per in task_outcomes(manifest, model_id).items()}
+
+
+def pairwise_rows(manifest: dict, metrics: dict[str, dict] | None = None) -> list[dict]:
+    """Every pair of scored rows in a run: tasks both / only A / only B resolved, exact McNemar p and
+    its Holm adjustment over all pairs of the run (the same test compare_runs uses)."""
+    metrics = metrics or {mid: batch_metrics(manifest, mid) for mid in manifest["batches"]}
+    scored = sorted(mid for mid, v in metrics.items() if v["status"] == OK)
+    sets = {mid: resolved_sets(manifest, mid) for mid in scored}
+    rows = []
+    for i, a in enumerate(scored):
+        for b in scored[i + 1:]:
+            test = paired(sets[a], sets[b])
+            rows.append({"run_id": manifest["run_id"], "model_a": a, "model_b": b, "tasks": test.n, "both": test.both,
+                         "only_a": len(test.only_a), "only_b": len(test.only_b), "p_value": round(test.p_value, 6)})
+    for row, adj in zip(rows, holm([r["p_value"] for r in rows])):
+        row["p_holm"] = round(adj, 6)
+        row["distinguishable"] = adj < ALPHA
+    return rows
+
+
+def run_rank_groups(manifest: dict, metrics: dict[str, dict]) -> dict[str, int]:
+    """Rank groups of a run's scored model rows (the baseline ranks with them: it is the floor)."""
+    pairs = pairwise_rows(manifest, metrics)
+    adjusted = {frozenset((r["model_a"], r["model_b"])): r["p_holm"] for r in pairs}
+    scored = [mid for mid, v in metrics.items() if v["status"] == OK]
+    return rank_groups(scored, {mid: metrics[mid]["pass@1"] for mid in scored}, adjusted)
+
+
+def breakdown_rows(manifests: list[dict], by: str) -> list[dict]:
+    """v2: per (run, model, repo) — or per difficulty — tasks, resolved, pass@1, pass@K and pass@1's interval."""
+    rows = []
+    for m in manifests:
+        difficulty = (m["slice"].get("difficulty") or {})
+        for model_id, batch in m["batches"].items():
+            metrics = batch_metrics(m, model_id)
+            if metrics["status"] != OK:
+                continue
+            tasks = task_outcomes(m, model_id)
+            scores = per_task_scores(batch, tasks, metrics["K"])
+            groups: dict[str, list[str]] = {}
+            for iid in scores:
+                key = repo_of(iid) if by == "repo" else (difficulty.get(iid) or "unlabelled")
+                groups.setdefault(key, []).append(iid)
+            for key, ids in sorted(groups.items()):
+                low, high, method = interval([scores[i][0] for i in ids], [repo_of(i) for i in ids])
+                rows.append({"run_id": m["run_id"], "model": model_id, "kind": batch["kind"], by: key,
+                             "tasks": len(ids),
+                             "resolved": sum(1 for i in ids if any(a["outcome"] == RESOLVED for a in tasks[i])),
+                             "pass@1": round(sum(scores[i][0] for i in ids) / len(ids), 4),
+                             "pass@K": round(sum(scores[i][1] for i in ids) / len(ids), 4),
+                             "pass@1_ci_low": low, "pass@1_ci_high": high, "ci_method": method})
+    return rows
+
+
+BY_REPO = ("run_id", "model", "kind", "repo", "tasks", "resolved", "pass@1", "pass@K", "pass@1_ci_low",
+           "pass@1_ci_high", "ci_method")
+BY_DIFFICULTY = ("run_id", "model", "kind", "difficulty", "tasks", "resolved", "pass@1", "pass@K", "pass@1_ci_low",
+                 "pass@1_ci_high", "ci_method")
+PAIRWISE = ("run_id", "model_a", "model_b", "tasks", "both", "only_a", "only_b", "p_value", "p_holm", "distinguishable")
+
+
+def write_breakdowns(out_dir: Path, manifests: list[dict]) -> list[Path]:
+    """v2's files beside the board (per repo, per difficulty) and each run's pairwise.csv. A run's
+    pairwise file is derived from its (immutable) manifest alone, so it is written once and then
+    only ever rewritten with the same bytes."""
+    paths = [write_csv(out_dir / "leaderboard_by_repo.csv", BY_REPO, breakdown_rows(manifests, "repo")),
+             write_csv(out_dir / "leaderboard_by_difficulty.csv", BY_DIFFICULTY, breakdown_rows(manifests, "difficulty"))]
+    for m in manifests:
+        target = runs_dir() / m["run_id"] / "pairwise.csv"
+        if target.parent.is_dir():
+            write_csv(target, PAIRWISE, pairwise_rows(m))
+    return paths
 
 
 def manifest_rows(manifests: list[dict]) -> list[dict]:
@@ -276,39 +406,8 @@ def write_csv(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
     return path
 
 
-def write_html(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
-    """A static page of the same rows for the analyst: sortable by eye, each run_id linking to its manifest."""
-    def cell(col: str, row: dict) -> str:
-        value = row.get(col, "")
-        if col == "run_id":
-            return f'<a href="{html.escape(str(value))}/manifest.json">{html.escape(str(value))}</a>'
-        if col in ("pass@1", "pass@K") and value != "":
-            pct = round(float(value) * 100)
-            return f'<span class="bar" style="--w:{pct}%">{value}</span>'
-        return html.escape(str(value))
+def write_html(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[dict]) -> Path:
+    """The analyst's page (sweboard.report.page): sections per run, charts, every number linked."""
+    from sweboard.report.page import render
 
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "\n".join(f'<tr class="{html.escape(r["kind"])}">' + "".join(f'<td class="{html.escape(c)}">{cell(c, r)}</td>' for c in cols) + "</tr>"
-                     for r in rows)
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>sweboard leaderboard</title>
-<style>
-body {{ font: 14px system-ui, sans-serif; margin: 1.5em; }}
-table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }}
-td.status {{ white-space: normal; min-width: 16em; max-width: 28em; }}
-th {{ background: #f2f2f2; position: sticky; top: 0; }}
-tr.test-equipment td {{ color: #777; font-style: italic; }} tr.baseline td {{ background: #fafafa; }}
-.bar {{ display: inline-block; min-width: 4em; background: linear-gradient(90deg, #9cd3a4 var(--w), transparent var(--w)); }}
-</style></head><body>
-<h1>sweboard leaderboard</h1>
-<p>One row per (run_id, model); every number comes from the linked <code>manifest.json</code>.
-Rows of kind <em>test-equipment</em> come from the scripted offline provider and are never a model's result.
-Metrics: docs/metrics.md. Same data as <a href="leaderboard.csv">leaderboard.csv</a>.</p>
-<table><thead><tr>{head}</tr></thead><tbody>
-{body}
-</tbody></table></body></html>
-"""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return render(path, cols, rows, manifests, breakdown_rows(manifests, "repo"), ERR_COLUMNS)

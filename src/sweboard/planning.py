@@ -13,9 +13,14 @@ from sweboard.catalog import Catalog, ModelEntry
 from sweboard.errors import SweboardError
 from sweboard.ledger import Ledger
 from sweboard.runconfig import RunnerConfig
+from sweboard.stats import half_width, min_detectable_flips
 
 # Which catalog providers each iteration drives (the plan: i1 = Chutes, i2 = Chutes + OpenRouter).
-ITERATION_PROVIDERS = {"i1": ("chutes",), "i2": ("chutes", "openrouter")}
+ITERATION_PROVIDERS = {"i1": ("chutes",), "i2": ("chutes", "openrouter"), "i3": ("chutes", "openrouter"),
+                       "i4": ("chutes", "openrouter")}
+# Each iteration's slice file (i2 reuses i1's; i4 measures tokens, cost and latency on i3's).
+ITERATION_SLICES = {"i1": "instances_i1.yaml", "i2": "instances_i1.yaml", "i3": "instances_i3.yaml",
+                    "i4": "instances_i3.yaml"}
 # The offline stand-ins, one per failure mode the pipeline must survive (TEST EQUIPMENT).
 OFFLINE_MODELS = ("scripted/solver", "scripted/empty", "scripted/wrong", "scripted/ratelimited",
                   "scripted/server-error", "scripted/retired-model")
@@ -85,4 +90,10 @@ def render(plans: list[ModelPlan], config: RunnerConfig, ledger: Ledger | None =
             left = prov.dollar_cap - used["dollars"]
             lines.append(f"{name}: ${used['dollars']:.4f} spent of ${prov.dollar_cap:.2f}; bound ${cost:.4f} "
                          f"{'fits' if cost <= left else 'EXCEEDS what is left: the run stops at the cap and resumes later'}")
+    n = plans[0].tasks if plans else 0
+    if n:
+        detect = min_detectable_flips(n)
+        lines.append(f"what {n} tasks can resolve: a rate near 0.5 has a 95% interval of +/-{half_width(n):.2f}; a paired "
+                     f"test between two models needs {detect if detect else 'more tasks than the slice has'}"
+                     f"{' tasks flipping one way' if detect else ''} to tell them apart")
     return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The analyst's page (`runs/leaderboard.html`): static HTML with inline SVG, no JavaScript, opens offline."""

@@ -1,0 +1,101 @@
+"""`runs/leaderboard.html`: the page an analyst opens first.
+
+One section per run, latest first: the headline columns (model, runner, pass@1 with its 95 %
+interval, pass@K, cost per task and per resolved task, latency P50/P90, status), every other
+column behind an expander, a cost-vs-pass@1 Pareto chart with interval whiskers and the
+frontier, a model x repo heatmap and the attempts' outcome classes per model. Every number
+links to the manifest it came from. Static: no JavaScript, no CDN; it opens from disk offline.
+"""
+
+from __future__ import annotations
+
+import os
+from html import escape
+from pathlib import Path
+
+from sweboard.report import svg
+
+HEADLINE = ("model", "runner", "rank_group", "pass@1", "pass@K", "cost_per_task", "cost_per_resolved", "latency_p50_s",
+            "latency_p90_s", "status")
+
+
+def _fmt(value) -> str:
+    if value == "" or value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _cell(col: str, row: dict, link: str) -> str:
+    value = row.get(col, "")
+    if col == "pass@1" and value != "":
+        ci = f" [{_fmt(row.get('pass@1_ci_low'))}, {_fmt(row.get('pass@1_ci_high'))}]" if row.get("pass@1_ci_low") != "" else ""
+        pct = round(float(value) * 100)
+        return f'<a href="{link}"><span class="bar" style="--w:{pct}%">{_fmt(value)}</span>{escape(ci)}</a>'
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and col not in ("rank_group",):
+        return f'<a href="{link}">{escape(_fmt(value))}</a>'
+    return escape(_fmt(value))
+
+
+def _table(cols, rows, link, cls) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in cols)
+    body = "\n".join(f'<tr class="{escape(r["kind"])}">' + "".join(
+        f'<td class="{escape(c)}">{_cell(c, r, link)}</td>' for c in cols) + "</tr>" for r in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+
+
+def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[dict], breakdown: list[dict],
+           err_columns: tuple[str, ...]) -> Path:
+    by_run: dict[str, list[dict]] = {}
+    for r in rows:
+        by_run.setdefault(r["run_id"], []).append(r)
+    created = {m["run_id"]: m.get("created_at") or "" for m in manifests}
+    sections = []
+    for run_id in sorted(by_run, key=lambda rid: (created.get(rid, ""), rid), reverse=True):
+        run_rows = by_run[run_id]
+        link = f"{escape(run_id)}/manifest.json"
+        m = next(x for x in manifests if x["run_id"] == run_id)
+        cells = {(b["model"], b["repo"]): b for b in breakdown if b["run_id"] == run_id}
+        repos = sorted({repo for _, repo in cells})
+        models = [r["model"] for r in run_rows if any((r["model"], repo) in cells for repo in repos)]
+        sections.append(f"""<section class="run" id="{escape(run_id)}">
+<h2>Run <a href="{link}">{escape(run_id)}</a></h2>
+<p class="meta">{escape(m['dataset_lock']['repo_id'])}@{escape(m['dataset_lock']['revision'][:12])}, split
+{escape(m['slice']['split'])}, {len(m['slice']['instance_ids'])} tasks; created {escape(created.get(run_id, ''))};
+run status {escape(str(m.get('status')))}. <a href="{escape(run_id)}/pairwise.csv">pairwise comparisons</a></p>
+{_table(HEADLINE, run_rows, link, "headline")}
+<details><summary>All {len(cols)} columns</summary>{_table(cols, run_rows, link, "full")}</details>
+<div class="charts">
+<figure><figcaption>Cost per task vs pass@1 (whiskers: 95% interval; dashed: the frontier)</figcaption>{svg.pareto(run_rows)}</figure>
+<figure><figcaption>pass@1 by repo (tasks in brackets)</figcaption>{svg.heatmap(models, repos, cells) if repos else '<p class="note">No scored rows.</p>'}</figure>
+<figure><figcaption>Attempts by outcome class</figcaption>{svg.failure_bars(run_rows, err_columns)}</figure>
+</div>
+</section>""")
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>sweboard leaderboard</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; margin: .5em 0; }} th, td {{ border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }}
+td.status {{ white-space: normal; min-width: 16em; max-width: 30em; }}
+th {{ background: #f2f2f2; }} a {{ color: inherit; }}
+tr.test-equipment td {{ color: #666; font-style: italic; }} tr.baseline td {{ background: #fafafa; }}
+.bar {{ display: inline-block; min-width: 3.5em; background: linear-gradient(90deg, #9cd3a4 var(--w), transparent var(--w)); }}
+section.run {{ border-top: 2px solid #888; margin-top: 1.5em; }}
+.charts {{ display: flex; flex-wrap: wrap; gap: 1.5em; }} figure {{ margin: 0; }} figcaption {{ font-weight: 600; }}
+details {{ overflow-x: auto; max-width: 100%; }} .note {{ color: #666; }}
+</style></head><body>
+<h1>sweboard leaderboard</h1>
+<p>Every number comes from the linked <code>manifest.json</code> of its run. A score is shown only when the row's
+status is <em>ok</em>; otherwise the cell is empty and the status says why. Rates are fractions 0&ndash;1, with 95%
+intervals; models in the same <code>rank_group</code> cannot be told apart by a paired test. Rows of kind
+<em>test-equipment</em> come from the scripted offline provider and are never a model's result.
+Definitions: docs/metrics.md. Data: <a href="leaderboard.csv">leaderboard.csv</a>,
+<a href="leaderboard_by_repo.csv">by repo</a>, <a href="leaderboard_by_difficulty.csv">by difficulty</a>.</p>
+{''.join(sections) or '<p>No runs yet.</p>'}
+</body></html>
+"""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

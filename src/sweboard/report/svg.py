@@ -1,0 +1,124 @@
+"""Hand-drawn inline SVG charts: a cost-vs-pass@1 Pareto chart, a model x repo heatmap, failure bars.
+
+Why by hand: the page must open from disk with no JavaScript or CDN, and these three charts are a
+few dozen shapes each; a plotting library would add a heavy dependency for that.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def _num(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def pareto(rows: list[dict], width: int = 640, height: int = 320) -> str:
+    """pass@1 (with its 95 % interval as a whisker) against cost per task; the frontier (no other model
+    is both cheaper and better) is joined by a line. Rows without both numbers are left out and listed."""
+    pts = [r for r in rows if _num(r.get("pass@1")) is not None and _num(r.get("cost_per_task")) is not None]
+    left, right, top, bottom = 60, 130, 20, 45
+    w, h = width - left - right, height - top - bottom
+    max_cost = max([r["cost_per_task"] for r in pts] + [1e-9]) * 1.1
+    x = lambda c: left + w * (c / max_cost)  # noqa: E731
+    y = lambda p: top + h * (1 - p)  # noqa: E731
+    parts = [f'<svg class="chart pareto" role="img" aria-label="cost versus pass@1" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}">',
+             f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="#fbfbfb" stroke="#999"/>']
+    for i in range(0, 6):
+        p = i / 5
+        parts.append(f'<line x1="{left}" x2="{left + w}" y1="{y(p):.1f}" y2="{y(p):.1f}" stroke="#e5e5e5"/>'
+                     f'<text x="{left - 6}" y="{y(p) + 4:.1f}" text-anchor="end" font-size="11">{p:.1f}</text>')
+    for i in range(0, 5):
+        c = max_cost * i / 4
+        parts.append(f'<text x="{x(c):.1f}" y="{top + h + 15}" text-anchor="middle" font-size="11">${c:.4g}</text>')
+    parts.append(f'<text x="{left + w / 2}" y="{height - 5}" text-anchor="middle" font-size="12">cost per task (USD)</text>'
+                 f'<text x="14" y="{top + h / 2}" text-anchor="middle" font-size="12" '
+                 f'transform="rotate(-90 14 {top + h / 2})">pass@1 (95% CI)</text>')
+    frontier = sorted((r for r in pts if not any(o is not r and o["cost_per_task"] <= r["cost_per_task"]
+                                                 and o["pass@1"] >= r["pass@1"]
+                                                 and (o["cost_per_task"], o["pass@1"]) != (r["cost_per_task"], r["pass@1"])
+                                                 for o in pts)), key=lambda r: r["cost_per_task"])
+    if len(frontier) > 1:
+        path = " ".join(f"{x(r['cost_per_task']):.1f},{y(r['pass@1']):.1f}" for r in frontier)
+        parts.append(f'<polyline class="frontier" points="{path}" fill="none" stroke="#444" stroke-dasharray="4 3"/>')
+    for i, r in enumerate(pts):
+        color = PALETTE[i % len(PALETTE)]
+        cx, cy = x(r["cost_per_task"]), y(r["pass@1"])
+        lo, hi = _num(r.get("pass@1_ci_low")), _num(r.get("pass@1_ci_high"))
+        if lo is not None and hi is not None:
+            parts.append(f'<line class="whisker" x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(lo):.1f}" y2="{y(hi):.1f}" '
+                         f'stroke="{color}" stroke-width="2"/>')
+        on = r in frontier
+        parts.append(f'<circle class="point{" on-frontier" if on else ""}" cx="{cx:.1f}" cy="{cy:.1f}" r="{6 if on else 4}" '
+                     f'fill="{color}" stroke="#222"><title>{escape(r["model"])}: pass@1 {r["pass@1"]} '
+                     f'[{lo}, {hi}], ${r["cost_per_task"]}/task</title></circle>'
+                     f'<text x="{cx + 8:.1f}" y="{cy - 6:.1f}" font-size="11">{escape(r["model"])}</text>')
+    parts.append("</svg>")
+    missing = [r["model"] for r in rows if r not in pts]
+    note = (f'<p class="note">Not plotted (no score or no cost): {escape(", ".join(missing))}.</p>' if missing else "")
+    return "".join(parts) + note
+
+
+def heatmap(models: list[str], repos: list[str], cells: dict[tuple[str, str], dict]) -> str:
+    """pass@1 per model and repo: darker green is higher; a blank cell had no scored tasks."""
+    cw, ch, left, top = 90, 26, 260, 110
+    width, height = left + cw * len(repos) + 90, top + ch * len(models) + 10
+    parts = [f'<svg class="chart heatmap" role="img" aria-label="pass@1 by model and repo" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}">']
+    for j, repo in enumerate(repos):
+        tx = left + j * cw + cw / 2
+        parts.append(f'<text x="{tx:.1f}" y="{top - 8}" font-size="11" transform="rotate(-35 {tx:.1f} {top - 8})">'
+                     f'{escape(repo)}</text>')
+    for i, model in enumerate(models):
+        parts.append(f'<text x="{left - 8}" y="{top + i * ch + 17}" text-anchor="end" font-size="11">{escape(model)}</text>')
+        for j, repo in enumerate(repos):
+            cell = cells.get((model, repo))
+            if cell is None:
+                parts.append(f'<rect x="{left + j * cw}" y="{top + i * ch}" width="{cw - 2}" height="{ch - 2}" '
+                             f'fill="#fff" stroke="#ddd"/>')
+                continue
+            p = cell["pass@1"]
+            green = int(235 - 150 * p)
+            parts.append(f'<rect class="cell" x="{left + j * cw}" y="{top + i * ch}" width="{cw - 2}" height="{ch - 2}" '
+                         f'fill="rgb({green},{int(245 - 60 * p)},{green})"><title>{escape(model)} / {escape(repo)}: '
+                         f'pass@1 {p} on {cell["tasks"]} tasks</title></rect>'
+                         f'<text x="{left + j * cw + cw / 2:.1f}" y="{top + i * ch + 17}" text-anchor="middle" '
+                         f'font-size="11">{p:.2f} ({cell["tasks"]})</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def failure_bars(rows: list[dict], err_columns: tuple[str, ...], width: int = 560) -> str:
+    """Per model, its attempts by outcome class: graded by the evaluator (resolved or not), then each err_* class."""
+    classes = ["graded", *err_columns]
+    colors = {"graded": "#9fd5a4", **{c: PALETTE[i % len(PALETTE)] for i, c in enumerate(err_columns)}}
+    left, bar_h, top = 220, 18, 10
+    height = top + (bar_h + 6) * len(rows) + 40
+    parts = [f'<svg class="chart failures" role="img" aria-label="attempt outcomes per model" width="{width + left}" '
+             f'height="{height}" viewBox="0 0 {width + left} {height}">']
+    for i, r in enumerate(rows):
+        counts = {c: r.get(c) if isinstance(r.get(c), int) else 0 for c in err_columns}
+        counts["graded"] = max(0, (r.get("attempts_total") or 0) - (r.get("attempts_failed") or 0))
+        total = sum(counts.values()) or 1
+        yy = top + i * (bar_h + 6)
+        parts.append(f'<text x="{left - 8}" y="{yy + 13}" text-anchor="end" font-size="11">{escape(r["model"])}</text>')
+        xx = left
+        for c in classes:
+            if counts[c]:
+                bw = width * counts[c] / total
+                parts.append(f'<rect class="seg {c}" x="{xx:.1f}" y="{yy}" width="{bw:.1f}" height="{bar_h}" '
+                             f'fill="{colors[c]}"><title>{escape(r["model"])}: {c} {counts[c]}</title></rect>')
+                xx += bw
+    ly = top + (bar_h + 6) * len(rows) + 12
+    lx = left
+    for c in classes:
+        parts.append(f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{colors[c]}"/>'
+                     f'<text x="{lx + 13}" y="{ly + 9}" font-size="10">{escape(c)}</text>')
+        lx += 14 + 6.5 * len(c)
+        if lx > width + left - 80:
+            lx, ly = left, ly + 14
+    parts.append("</svg>")
+    return "".join(parts)

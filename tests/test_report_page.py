@@ -1,0 +1,100 @@
+"""The analyst's page, rendered in a real headless browser: sections, table, charts drawn, no JavaScript."""
+
+import json
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from test_leaderboard import attempt, manifest
+
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
+    """Decode an 8-bit RGB/RGBA PNG (what Chromium writes) into rows of pixel bytes."""
+    data = path.read_bytes()
+    pos, chunks = 8, []
+    width = height = bpp = 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and color in (2, 6)
+            bpp = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            chunks.append(body)
+        pos += 12 + length
+    raw = zlib.decompress(b"".join(chunks))
+    stride = width * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(height):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return width, bpp, rows
+
+
+@pytest.fixture
+def page(home):
+    from sweboard.cli import generate_leaderboard
+
+    ids = ("a__x-1", "a__x-2", "b__y-1", "c__z-1")
+    good = {t: [attempt(1, cost=0.02)] for t in ids}
+    m = manifest("run-page", {"model/a": good, "model/b": good, "base": good},
+                 {"model/a": {t: ["resolved"] for t in ids}, "model/b": {t: ["resolved", "unresolved"][i % 2:i % 2 + 1]
+                                                                     for i, t in enumerate(ids)},
+                  "base": {t: ["empty_patch"] for t in ids}}, ids=ids)
+    m["created_at"] = "2026-11-26T00:00:00Z"
+    (home / "runs" / "run-page").mkdir()
+    (home / "runs" / "run-page" / "manifest.json").write_text(json.dumps(m))
+    assert generate_leaderboard([]) == 0
+    return home / "runs" / "leaderboard.html"
+
+
+def test_the_page_is_static_and_links_every_number(page):
+    html = page.read_text()
+    assert "<script" not in html and "http://" not in html and "https://" not in html, "no JavaScript, no CDN"
+    assert html.count('<section class="run"') == 1 and 'href="run-page/manifest.json"' in html
+    assert '<svg class="chart pareto"' in html and 'class="chart heatmap"' in html and 'class="chart failures"' in html
+    assert html.count('class="point') == 3 and html.count("on-frontier") >= 1 and 'class="whisker"' in html
+    assert "<details>" in html and (page.parent / "run-page" / "pairwise.csv").is_file()
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no chromium here (Debian's `chromium` package installs it)")
+def test_a_real_browser_draws_the_table_and_the_charts(page, tmp_path):
+    shot = tmp_path / "page.png"
+    proc = subprocess.run([BROWSER, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1300,1400",
+                           f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), proc.stderr[-2000:]
+    dom = subprocess.run([BROWSER, *FLAGS, f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "model/a" in dom and "<circle" in dom and "<rect" in dom
+    width, bpp, rows = png_pixels(shot)
+    # The frontier point and the bars are coloured, not grey: count saturated pixels on the page.
+    colored = 0
+    for line in rows:
+        for i in range(0, width * bpp, bpp):
+            r, g, b = line[i], line[i + 1], line[i + 2]
+            if max(r, g, b) - min(r, g, b) > 60:
+                colored += 1
+    assert colored > 2000, f"only {colored} coloured pixels: the charts were not drawn"
