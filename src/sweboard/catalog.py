@@ -45,6 +45,12 @@ class ModelEntry:
     price_source: str
     enabled: bool
     notes: str = ""
+    served_as: str | None = None  # the provider's current id for this catalog id, mapped deliberately (with a reason)
+
+    @property
+    def served_id(self) -> str:
+        """The id sent to the provider: the catalog's own (the plan's), unless an alias was mapped."""
+        return self.served_as or self.id
 
     @property
     def is_baseline(self) -> bool:
@@ -74,6 +80,7 @@ class ModelEntry:
             "price_per_1k_input": self.price_per_1k_input,
             "price_per_1k_output": self.price_per_1k_output,
             "price_source": self.price_source,
+            "served_as": self.served_as,
             "test_equipment": self.test_equipment,
         }
 
@@ -133,6 +140,10 @@ def load_catalog(path: Path | None = None) -> Catalog:
             raise SweboardError(f"{mw}.provider: {provider!r} is not one of the providers {sorted(providers)}")
         if model_id in models:
             raise SweboardError(f"{mw}.id: {model_id!r} appears twice")
+        served_as = _opt_str(spec, "served_as", mw)
+        if served_as and not str(spec.get("served_as_reason", "")).strip():
+            raise SweboardError(f"{mw}.served_as_reason: required with served_as (why {model_id!r} is mapped "
+                                f"to {served_as!r}; tools/check_catalog.py reports renames)")
         models[model_id] = ModelEntry(
             id=model_id,
             provider=providers[provider],
@@ -141,5 +152,35 @@ def load_catalog(path: Path | None = None) -> Catalog:
             price_source=str(spec.get("price_source", "")),
             enabled=bool(spec.get("enabled", True)),
             notes=str(spec.get("notes", "")),
+            served_as=served_as,
         )
-    return Catalog(path=path, providers=providers, models=models)
+    return Catalog(path=path, providers=providers, models=_apply_price_snapshot(models, path.parent / PRICES_LOCK))
+
+
+PRICES_LOCK = "model_prices.lock"
+
+
+def _apply_price_snapshot(models: dict[str, ModelEntry], lock: Path) -> dict[str, ModelEntry]:
+    """Prices from the dated snapshot tools/check_catalog.py wrote (the providers' own listings),
+    over the catalog's estimates; `price_source` names the snapshot, so the board says what priced it."""
+    if not lock.is_file():
+        return models
+    from dataclasses import replace
+
+    data = load_yaml(lock) or {}
+    prices = data.get("prices") if isinstance(data, dict) else None
+    if not isinstance(prices, dict):
+        raise SweboardError(f"{lock}: expected a 'prices' mapping (tools/check_catalog.py writes this file)")
+    out = dict(models)
+    for model_id, p in prices.items():
+        if model_id in out and isinstance(p, dict):
+            try:
+                pin, pout = float(p["price_per_1k_input"]), float(p["price_per_1k_output"])
+            except (KeyError, TypeError, ValueError):
+                raise SweboardError(f"{lock}: prices[{model_id!r}]: expected price_per_1k_input and "
+                                    "price_per_1k_output numbers") from None
+            if not (math.isfinite(pin) and math.isfinite(pout) and pin >= 0 and pout >= 0):
+                raise SweboardError(f"{lock}: prices[{model_id!r}]: prices must be finite and >= 0")
+            out[model_id] = replace(out[model_id], price_per_1k_input=pin, price_per_1k_output=pout,
+                                    price_source=f"{PRICES_LOCK} {data.get('retrieved_at', '?')} ({p.get('source', '?')})")
+    return out

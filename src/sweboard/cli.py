@@ -481,3 +481,55 @@ def suggest_timeouts(argv=None):
     _valid_run_id(args.run_id)
     print(render(args.run_id, suggestions(args.run_id)))
     return 0
+
+
+@_cli
+def check_catalog(argv=None):
+    import yaml
+
+    from sweboard import credentials
+    from sweboard.catalog import PRICES_LOCK, load_catalog
+    from sweboard.catalog_check import check, render, snapshot
+    from sweboard.paths import config_dir
+
+    p = argparse.ArgumentParser(prog="check_catalog.py", description=(
+        "Ask each provider's model list (GET {base_url}/models, with the operator's key) and report per catalog id: "
+        "served / renamed (closest served id) / gone, with context length and current prices; with --write, save "
+        "the served prices as a dated snapshot (config/model_prices.lock) that list-price cost then uses."))
+    p.add_argument("--write", action="store_true", help="write config/model_prices.lock from the served prices")
+    p.add_argument("--dry-run", action="store_true", help="report only (the default without --write)")
+    args = p.parse_args(argv)
+    catalog = load_catalog()
+    keys = {name: credentials.get_key(prov.api_key_env) if prov.api_key_env else None
+            for name, prov in catalog.providers.items()}
+    rows = check(catalog, keys)
+    print(render(rows))
+    if args.write and not args.dry_run:
+        path = config_dir() / PRICES_LOCK
+        snap = snapshot(rows)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("# Written by tools/check_catalog.py --write: the providers' listed prices (dollars per 1K\n"
+                       "# tokens), used for list-price cost instead of the catalog's estimates.\n"
+                       + yaml.safe_dump(snap, sort_keys=True))
+        tmp.replace(path)
+        print(f"{path}: {len(snap['prices'])} prices, retrieved {snap['retrieved_at']}")
+    return 0
+
+
+@_cli
+def reconcile_usage(argv=None):
+    from sweboard import credentials
+    from sweboard.reconcile import reconcile, render
+
+    p = argparse.ArgumentParser(prog="reconcile_usage.py", description=(
+        "Check a run's recorded usage against the provider: for a sample of OpenRouter calls, its generation record "
+        "(GET {base_url}/generation?id=...: tokens, total cost, serving provider); Chutes calls against the ledger."))
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--sample", type=int, default=20, help="how many OpenRouter calls to check (default 20)")
+    p.add_argument("--dry-run", action="store_true", help="same as the default: this tool only reads")
+    args = p.parse_args(argv)
+    _valid_run_id(args.run_id)
+    if args.sample < 1:
+        raise SweboardError(f"--sample {args.sample}: expected a whole number >= 1")
+    print(render(reconcile(args.run_id, credentials.get_key("OPENROUTER_API_KEY"), args.sample)))
+    return 0

@@ -265,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._bad_request(route, 400, "streaming is not supported by the sweboard gateway")
             return None
-        body["model"] = route.model.id  # the catalog id, whatever prefix the agent's client used
+        body["model"] = route.model.served_id  # the catalog id (or its deliberate alias), whatever the agent said
         if route.model.provider.name == "openrouter":
             body["usage"] = {"include": True}  # older API versions report usage.cost only when asked
         return json.dumps(body).encode()

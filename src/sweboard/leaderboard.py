@@ -269,7 +269,8 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
         groups = run_rank_groups(m, metrics)
         for model_id, batch in m["batches"].items():
             row = {"model": model_id, "provider": batch["model"].get("provider", ""), "kind": batch["kind"],
-                   "runner": batch.get("runner") or "", "run_id": m["run_id"], "dataset": m["dataset_lock"]["repo_id"],
+                   "runner": batch.get("runner") or "", "price_source": batch["model"].get("price_source", ""),
+                   "run_id": m["run_id"], "dataset": m["dataset_lock"]["repo_id"],
                    "dataset_revision": m["dataset_lock"]["revision"][:12], "split": m["slice"]["split"],
                    **metrics[model_id]}
             if baseline is not None and row["status"] == OK:
