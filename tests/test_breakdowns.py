@@ -51,7 +51,9 @@ def test_rank_groups_and_pairwise_use_the_paired_test():
     pairs = {(p["model_a"], p["model_b"]): p for p in pairwise_rows(m)}
     assert pairs[("base", "strong")]["only_b"] == 12 and pairs[("base", "strong")]["distinguishable"]
     assert pairs[("close", "strong")]["p_value"] == 1.0 and not pairs[("close", "strong")]["distinguishable"]
-    assert rows["strong"]["pass@1_ci_high"] == 1.0 and rows["strong"]["ci_method"].startswith("bootstrap clustered")
+    assert rows["strong"]["pass@1_ci_high"] == 1.0 and rows["strong"]["pass@1_ci_low"] < 1.0, "12/12 is not certainty"
+    assert rows["strong"]["ci_method"] == "exact Clopper-Pearson"
+    assert rows["close"]["ci_method"].startswith("bootstrap clustered by repo (3 repos")
 
 
 def test_per_repo_rows_partition_the_tasks():

@@ -23,7 +23,9 @@ def test_rows_have_the_swe_bench_5x_schema():
 def test_variety_the_pipeline_needs():
     rows = taskset.load_rows()
     repos = taskset.load_repos()
-    assert len(rows) >= 6 and len(repos) >= 3
+    assert len(rows) >= 10 and len(repos) >= 4
+    assert sum(r["split"] == "dev" for r in rows) >= 10, "the offline i3 slice is the dev split"
+    assert any(any(req.startswith("numpy") for req in repo.requirements) for repo in repos.values()), "a numpy task"
     assert len({r.version for r in repos.values()}) == len(repos)
     files_touched = [len(taskset._files_in_patch(r["patch"])) for r in rows]
     assert max(files_touched) >= 2, "a fix spanning two files"
@@ -45,8 +47,9 @@ def test_history_replay_is_deterministic(tmp_path):
 
 def test_dataset_folder_loads_with_datasets_dev_and_test(tmp_path):
     folder = taskset.write_dataset(tmp_path / "ds")
-    dev = datasets.load_dataset(str(folder), split="dev")
-    test = datasets.load_dataset(str(folder), split="test")
+    cache = tmp_path / "hf-datasets-cache"  # a fresh cache: a stale one keyed by the folder name would be reused
+    dev = datasets.load_dataset(str(folder), split="dev", cache_dir=str(cache))
+    test = datasets.load_dataset(str(folder), split="test", cache_dir=str(cache))
     rows = taskset.load_rows()
     assert len(dev) == sum(r["split"] == "dev" for r in rows)
     assert len(test) == sum(r["split"] == "test" for r in rows)

@@ -123,6 +123,8 @@ def clopper_pearson(successes: int, n: int, level: float = LEVEL) -> tuple[float
 def interval(per_task: list[float], clusters: list[str], level: float = LEVEL) -> tuple[float, float, str]:
     """A 95 % interval for the mean of per-task values, and how it was made.
 
+    - every task 0, or every task 1: the exact Clopper-Pearson interval (a bootstrap would collapse
+      to a point and claim certainty);
     - 3 or more clusters (repos): percentile bootstrap resampling whole repos (tasks of one repo
       are not independent), RESAMPLES draws, fixed SEED;
     - otherwise, per-task values all 0 or 1: the exact Clopper-Pearson interval;
@@ -136,6 +138,11 @@ def interval(per_task: list[float], clusters: list[str], level: float = LEVEL) -
         return 0.0, 1.0, "none"
     groups = sorted(set(clusters))
     rng = np.random.default_rng(SEED)
+    binary = set(np.unique(values)) <= {0.0, 1.0}
+    if binary and len(np.unique(values)) == 1:
+        # all tasks alike (0/n or n/n): any bootstrap collapses to a point; the exact interval does not
+        low, high = clopper_pearson(int(values.sum()), n, level)
+        return round(low, 4), round(high, 4), "exact Clopper-Pearson"
     if len(groups) >= 3:
         index = {g: np.flatnonzero(np.asarray(clusters) == g) for g in groups}
         sums = np.array([values[index[g]].sum() for g in groups])
@@ -143,7 +150,7 @@ def interval(per_task: list[float], clusters: list[str], level: float = LEVEL) -
         draws = rng.integers(0, len(groups), size=(RESAMPLES, len(groups)))
         means = sums[draws].sum(axis=1) / sizes[draws].sum(axis=1)
         method = f"bootstrap clustered by repo ({len(groups)} repos, {RESAMPLES} resamples, seed {SEED})"
-    elif set(np.unique(values)) <= {0.0, 1.0}:
+    elif binary:
         low, high = clopper_pearson(int(values.sum()), n, level)
         return round(low, 4), round(high, 4), "exact Clopper-Pearson"
     else:
