@@ -215,3 +215,20 @@ def test_the_evaluator_canary_grades_gold_and_empty_on_the_slice(home, offline_i
     assert m["evaluations"]["canary/empty"]["counts"]["empty_patch"] == 4
     assert tool("generate_leaderboard").returncode == 0
     assert not any(r == "canary-x" for r, _ in board(home)), "a canary is a check, never a leaderboard row"
+
+
+@pytest.mark.docker
+def test_each_distinct_patch_is_graded_once_per_run(home, provider, offline_images):
+    """The wrong model submits the same patch in both attempts: the second is not graded again."""
+    from sweboard import cli
+
+    proc = tool("run_model_batch", "--run-id", "once", "--model", "scripted/wrong", "--offline", "--attempts", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert cli.run_evaluation(["--run-id", "once"]) == 0
+    ev = manifest(home, "once")["evaluations"]["scripted/wrong"]
+    assert ev["reused"] == 3 and ev["counts"]["unresolved"] == 6
+    for iid, (first, second) in ev["instances"].items():
+        assert first["verdict"] == second["verdict"] == "unresolved"
+        assert second["reused_from"] == f"attempts/scripted__wrong/{iid}/attempt-1/verdict.json"
+    graded = [json.loads(p.read_text()) for p in (home / "runs" / "once" / "evaluation").rglob("invocation.json")]
+    assert sum(len(g["attempts"]) for g in graded) == 3, "only the three first attempts reached the evaluator"

@@ -179,6 +179,23 @@ def provider_key(model: ModelEntry) -> str | None:
     return key
 
 
+def ensure_images(rows: list[dict], log=print, parallel: int = 3) -> dict[str, str | None]:
+    """Every row's image present before the batch's first attempt: inspected, and on a real host pulled
+    once (a few at a time, with progress). Returns image -> problem (None when ready); an image still
+    missing makes its attempts infrastructure errors, never the model's timeouts."""
+    images = sorted({r["image"] for r in rows})
+    problems: dict[str, str | None] = {}
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        for done, (image, problem) in enumerate(zip(images, pool.map(image_problem, images)), start=1):
+            problems[image] = problem
+            if problem:
+                log(f"  image {done}/{len(images)} NOT READY: {problem}")
+    ready = sum(1 for p in problems.values() if p is None)
+    if ready < len(images):
+        log(f"  images: {ready} of {len(images)} ready; attempts on the others are infrastructure errors")
+    return problems
+
+
 def image_problem(image: str) -> str | None:
     """Why the task image cannot be used (absent locally and not pullable), or None if it is there."""
     from sweboard.dockerutil import docker, image_labels
@@ -313,9 +330,11 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         base_url, route = None, None
         if gateway is not None:
             # the gateway never waits on the provider past the attempt's own deadline
+            # the attempt's clock starts at the agent's first call; the gateway never waits past its end
             base_url, route = gateway.register(plan.model, key, out / "calls.jsonl", plan.config.max_tokens,
-                                               deadline=time.monotonic() + timeout + 2, secrets=secrets)
-        attempt = Attempt(plan.run_id, plan.model, row, k, plan.config.seed + k - 1, timeout, out, plan.config, base_url)
+                                               secrets=secrets, budget_seconds=timeout + 2)
+        attempt = Attempt(plan.run_id, plan.model, row, k, plan.config.seed + k - 1, timeout, out, plan.config, base_url,
+                          started=route.first_call if route is not None else None)
         began = utc_now()
         try:
             result = runner.run(attempt, GATEWAY_KEY if gateway else None, secrets)
@@ -377,6 +396,8 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
             if verdict["verdict"] == "resolved":
                 return
 
+    if plan.model.calls_a_model or plan.model.provider.name == "canary":
+        ensure_images(plan.rows, log)  # before any attempt's clock: a pull is never the model's time
     workers = max(1, min(plan.config.workers, max_workers(), plan.model.provider.max_concurrency))
     with sampled_cpu(stats):
         policy = RetryPolicy(plan.config.gateway_max_retries, plan.config.gateway_backoff_seconds,
@@ -429,6 +450,7 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, sto
             attempts[iid].append({
                 "attempt": k, "status": rec["status"], "exit_status": rec["exit_status"],
                 "error_class": rec["error_class"], "duration_seconds": round(rec["duration_seconds"], 2),
+                "overhead_seconds": rec.get("overhead_seconds"),
                 "usage": rec["usage"], "record": str(rel / RECORD),
                 "trajectory": str(rel / rec["trajectory"]) if rec["trajectory"] else None,
                 **({"k_reason": k_reason} if k_reason else {}),

@@ -189,6 +189,14 @@ def run_model_batch(argv=None):
             print(f"dataset lock {sl.dataset_lock} does not exist yet (tools/update_dataset_lock.py writes it); "
                   f"split {sl.split}: {', '.join(sl.instance_ids)}")
         return 0
+    from sweboard.manifest import read_manifest
+
+    existing = read_manifest(args.run_id)
+    if existing is not None and existing.get("status") == "finished" and args.resume:
+        # a finished run is immutable: nothing to load, build, call or grade
+        entry = existing["batches"].get(model.id) or {}
+        print(f"run {args.run_id} is finished; {model.id}: {entry.get('status', 'no batch')} (nothing to do)")
+        return 0
     try:
         lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
         if lock.source == "bundled" and not model.is_baseline:

@@ -168,13 +168,61 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
         by_index: dict[int, list] = {}
         for item in items:
             by_index.setdefault(item[1], []).append(item)
+        images = _image_ids(dataset, {item[0] for item in items})
         for k, group in sorted(by_index.items()):
-            out.update(_grade_group(run_id, model_id, group, dataset, manifest["slice"]["split"], workers, timeout,
-                                    swebench_version, in_batch))
+            group = _reuse_known(run_id, group, images, swebench_version, out)
+            if group:
+                out.update(_grade_group(run_id, model_id, group, dataset, manifest["slice"]["split"], workers,
+                                        timeout, swebench_version, in_batch, images))
     return out
 
 
-def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, swebench_version, in_batch) -> dict:
+def _image_ids(dataset: Path, instance_ids: set[str]) -> dict[str, str | None]:
+    """The local image id behind each instance's image name (part of what makes two gradings the same)."""
+    from sweboard.dockerutil import docker
+
+    names = {}
+    for line in dataset.read_text().splitlines():
+        row = json.loads(line)
+        if row["instance_id"] in instance_ids:
+            names[row["instance_id"]] = row.get("image")
+    out = {}
+    for iid, image in names.items():
+        proc = docker("image", "inspect", "--format", "{{.Id}}", image, check=False, timeout=60) if image else None
+        out[iid] = proc.stdout.strip() if proc is not None and proc.returncode == 0 else None
+    return out
+
+
+def _grading_key(iid: str, patch_sha: str, image_id: str | None, version: str) -> tuple:
+    return (iid, patch_sha, image_id, version)
+
+
+def _reuse_known(run_id: str, group: list, images: dict, version: str, out: dict) -> list:
+    """Grade each distinct patch once per run: an attempt whose (instance, patch sha256, image id,
+    evaluator version) was already graded in this run gets that verdict, recorded as reused (identical
+    wrong patches at temperature 0 are common). Returns the attempts still to grade."""
+    known = {}
+    for path in (run_dir(run_id) / "attempts").glob("*/*/attempt-*/" + VERDICT):
+        v = read_verdict(path.parent)
+        if v and v.get("patch_sha256") and not v.get("reused_from"):
+            key = _grading_key(v["instance_id"], v["patch_sha256"], v.get("image_id"), v["evaluator"]["version"])
+            known.setdefault(key, (path, v))
+    todo = []
+    for iid, k, attempt_dir, patch in group:
+        sha = hashlib.sha256(patch.encode()).hexdigest()
+        hit = known.get(_grading_key(iid, sha, images.get(iid), version)) if images.get(iid) else None
+        if hit is None:
+            todo.append((iid, k, attempt_dir, patch))
+            continue
+        source, v = hit
+        reused = {**v, "attempt": k, "reused_from": str(source.relative_to(run_dir(run_id))), "evaluated_at": utc_now(),
+                  "wall_seconds": 0.0}
+        out[(iid, k)] = write_verdict(attempt_dir, reused)
+    return todo
+
+
+def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, swebench_version, in_batch,
+                 images: dict) -> dict:
     workdir, eval_id = new_eval_dir(run_id, model_id)
     preds = workdir / "predictions.jsonl"
     preds.write_text("".join(json.dumps({"instance_id": iid, "model_name_or_path": model_id, "model_patch": patch,
@@ -195,7 +243,7 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
             continue
         record = {
             "instance_id": iid, "attempt": k, "verdict": verdict, "error_class": cls,
-            "patch_sha256": hashlib.sha256(patch.encode()).hexdigest(),
+            "patch_sha256": hashlib.sha256(patch.encode()).hexdigest(), "image_id": images.get(iid),
             "evaluator": {"package": "swebench", "version": swebench_version, "run_id": eval_id,
                           "command": shlex.join(cmd), "exit_code": code},
             "wall_seconds": round(seconds, 2), "evaluated_at": utc_now(), "workdir": rel(workdir),
@@ -278,7 +326,7 @@ def evaluation_entry(run_id: str, model_id: str) -> dict:
                     pending.add(f"{iid}#{a['attempt']}")
                 continue
             instances[iid].append({k: v.get(k) for k in ("attempt", "verdict", "error_class", "instance_report",
-                                                          "test_output", "instance_log")})
+                                                          "test_output", "instance_log", "reused_from")})
             if verdict_conflicts(d):
                 instances[iid][-1]["verdict_conflict"] = verdict_conflicts(d)
                 conflicts.append(f"{iid}#{a['attempt']}")
@@ -311,6 +359,7 @@ def evaluation_entry(run_id: str, model_id: str) -> dict:
         "post_batch_wall_seconds": round(sum(r["wall_seconds"] or 0 for r in harness_runs.values()
                                              if not r.get("in_batch")), 2),
         "counts": counts,
+        "reused": sum(1 for vs in instances.values() for x in vs if x.get("reused_from")),
         "instances": instances,
     }
 

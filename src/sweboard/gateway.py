@@ -82,6 +82,8 @@ class Route:
     max_tokens: int
     deadline: float | None = None  # time.monotonic() at which the attempt's wall clock runs out
     secrets: tuple[str, ...] = ()
+    budget_seconds: float | None = None  # the attempt's clock: it starts at the agent's first call
+    first_call: threading.Event = field(default_factory=threading.Event)
     exhausted: str | None = None  # set when a budget (ours or the provider's quota) refused a call
     calls: int = 0
     closed: threading.Event = field(default_factory=threading.Event)
@@ -224,6 +226,11 @@ class _Handler(BaseHTTPRequestHandler):
             if route is None or route.closed.is_set():
                 self._error(404, "invalid_request_error", "unknown attempt token")
                 return
+            with route.cond:
+                if not route.first_call.is_set():  # the agent's first step: its clock starts now
+                    if route.budget_seconds is not None:
+                        route.deadline = time.monotonic() + route.budget_seconds
+                    route.first_call.set()
             payload = self._read_request(route)
             if payload is not None:
                 self._forward(route, payload)
@@ -475,10 +482,14 @@ class Gateway:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="sweboard-gateway", daemon=True)
 
     def register(self, model: ModelEntry, api_key: str | None, calls_file: Path, max_tokens: int,
-                 deadline: float | None = None, secrets: list[str] | None = None) -> tuple[str, Route]:
+                 deadline: float | None = None, secrets: list[str] | None = None,
+                 budget_seconds: float | None = None) -> tuple[str, Route]:
+        """A route for one attempt. `deadline` fixes its end; `budget_seconds` starts the clock at the
+        agent's first call instead (start-up is not the model's time)."""
         token = pysecrets.token_hex(8)
         values = sorted({*(secrets or []), *([api_key] if api_key else [])}, key=len, reverse=True)
-        route = Route(model, api_key, calls_file, max_tokens, deadline, tuple(v for v in values if len(v) >= 6))
+        route = Route(model, api_key, calls_file, max_tokens, deadline, tuple(v for v in values if len(v) >= 6),
+                      budget_seconds)
         with self.state.lock:
             self.state.routes[token] = route
         return f"http://{HOST}:{self.httpd.server_address[1]}/a/{token}/v1", route

@@ -227,6 +227,8 @@ def batch_metrics(manifest: dict, model_id: str) -> dict:
         "agent_time_s": round(sum(a.get("duration_seconds") or 0 for a in attempts), 1),
         "attempt_wall_p50_s": _percentile([a.get("duration_seconds") or 0 for a in attempts], 50),
         "attempt_wall_p90_s": _percentile([a.get("duration_seconds") or 0 for a in attempts], 90),
+        "overhead_p50_s": _percentile([a["overhead_seconds"] for a in attempts if a.get("overhead_seconds") is not None], 50),
+        "overhead_p90_s": _percentile([a["overhead_seconds"] for a in attempts if a.get("overhead_seconds") is not None], 90),
         "eval_time_s": round(ev.get("wall_seconds") or 0, 1),
         "status": status,
         **{c: "" for c in SCORE_COLUMNS},

@@ -40,6 +40,7 @@ class Attempt:
     out_dir: Path
     config: RunnerConfig
     base_url: str | None = None  # where the agent sends its calls (the gateway's route for this attempt)
+    started: object = None  # a threading.Event set at the agent's first model call (the clock starts there)
     session: str = field(default_factory=lambda: secrets.token_hex(8))  # this try of the attempt, in this process
 
     @property
@@ -59,9 +60,10 @@ class AttemptResult:
     patch: str = ""
     error_class: str = ""  # see classify(); empty when status is submitted or empty
     error: str = ""  # one line, secrets scrubbed
-    duration_seconds: float = 0.0
+    duration_seconds: float = 0.0  # the agent's time: from its first model call (start-up excluded)
     trajectory: str = ""  # path relative to the attempt dir
     model_calls: list[dict] = field(default_factory=list)  # per call: tokens, cost, timestamp
+    overhead_seconds: float | None = None  # start-up before the agent's first step (interpreter, imports, container)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,21 +121,46 @@ def _die_with_parent() -> None:
         pass
 
 
-def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: float, container_label: str,
-              clean_first: bool = True) -> tuple[int | None, float]:
-    """Run `cmd` in its own session; at `timeout` kill its process group and its containers.
+STARTUP_LIMIT = 300.0  # seconds an agent may take to start (imports, container) before its first step
 
-    The child dies with the batch (PR_SET_PDEATHSIG) and containers left by an earlier,
-    killed session of the same attempt are removed first. Returns (exit code or None on timeout, seconds).
+
+@dataclass
+class ChildRun:
+    code: int | None  # None: killed at the limit
+    seconds: float  # from the agent's first step (or the start, without a `started` event)
+    overhead: float | None  # start-up seconds before the first step; None when it never got there
+
+
+def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: float, container_label: str,
+              clean_first: bool = True, started=None, startup_limit: float = STARTUP_LIMIT) -> ChildRun:
+    """Run `cmd` in its own session; at the limit kill its process group and its containers.
+
+    With `started` (an Event set at the agent's first model call) the `timeout` clock starts there:
+    start-up (interpreter, imports, container) is not the model's time, and is returned as overhead
+    (bounded by `startup_limit`). The child dies with the batch (PR_SET_PDEATHSIG), and containers left
+    by an earlier, killed session of the same attempt are removed first.
     """
     if clean_first:
         remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
-    start = time.monotonic()
+    spawned = time.monotonic()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, preexec_fn=_die_with_parent)
+        clock, overhead, code = spawned, None, None
         try:
-            code: int | None = proc.wait(timeout=timeout)
+            if started is not None:
+                while proc.poll() is None and not started.wait(0.05):
+                    if time.monotonic() - spawned > startup_limit:
+                        break
+                if started.is_set():
+                    clock = time.monotonic()
+                    overhead = round(clock - spawned, 3)
+            remaining = timeout - (time.monotonic() - clock)
+            if proc.poll() is None and overhead is None and started is not None:
+                remaining = 0.0  # never reached its first step within the start-up limit
+            code = proc.wait(timeout=max(0.0, remaining)) if remaining > 0 else proc.poll()
+            if code is None:
+                raise subprocess.TimeoutExpired(cmd, timeout)
         except subprocess.TimeoutExpired:
             code = None
             _kill_group(proc)
@@ -142,7 +169,9 @@ def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: floa
             remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
             raise
     remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
-    return code, time.monotonic() - start
+    if overhead is None and started is not None and started.is_set():  # first call landed as the child ended
+        overhead = round(time.monotonic() - spawned, 3)
+    return ChildRun(code, time.monotonic() - clock, overhead)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

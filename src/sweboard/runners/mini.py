@@ -55,7 +55,6 @@ class MiniRunner:
         }
 
     def run(self, attempt: Attempt, api_key: str | None, secrets: list[str]) -> AttemptResult:
-        started = time.monotonic()
         out = attempt.out_dir
         out.mkdir(parents=True, exist_ok=True)
         (out / SESSION_FILE).write_text(attempt.session)
@@ -69,22 +68,26 @@ class MiniRunner:
             "MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT": "1",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # never fetch the price map from the internet
         })
-        code, _ = run_child([sys.executable, "-m", "sweboard.runners.mini_attempt", str(spec_path)], env,
-                            out / "agent.log", attempt.timeout_seconds, attempt.uid)
+        child = run_child([sys.executable, "-m", "sweboard.runners.mini_attempt", str(spec_path)], env,
+                          out / "agent.log", attempt.timeout_seconds, attempt.uid, started=attempt.started)
         scrub_files(out, secrets)
         calls = calls_from_trajectory(out / TRAJECTORY)
-        if code is None:
+        clock = time.monotonic() - child.seconds  # the agent's clock started at its first step
+        if child.code is None:
             return AttemptResult("timeout", "Timeout", "", "timeout",
                                  f"attempt exceeded its {attempt.timeout_seconds:g}s wall-clock limit",
-                                 time.monotonic() - started, TRAJECTORY, calls)
+                                 child.seconds, TRAJECTORY, calls, child.overhead)
         result = read_json(out / "agent_result.json")
         if result is None:
             log_tail = (out / "agent.log").read_text(errors="replace").strip().splitlines()[-1:] or [""]
             return AttemptResult("error", "AgentCrashed", "", "agent_error",
-                                 f"agent exited {code} without a result: {log_tail[0][:300]}",
-                                 time.monotonic() - started, TRAJECTORY if (out / TRAJECTORY).exists() else "", calls)
-        return finish(result.get("exit_status") or "", result.get("submission"), result.get("error", ""), started,
-                      trajectory=TRAJECTORY, model_calls=calls)
+                                 f"agent exited {child.code} without a result: {log_tail[0][:300]}",
+                                 child.seconds, TRAJECTORY if (out / TRAJECTORY).exists() else "", calls, child.overhead)
+        if result.get("infra"):
+            return AttemptResult("error", result.get("exit_status") or "EnvironmentStartFailed", "", "infra",
+                                 result.get("error", ""), child.seconds, "", calls, child.overhead)
+        return finish(result.get("exit_status") or "", result.get("submission"), result.get("error", ""), clock,
+                      trajectory=TRAJECTORY, model_calls=calls, overhead_seconds=child.overhead)
 
 
 def calls_from_trajectory(path) -> list[dict]:

@@ -135,23 +135,27 @@ class SweAgentRunner:
         env = child_env(None, {"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
         if api_key:
             env[KEY_VAR] = api_key
+        bridge_seconds = time.monotonic() - started
         try:
-            remaining = max(1.0, attempt.timeout_seconds - (time.monotonic() - started))
-            code, _ = run_child(self.command(attempt, problem, sa_out, bridge.port, bridge.token, registry), env,
-                                out / "agent.log", remaining, attempt.uid, clean_first=False)
+            child = run_child(self.command(attempt, problem, sa_out, bridge.port, bridge.token, registry), env,
+                              out / "agent.log", attempt.timeout_seconds, attempt.uid, clean_first=False,
+                              started=attempt.started)
         finally:
             bridge.stop()
             scrub_files(out, [*secrets, bridge.token])
+        overhead = None if child.overhead is None else round(child.overhead + bridge_seconds, 3)
         traj_path = sa_out / attempt.instance_id / f"{attempt.instance_id}.traj"
         trajectory = str(traj_path.relative_to(out)) if traj_path.exists() else ""
         calls = _gateway_calls(out / "calls.jsonl")
-        if code is None:
+        if child.code is None:
             return AttemptResult("timeout", "Timeout", "", "timeout",
                                  f"attempt exceeded its {attempt.timeout_seconds:g}s wall-clock limit",
-                                 time.monotonic() - started, trajectory)
+                                 child.seconds, trajectory, overhead_seconds=overhead)
         info = (read_json(traj_path) or {}).get("info", {}) if traj_path.exists() else {}
-        exit_status = str(info.get("exit_status") or f"exit code {code}")
-        return self.result(exit_status, info.get("submission"), calls, started, trajectory)
+        exit_status = str(info.get("exit_status") or f"exit code {child.code}")
+        result = self.result(exit_status, info.get("submission"), calls, time.monotonic() - child.seconds, trajectory)
+        result.overhead_seconds = overhead
+        return result
 
     @staticmethod
     def result(exit_status: str, submission: str | None, calls: list[dict], started: float,
