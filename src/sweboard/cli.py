@@ -219,7 +219,7 @@ def run_model_batch(argv=None):
 @_cli
 def run_evaluation(argv=None):
     from sweboard import evaluation
-    from sweboard.manifest import read_manifest
+    from sweboard.manifest import require_manifest
 
     p = argparse.ArgumentParser(prog="run_evaluation.py", description=(
         "Grade a run's attempts with the official SWE-bench evaluator (unmodified swebench): every recorded attempt "
@@ -250,9 +250,7 @@ def run_evaluation(argv=None):
     if not args.run_id:
         raise SweboardError("--run-id: required (or use --gold)")
     _valid_run_id(args.run_id)
-    manifest = read_manifest(args.run_id)
-    if manifest is None:
-        raise SweboardError(f"runs/{args.run_id}/manifest.json: no such run")
+    manifest = require_manifest(args.run_id)
     if manifest.get("status") == "finished":
         print(f"run {args.run_id}: finished; every attempt is graded")
         return 0
@@ -271,7 +269,7 @@ def run_evaluation(argv=None):
 @_cli
 def finish_run(argv=None):
     from sweboard.evaluation import evaluation_entry, pending_attempts
-    from sweboard.manifest import read_manifest, update_manifest, utc_now
+    from sweboard.manifest import require_manifest, update_manifest, utc_now
 
     p = argparse.ArgumentParser(prog="finish_run.py", description=(
         "Mark a run finished once every batch ran and every attempt is graded; a finished run is immutable. "
@@ -282,9 +280,7 @@ def finish_run(argv=None):
     p.add_argument("--dry-run", action="store_true", help="say what is missing, change nothing")
     args = p.parse_args(argv)
     _valid_run_id(args.run_id)
-    m = read_manifest(args.run_id)
-    if m is None:
-        raise SweboardError(f"runs/{args.run_id}/manifest.json: no such run")
+    m = require_manifest(args.run_id)
     if m.get("status") == "finished":
         print(f"run {args.run_id}: already finished")
         return 0

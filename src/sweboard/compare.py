@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sweboard.errors import SweboardError
 from sweboard.leaderboard import OK, batch_metrics, task_outcomes
-from sweboard.manifest import read_manifest
+from sweboard.manifest import require_manifest
 from sweboard.outcomes import ERROR_COLUMNS, RESOLVED
 from sweboard.stats import ALPHA, PairedResult, paired
 
@@ -61,10 +61,7 @@ def _refuse_if_different(run_a: str, a: dict, run_b: str, b: dict, models: list[
 
 
 def compare(run_a: str, run_b: str) -> tuple[list[ModelComparison], dict, dict]:
-    a, b = read_manifest(run_a), read_manifest(run_b)
-    for run_id, m in ((run_a, a), (run_b, b)):
-        if m is None:
-            raise SweboardError(f"runs/{run_id}/manifest.json: no such run")
+    a, b = require_manifest(run_a), require_manifest(run_b)
     models = [m for m in a["batches"] if m in b["batches"]]
     _refuse_if_different(run_a, a, run_b, b, models)
     out = []

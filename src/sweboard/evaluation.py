@@ -31,7 +31,7 @@ from pathlib import Path
 from sweboard.errors import SweboardError
 from sweboard.locks import file_lock
 from sweboard.outcomes import EVAL_MODEL_ERRORS, needs_grading
-from sweboard.manifest import read_manifest, run_dir, sampled_cpu, update_manifest, utc_now
+from sweboard.manifest import read_manifest, require_manifest, run_dir, sampled_cpu, update_manifest, utc_now
 from sweboard.runconfig import max_workers
 
 VERDICT_KEYS = (("resolved_ids", "resolved"), ("unresolved_ids", "unresolved"),
@@ -379,9 +379,7 @@ def pending_attempts(run_id: str, model_id: str) -> list[tuple[str, int, Path, s
 
 def evaluate(run_id: str, model_id: str, workers: int | None = None, timeout: int | None = None, log=print) -> dict:
     """Grade every recorded attempt of a model that has no verdict yet; record the totals in the manifest."""
-    manifest = read_manifest(run_id)
-    if manifest is None:
-        raise SweboardError(f"runs/{run_id}/manifest.json: no such run")
+    manifest = require_manifest(run_id)
     if manifest.get("status") == "finished":
         raise SweboardError(f"run {run_id} is finished and immutable")
     if model_id not in manifest["batches"]:

@@ -96,6 +96,14 @@ def read_manifest(run_id: str) -> dict | None:
         raise SweboardError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
+def require_manifest(run_id: str) -> dict:
+    """The run's manifest, or one clear line saying there is no such run."""
+    data = read_manifest(run_id)
+    if data is None:
+        raise SweboardError(f"runs/{run_id}/manifest.json: no such run")
+    return data
+
+
 def write_manifest(run_id: str, data: dict) -> None:
     path = manifest_path(run_id)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,16 +14,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from sweboard.errors import SweboardError
 from sweboard.gateway import number, read_calls
-from sweboard.manifest import read_manifest, run_dir
+from sweboard.manifest import require_manifest, run_dir
 
 
 def run_calls(run_id: str) -> list[dict]:
     """Every answered call of a run, with its model's provider, from the attempts' calls.jsonl."""
-    manifest = read_manifest(run_id)
-    if manifest is None:
-        raise SweboardError(f"runs/{run_id}/manifest.json: no such run")
+    manifest = require_manifest(run_id)
     out = []
     for model_id, batch in manifest["batches"].items():
         provider = batch["model"].get("provider")

@@ -10,17 +10,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sweboard.errors import SweboardError
-from sweboard.manifest import read_manifest, run_dir
+from sweboard.manifest import require_manifest, run_dir
 
 STILL_WORKING = 0.75  # a successful call after this share of the limit counts as progress
 PROPOSED = (120, 180)
 
 
 def suggestions(run_id: str) -> list[dict]:
-    manifest = read_manifest(run_id)
-    if manifest is None:
-        raise SweboardError(f"runs/{run_id}/manifest.json: no such run")
+    manifest = require_manifest(run_id)
     out = []
     for model_id, batch in manifest["batches"].items():
         for iid, attempts in (batch.get("attempts") or {}).items():
