@@ -15,13 +15,17 @@ import pytest
 from conftest import assert_board_identities
 
 from sweboard.leaderboard import SCORE_COLUMNS
+from sweboard.outcomes import ERR_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-# what legitimately differs between an uninterrupted run and a killed-and-resumed one: time, and
-# the spending of the attempts the kill cut short (spent is spent: they stay in the totals)
-VOLATILE = {"run_id", "wall_time_s", "agent_time_s", "eval_time_s", "wait_time_s", "model_calls", "retries",
-            "prompt_tokens", "completion_tokens", "cost_usd", "attempts_interrupted"}
+# What must be the same between an uninterrupted run and a killed-and-resumed one: every outcome and
+# score. Time, latency, start-up and the spending of attempts the kill cut short legitimately differ
+# (spent is spent: they stay in the totals).
+STABLE = ("kind", "runner", "status", "instances", "K", "attempts_total", "attempts_mean", "pass@1", "pass@K",
+          "pass_estimator", "resolved", "resolve_rate", "submitted", "empty_patches", "errors", "run_fail_rate",
+          "attempts_failed", *ERR_COLUMNS, "baseline_pass@1", "delta_vs_baseline", "rank_group", "pass@1_ci_low",
+          "pass@1_ci_high", "pass@K_ci_low", "pass@K_ci_high", "ci_method", "dataset", "dataset_revision", "split")
 
 
 def driver(*args, **kw):
@@ -92,7 +96,7 @@ def test_i1_offline_failure_modes_kill_resume_and_compare(home, offline_images):
 
     # same leaderboard, and no extra model calls beyond the interrupted attempt(s)
     rows_b = board(home, "i1-b")
-    strip = lambda r: {k: v for k, v in r.items() if k not in VOLATILE}  # noqa: E731
+    strip = lambda r: {k: r[k] for k in STABLE}  # noqa: E731
     assert {m: strip(r) for m, r in rows_b.items()} == {m: strip(r) for m, r in rows.items()}
     interrupted = sum(len((d / "calls.jsonl").read_text().splitlines()) if (d / "calls.jsonl").exists() else 0
                       for d in (home / "runs" / "i1-b" / "attempts").glob("*/*/attempt-*.interrupted-*"))
