@@ -30,3 +30,16 @@ def test_two_processes_building_the_fixture_repos_at_once_both_succeed(tmp_path)
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
         assert int(out) >= 3
+
+
+def test_two_batches_starting_one_new_run_together_both_run(home):
+    """Two models' batches of the same new run id, started at the same moment: one creates the run,
+    the other joins it (no 'exists without a manifest' refusal)."""
+    procs = [subprocess.Popen([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", "together",
+                               "--model", "instant_empty_submit", "--offline", *extra],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for extra in ([], ["--resume"])]
+    results = [p.communicate(timeout=300) for p in procs]
+    codes = [p.returncode for p in procs]
+    assert codes.count(0) >= 1 and all("exists without a manifest" not in err for _, err in results), results
+    assert json.loads((home / "runs" / "together" / "manifest.json").read_text())["batches"]["instant_empty_submit"]

@@ -32,7 +32,8 @@ from sweboard.ledger import Ledger
 from sweboard.outcomes import agent_failure, is_infra, needs_grading
 from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, tool_versions, update_manifest,
                                utc_now, write_manifest)
-from sweboard.paths import predictions_dir
+from sweboard.locks import file_lock
+from sweboard.paths import predictions_dir, runs_dir
 from sweboard.runconfig import RunnerConfig, max_workers
 from sweboard.runners.base import Attempt, AttemptResult, Runner, scrub_files
 from sweboard.runners.baseline import BaselineRunner
@@ -123,7 +124,15 @@ def config_differences(old: dict, new: dict, ignore: tuple[str, ...] = ()) -> li
 
 
 def init_run(plan: BatchPlan, resume: bool) -> None:
-    """Create the run, or check that an existing one was started on the same data and slice."""
+    """Create the run, or check that an existing one was started on the same data and slice.
+
+    Under a lock beside the run folder: two batches of one new run started together must not see
+    each other's half-created run as a stranger's folder."""
+    with file_lock(runs_dir() / f".{plan.run_id}.init.lock"):
+        _init_run(plan, resume)
+
+
+def _init_run(plan: BatchPlan, resume: bool) -> None:
     existing = read_manifest(plan.run_id)
     batch_dir = run_dir(plan.run_id) / "attempts" / plan.model.slug
     if existing is None:
