@@ -343,7 +343,8 @@ def collect_manifests(argv=None):
 
 @_cli
 def generate_leaderboard(argv=None):
-    from sweboard.leaderboard import columns, leaderboard_rows, load_manifests, write_breakdowns, write_csv, write_html
+    from sweboard.leaderboard import (breakdown_rows, columns, leaderboard_rows, load_manifests, write_breakdowns,
+                                      write_csv, write_html)
     from sweboard.paths import runs_dir
 
     p = argparse.ArgumentParser(prog="generate_leaderboard.py", description=(
@@ -371,8 +372,9 @@ def generate_leaderboard(argv=None):
             print(",".join(str(r.get(c, "")) for c in cols))
         return 0
     out = write_csv(args.output or runs_dir() / "leaderboard.csv", cols, rows)
-    extra = write_breakdowns(out.parent, manifests)
-    page = write_html(out.with_suffix(".html"), cols, rows, manifests)
+    by_repo = breakdown_rows(manifests, "repo")  # once: for its file and for the page's heatmap
+    extra = write_breakdowns(out.parent, manifests, by_repo)
+    page = write_html(out.with_suffix(".html"), cols, rows, manifests, by_repo)
     print(f"{out}: {len(rows)} rows (and {page.name}, {', '.join(p.name for p in extra)})")
     for r in rows:
         print(f"  {r['model']:<40} {r['kind']:<15} pass@1 {r['pass@1']:<6} pass@K {r['pass@K']:<6} "

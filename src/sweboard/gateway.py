@@ -331,8 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
                         usage = read_usage(parsed)
             if problem and status == 200:
                 status = 502
-            priced = {**usage, **{k: v for k, v in token_counts(usage, payload, parsed).items() if k != "source"}} \
-                if status == 200 else usage
+            tokens = token_counts(usage, payload, parsed) if status == 200 else {}
+            priced = {**usage, **{k: v for k, v in tokens.items() if k != "source"}}
             dollars, flag = (cost_of(model, priced, bound) if status == 200 else
                              ((bound, "reply refused; the call's bound is charged") if problem == "reply too large"
                               else (0.0, "")))
@@ -358,7 +358,6 @@ class _Handler(BaseHTTPRequestHandler):
                     route.closed.wait(delay)  # unregister ends the wait at once
                     continue
             break
-        tokens = token_counts(usage, payload, parsed) if status == 200 else {}
         entry = {"status": status, "retries": retries, "latency_s": round(call_latency, 3),
                  "total_s": round(time.monotonic() - started, 3), "backoff_s": round(waited, 2),
                  "prompt_tokens": tokens.get("prompt_tokens"), "completion_tokens": tokens.get("completion_tokens"),

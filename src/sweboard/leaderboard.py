@@ -350,11 +350,11 @@ BY_DIFFICULTY = ("run_id", "model", "kind", "difficulty", "tasks", "resolved", "
 PAIRWISE = ("run_id", "model_a", "model_b", "tasks", "both", "only_a", "only_b", "p_value", "p_holm", "distinguishable")
 
 
-def write_breakdowns(out_dir: Path, manifests: list[dict]) -> list[Path]:
+def write_breakdowns(out_dir: Path, manifests: list[dict], by_repo: list[dict]) -> list[Path]:
     """v2's files beside the board (per repo, per difficulty) and each run's pairwise.csv. A run's
     pairwise file is derived from its (immutable) manifest alone, so it is written once and then
     only ever rewritten with the same bytes."""
-    paths = [write_csv(out_dir / "leaderboard_by_repo.csv", BY_REPO, breakdown_rows(manifests, "repo")),
+    paths = [write_csv(out_dir / "leaderboard_by_repo.csv", BY_REPO, by_repo),
              write_csv(out_dir / "leaderboard_by_difficulty.csv", BY_DIFFICULTY, breakdown_rows(manifests, "difficulty"))]
     for m in manifests:
         target = runs_dir() / m["run_id"] / "pairwise.csv"
@@ -409,8 +409,8 @@ def write_csv(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
     return path
 
 
-def write_html(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[dict]) -> Path:
+def write_html(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[dict], by_repo: list[dict]) -> Path:
     """The analyst's page (sweboard.report.page): sections per run, charts, every number linked."""
     from sweboard.report.page import render
 
-    return render(path, cols, rows, manifests, breakdown_rows(manifests, "repo"), ERR_COLUMNS)
+    return render(path, cols, rows, manifests, by_repo, ERR_COLUMNS)
