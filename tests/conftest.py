@@ -87,3 +87,13 @@ def sweagent():
             pytest.fail(message)
         pytest.skip(message)
     return runner
+
+
+def max_overlap(windows) -> int:
+    """The most [start, end] windows open at one moment (what ran at once)."""
+    events = sorted([(a, 1) for a, _ in windows] + [(b, -1) for _, b in windows])
+    now = peak = 0
+    for _, step in events:
+        now += step
+        peak = max(peak, now)
+    return peak

@@ -27,3 +27,23 @@ def file_lock(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def exclusive_or_refuse(path: Path, refusal: str):
+    """Hold `path` exclusively for the block, or raise SweboardError(refusal) at once if another process
+    (or thread) holds it. The kernel releases it if the holder dies, kill -9 included."""
+    from sweboard.errors import SweboardError
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise SweboardError(refusal) from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()

@@ -40,8 +40,9 @@ class RunnerConfig:
     temperature: float = 0.0
     seed: int = 42
     max_tokens: int = 4096
-    workers: int = 1
-    evaluator_workers: int = 4
+    jobs: int = 8  # agent attempts at once across the iteration's models (the plan: up to 8; slots.py)
+    evaluator_workers: int = 4  # official-evaluator invocations at once (the plan starts at 4)
+    cpu_ceiling_percent: float = 80.0  # no new attempt or evaluation starts while the machine's CPU is above this
     evaluator_timeout_seconds: int = 300
     command_timeout_seconds: int = 30
     attempts: int = 1  # K; drivers for i1/i2 pass 2
@@ -74,8 +75,14 @@ class RunnerConfig:
         return t, reason
 
 
+# How much runs at once is not part of the experiment: a resume may change it.
+CAPACITY_SETTINGS = ("jobs", "workers", "evaluator_workers", "cpu_ceiling_percent")
+
+
 def max_workers() -> int:
-    """Never plan more parallel work than 80% of the machine's cores (at least 1)."""
+    """CPU-bound work in one process (image builds, the gold canary): 80% of the cores, at least 1.
+    Agent attempts and evaluations are capped by `jobs`/`evaluator_workers` and the CPU guardrail
+    instead (`slots.py`): they mostly wait on the model or on Docker."""
     return max(1, int((os.cpu_count() or 1) * 0.8))
 
 
@@ -123,7 +130,7 @@ def _overrides(items, path: Path) -> tuple[Override, ...]:
 # bounds every numeric setting must respect (NaN and infinity never pass)
 POSITIVE = ("attempt_timeout_seconds", "step_limit", "max_tokens", "evaluator_timeout_seconds", "command_timeout_seconds",
             "model_budget_seconds", "prompt_tokens_bound", "gateway_upstream_timeout_seconds", "gateway_max_reply_bytes")
-AT_LEAST_ONE = ("workers", "evaluator_workers", "provider_failure_streak", "attempts")
+AT_LEAST_ONE = ("jobs", "evaluator_workers", "provider_failure_streak", "attempts")
 NON_NEGATIVE = ("cost_limit", "temperature", "seed", "gateway_max_retries", "gateway_backoff_seconds",
                 "gateway_max_backoff_seconds")
 
@@ -166,4 +173,6 @@ def load_runner_config(path: Path | None = None, overrides: dict | None = None) 
         raise SweboardError(f"{path}.attempt_timeout_seconds: expected a positive number, got {config.attempt_timeout_seconds}")
     if not 1 <= config.attempts <= 3:
         raise SweboardError(f"{path}.attempts: expected 1, 2 or 3, got {config.attempts}")
+    if not 0 < config.cpu_ceiling_percent <= 100:
+        raise SweboardError(f"{path}.cpu_ceiling_percent: expected a percentage in (0, 100], got {config.cpu_ceiling_percent:g}")
     return config

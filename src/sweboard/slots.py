@@ -1,0 +1,210 @@
+"""Capacity shared by processes: job slots, provider slots, evaluator slots, and the CPU guardrail.
+
+Why files: the models of an iteration run as separate batch processes (`scheduler.py`), so a
+thread semaphore cannot cap them together. A slot is a file held with `flock`; the kernel lets
+go of it when its holder dies (kill -9 included), so a crashed batch never leaks capacity and
+nothing has to be cleaned up.
+
+Three pools, each `N` files `slot-0 … slot-(N-1)` in one folder:
+- `jobs`: agent attempts of the scheduler's run at once (the plan's "jobs up to eight");
+- `evaluator`: official-evaluator invocations at once (the plan's evaluator workers);
+- `provider-<name>`: calls of one provider's attempts at once, machine-wide (its account's limit),
+  from the catalog's `max_concurrency`.
+A slot is taken only when the machine is under `cpu_ceiling_percent` (the plan's 80 % guardrail):
+no new attempt or evaluation starts on a saturated machine; what already runs is never paused.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import os
+import shutil
+import tempfile
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweboard.manifest import _cpu_times
+from sweboard.paths import cache_dir
+
+SLOTS_ENV = "SWEBOARD_SLOTS"  # the scheduler's pool folder, shared by its batches
+POLL_SECONDS = 0.1
+
+
+class SlotPool:
+    """`size` slots in `directory`; `hold()` blocks until one is free (or `cancelled()` says stop)."""
+
+    def __init__(self, directory: Path, size: int):
+        self.directory = Path(directory)
+        self.size = max(1, int(size))
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def try_take(self):
+        """A held slot's open file, or None when all are taken."""
+        for i in range(self.size):
+            handle = open(self.directory / f"slot-{i}", "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                handle.close()
+        return None
+
+    @contextmanager
+    def hold(self, cancelled=lambda: False):
+        while True:
+            handle = self.try_take()
+            if handle is not None:
+                break
+            if cancelled():
+                raise Cancelled()
+            time.sleep(POLL_SECONDS)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    def busy(self) -> int:
+        """How many slots are held right now (for progress and tests)."""
+        n = 0
+        for i in range(self.size):
+            path = self.directory / f"slot-{i}"
+            if not path.exists():
+                continue
+            with open(path, "a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+                except BlockingIOError:
+                    n += 1
+        return n
+
+
+class Cancelled(Exception):
+    """The caller stopped waiting for a slot (its batch is stopping)."""
+
+
+class CpuGate:
+    """Whole-machine CPU over the last `window` seconds; `wait_below(ceiling)` blocks while above it.
+
+    One sampler per process, read by all its threads. Waiting time is counted so the run can
+    report how long the guardrail held work back."""
+
+    def __init__(self, window: float = 1.0):
+        self.window = window
+        self._lock = threading.Lock()
+        self._last: tuple[float, int, int] | None = None  # (monotonic, total, idle) of the previous reading
+        self._value: float | None = None
+        self.waited_seconds = 0.0
+
+    def percent(self) -> float | None:
+        """Busy % since the previous reading, refreshed at most every `window` seconds."""
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and now - self._last[0] < self.window:
+                return self._value
+            try:
+                total, idle = _cpu_times()
+            except OSError:
+                return None
+            if self._last is not None and total > self._last[1]:
+                self._value = round(100.0 * (1 - (idle - self._last[2]) / (total - self._last[1])), 1)
+            self._last = (now, total, idle)
+            return self._value
+
+    def wait_below(self, ceiling: float, cancelled=lambda: False, log=None) -> float:
+        """Block until the machine is at or under `ceiling` %; returns the seconds waited."""
+        began, told = time.monotonic(), False
+        while True:
+            value = self.percent()
+            if value is None or value <= ceiling or ceiling >= 100:
+                break
+            if cancelled():
+                raise Cancelled()
+            if log and not told and time.monotonic() - began > 5:
+                log(f"  CPU at {value:.0f}% (ceiling {ceiling:g}%): new work waits")
+                told = True
+            time.sleep(min(0.25, self.window))
+        waited = time.monotonic() - began
+        with self._lock:
+            self.waited_seconds += waited
+        return waited
+
+
+_GATE = CpuGate()
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Where this process takes its slots, and how many there are."""
+
+    directory: Path  # the scheduler's pool folder (or this batch's own when run alone)
+    jobs: int  # agent attempts at once across the scheduler's batches
+    evaluator_workers: int  # evaluator invocations at once
+    cpu_ceiling_percent: float  # no new attempt or evaluation above this machine-wide CPU %
+
+    @classmethod
+    def from_config(cls, config) -> "Capacity":
+        """From a RunnerConfig or a manifest's `runner_config` (runs made before these settings get defaults)."""
+        get = config.get if isinstance(config, dict) else lambda k, d: getattr(config, k, d)
+        env = os.environ.get(SLOTS_ENV)
+        if env:
+            directory = Path(env)
+        else:  # a batch run alone: its own pool, gone with the process
+            directory = Path(tempfile.mkdtemp(prefix="sweboard-slots-"))
+            atexit.register(shutil.rmtree, directory, True)
+        return cls(directory, int(get("jobs", 8)), int(get("evaluator_workers", 4)),
+                   float(get("cpu_ceiling_percent", 80.0)))
+
+    def jobs_pool(self) -> SlotPool:
+        return SlotPool(self.directory / "jobs", self.jobs)
+
+    def evaluator_pool(self) -> SlotPool:
+        return SlotPool(self.directory / "evaluator", self.evaluator_workers)
+
+    @staticmethod
+    def provider_pool(provider) -> SlotPool:
+        """Machine-wide: two runs against one provider share its account's concurrency."""
+        return SlotPool(cache_dir() / "slots" / f"provider-{provider.name}", provider.max_concurrency)
+
+    @contextmanager
+    def attempt(self, provider=None, cancelled=lambda: False, log=None):
+        """Hold a provider slot (if it calls one), then a job slot, then pass the CPU guardrail.
+
+        Always in that order, so no two holders can wait on each other. Yields the seconds waited."""
+        began = time.monotonic()
+        with ExitStack() as stack:
+            if provider is not None:
+                stack.enter_context(self.provider_pool(provider).hold(cancelled))
+            stack.enter_context(self.jobs_pool().hold(cancelled))
+            _GATE.wait_below(self.cpu_ceiling_percent, cancelled, log)
+            yield round(time.monotonic() - began, 3)
+
+    @contextmanager
+    def evaluation(self, log=None):
+        began = time.monotonic()
+        with self.evaluator_pool().hold():
+            _GATE.wait_below(self.cpu_ceiling_percent, log=log)
+            yield round(time.monotonic() - began, 3)
+
+
+def capacity_for(config) -> Capacity:
+    """This process's capacity: one pool folder per process (the scheduler's, shared, when it set one)."""
+    global _CAPACITY
+    wanted = Capacity.from_config(config) if os.environ.get(SLOTS_ENV) else None
+    with _capacity_lock:
+        if wanted is None:
+            get = config.get if isinstance(config, dict) else lambda k, d: getattr(config, k, d)
+            if _CAPACITY is None or (_CAPACITY.jobs, _CAPACITY.evaluator_workers) != (
+                    int(get("jobs", 8)), int(get("evaluator_workers", 4))):
+                _CAPACITY = Capacity.from_config(config)
+            return _CAPACITY
+        return wanted
+
+
+_CAPACITY: Capacity | None = None
+_capacity_lock = threading.Lock()

@@ -1,0 +1,116 @@
+"""Shared capacity (slots.py): caps hold across processes, a killed holder frees its slot, the CPU
+guardrail holds new work back and never what runs, and a stopping batch stops waiting."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import max_overlap
+
+from sweboard import slots
+from sweboard.runconfig import load_runner_config
+
+HOLDER = """
+import json, sys, time
+from sweboard.slots import SlotPool
+pool = SlotPool(sys.argv[1], int(sys.argv[2]))
+with pool.hold():
+    began = time.time()
+    time.sleep(float(sys.argv[3]))
+    print(json.dumps([began, time.time()]), flush=True)
+"""
+
+
+
+def test_a_pool_caps_holders_across_processes(tmp_path):
+    procs = [subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "pool"), "2", "0.6"],
+                              stdout=subprocess.PIPE, text=True) for _ in range(5)]
+    spans = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert max_overlap(spans) == 2  # five processes, never more than two inside, and two did run together
+
+
+def test_a_killed_holder_frees_its_slot(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "pool"), "1", "600"],
+                              stdout=subprocess.PIPE, text=True)
+    pool = slots.SlotPool(tmp_path / "pool", 1)
+    deadline = time.monotonic() + 30
+    while pool.busy() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool.busy() == 1 and pool.try_take() is None
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    with pool.hold():  # the kernel let go of the dead holder's lock: no clean-up needed
+        assert pool.busy() == 1
+
+
+def test_the_cpu_guardrail_waits_while_the_machine_is_busy(monkeypatch):
+    gate = slots.CpuGate(window=0.01)
+    readings = iter([97.0, 95.0, 85.0, 60.0])
+    monkeypatch.setattr(gate, "percent", lambda: next(readings))
+    waited = gate.wait_below(80)
+    assert waited > 0 and gate.waited_seconds == waited
+    with pytest.raises(StopIteration):
+        gate.percent()  # it read until the machine was under the ceiling, and no further
+    monkeypatch.setattr(gate, "percent", lambda: 100.0)
+    assert gate.wait_below(100) < 0.05  # a ceiling of 100 % never holds work back
+    with pytest.raises(slots.Cancelled):
+        gate.wait_below(50, cancelled=lambda: True)
+
+
+def test_a_stopping_batch_stops_waiting_for_a_slot(tmp_path, home, monkeypatch):
+    monkeypatch.setenv(slots.SLOTS_ENV, str(tmp_path / "pool"))
+    capacity = slots.capacity_for(load_runner_config(overrides={"jobs": 1, "cpu_ceiling_percent": 100}))
+    with capacity.attempt():
+        with pytest.raises(slots.Cancelled):
+            with capacity.attempt(cancelled=lambda: True):
+                pass
+    with capacity.attempt() as queued:  # free again
+        assert queued < 1
+
+
+def test_capacity_is_not_part_of_the_experiment(home):
+    from sweboard.batch import config_differences
+    from sweboard.runconfig import CAPACITY_SETTINGS
+
+    a = load_runner_config().to_dict()
+    b = load_runner_config(overrides={"jobs": 1, "evaluator_workers": 2, "cpu_ceiling_percent": 50}).to_dict()
+    assert config_differences(a, b) == ["cpu_ceiling_percent", "evaluator_workers", "jobs"]
+    assert config_differences(a, b, ignore=CAPACITY_SETTINGS) == []  # a resume may change how much runs at once
+    old = {k: v for k, v in a.items() if k not in ("jobs", "cpu_ceiling_percent")} | {"workers": 1}
+    assert config_differences(old, a, ignore=CAPACITY_SETTINGS) == []  # runs made before these settings resume
+
+
+def test_progress_counts_tasks_done_by_k_records_or_a_resolved_verdict(tmp_path):
+    from sweboard.scheduler import task_state
+
+    task = tmp_path / "t"
+    assert task_state(task, 2) == (0, False)
+    (task / "attempt-1").mkdir(parents=True)
+    (task / "attempt-1" / "record.json").write_text("{}")
+    assert task_state(task, 2) == (1, False)
+    (task / "attempt-1" / "verdict.json").write_text(json.dumps({"verdict": "resolved"}))
+    assert task_state(task, 2) == (1, True)
+    (task / "attempt-1.interrupted-1").mkdir()  # set aside: not an attempt
+    (task / "attempt-1" / "verdict.json").write_text(json.dumps({"verdict": "unresolved"}))
+    assert task_state(task, 2) == (1, False)
+    (task / "attempt-2").mkdir()
+    (task / "attempt-2" / "record.json").write_text("{}")
+    assert task_state(task, 2) == (2, True)
+
+
+def test_the_progress_line_is_plain_when_not_a_terminal(tmp_path):
+    import io
+
+    from sweboard.scheduler import Progress, ProgressLine
+
+    stream = io.StringIO()
+    line = ProgressLine(10, stream=stream, every=0)
+    line.update(Progress(attempts_done=3, attempts_bound=20, tasks_done=2, tasks=10, models=2, running=2), 30.0)
+    text = stream.getvalue()
+    assert text.startswith("progress: tasks 2/10 · attempts 3 (of at most 20)") and "ETA 2m00s" in text
+    assert "\x1b" not in text and "\r" not in text  # no terminal control codes in a log file
