@@ -112,6 +112,29 @@ def test_instances_missing_from_the_harness_report_get_no_verdict(tmp_path):
     assert verdicts == {"a": "resolved"} and report is not None
 
 
+def test_without_a_run_report_only_instances_the_harness_graded_keep_their_grade(tmp_path):
+    """The harness crashed in its last step (listing the machine's containers while another evaluation
+    removed one): the per-instance reports it had written are its grades; nothing else is read."""
+    from sweboard.evaluation import instance_log_dir, read_verdicts
+
+    def graded(iid, **fields):
+        d = instance_log_dir(tmp_path, "e1", "m/x", iid)
+        d.mkdir(parents=True)
+        (d / "report.json").write_text(json.dumps({iid: {"patch_successfully_applied": True, "infra_failure": False,
+                                                         **fields}}))
+    graded("a", resolved=True)
+    graded("b", resolved=False)
+    graded("c", resolved=False, infra_failure=True)  # the harness's own trouble: no verdict
+    graded("d", resolved=True, patch_successfully_applied=False)
+    d = instance_log_dir(tmp_path, "e1", "m/x", "e")
+    d.mkdir(parents=True)
+    (d / "report.json").write_text('{"e": {"resol')  # cut short: no verdict
+    verdicts, report = read_verdicts(tmp_path, "m/x", "e1", ["a", "b", "c", "d", "e", "f"])
+    assert verdicts == {"a": "resolved", "b": "unresolved"} and report is None
+    (tmp_path / "m__x.e1.json").write_text(json.dumps({"unresolved_ids": ["a"]}))
+    assert read_verdicts(tmp_path, "m/x", "e1", ["a", "b"])[0] == {"a": "unresolved"}  # the run report wins
+
+
 def test_a_second_disagreeing_verdict_is_kept_and_flagged_never_overwritten(tmp_path):
     from sweboard.evaluation import read_verdict, verdict_conflicts, write_verdict
 

@@ -25,14 +25,15 @@ import shlex
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from importlib.metadata import version
 from pathlib import Path
 
 from sweboard.errors import SweboardError
 from sweboard.locks import file_lock
+from sweboard.slots import capacity_for
 from sweboard.outcomes import EVAL_MODEL_ERRORS, needs_grading
 from sweboard.manifest import read_manifest, require_manifest, run_dir, sampled_cpu, update_manifest, utc_now
-from sweboard.runconfig import max_workers
 
 VERDICT_KEYS = (("resolved_ids", "resolved"), ("unresolved_ids", "unresolved"),
                 ("empty_patch_ids", "empty_patch"), ("error_ids", "error"))
@@ -57,8 +58,9 @@ def new_eval_dir(run_id: str, model_id: str) -> tuple[Path, str]:
 
 
 def _workers(cfg: dict, requested: int | None = None) -> int:
-    """Evaluator workers: as asked (or configured), never above 80% of the cores."""
-    return max(1, min(requested or cfg["evaluator_workers"], max_workers()))
+    """Evaluator workers: as asked (or configured). Each worker mostly waits on Docker; the CPU
+    guardrail holds back new invocations on a busy machine (`slots.py`)."""
+    return max(1, requested or cfg["evaluator_workers"])
 
 
 def planned_commands(run_id: str, model_id: str) -> list[tuple[str, Path, list[str]]]:
@@ -104,7 +106,13 @@ def run_harness(cmd: list[str], workdir: Path) -> tuple[int, float]:
 
 def read_verdicts(workdir: Path, model_name: str, eval_run_id: str, instance_ids: list[str]) -> tuple[dict, Path | None]:
     """Per-instance verdicts from the harness's run report. An instance the report does not name
-    (the harness crashed, or never reached it) has no verdict: it stays pending, never `error`."""
+    (the harness crashed, or never reached it) has no verdict: it stays pending, never `error`.
+
+    Without a run report, an instance the harness had already graded keeps its grade: the harness
+    writes each instance's `report.json` (its own `get_eval_report`) before the run report, and
+    that last step lists every container on the machine and crashes when one vanishes between the
+    listing and the inspection (docker SDK `NotFound`): routine when evaluations and agents run
+    side by side. Only resolved / unresolved are read from there; anything else stays pending."""
     report = workdir / f"{model_name.replace('/', '__')}.{eval_run_id}.json"
     verdicts = {}
     if report.is_file():
@@ -116,7 +124,17 @@ def read_verdicts(workdir: Path, model_name: str, eval_run_id: str, instance_ids
             for iid in data.get(key, []) if isinstance(data, dict) else []:
                 if iid in instance_ids:
                     verdicts.setdefault(iid, verdict)
-    return verdicts, (report if report.is_file() else None)
+        return verdicts, report
+    for iid in instance_ids:
+        path = instance_log_dir(workdir, eval_run_id, model_name, iid) / "report.json"
+        try:
+            graded = json.loads(path.read_text()).get(iid) if path.is_file() else None
+        except (OSError, json.JSONDecodeError, AttributeError):
+            graded = None
+        if (isinstance(graded, dict) and graded.get("patch_successfully_applied") and not graded.get("infra_failure")
+                and isinstance(graded.get("resolved"), bool)):
+            verdicts[iid] = "resolved" if graded["resolved"] is True else "unresolved"
+    return verdicts, None
 
 
 def instance_log_dir(workdir: Path, eval_run_id: str, model_name: str, instance_id: str) -> Path:
@@ -149,8 +167,9 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
                       in_batch: bool = False) -> dict[tuple[str, int], dict]:
     """Grade attempts. items: (instance_id, attempt index, attempt dir, patch). Writes each verdict.json.
 
-    One evaluation per model at a time (a file lock): a second caller waits, then grades only
-    what is still without a verdict. Returns the verdicts written; an attempt the evaluator did
+    One evaluation per (model, task) at a time (a file lock per task, taken in sorted order): a
+    second caller waits, then grades only what is still without a verdict; different tasks grade
+    at once, within the evaluator slots and the CPU guardrail (`slots.py`). Returns the verdicts written; an attempt the evaluator did
     not grade (it crashed, never reached it, or failed for reasons of its own) gets none and
     stays pending, and its harness run is recorded as failed in that folder's invocation.json.
     `in_batch` marks grading done inside a batch, whose seconds are already in the batch's wall time.
@@ -163,7 +182,9 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
     swebench_version = version("swebench")
     out: dict[tuple[str, int], dict] = {}
     base = run_dir(run_id) / "evaluation" / _slug(model_id)
-    with file_lock(base / ".lock"):
+    with ExitStack() as locks:
+        for iid in sorted({item[0] for item in items}):
+            locks.enter_context(file_lock(base / f".lock-{iid}"))
         items = [item for item in items if read_verdict(item[2]) is None]
         by_index: dict[int, list] = {}
         for item in items:
@@ -229,7 +250,8 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
                                          "attempt": k}) + "\n" for iid, k, _, patch in group))
     ids = [iid for iid, _, _, _ in group]
     cmd = evaluator_command(dataset, split, preds, eval_id, ids, workers, timeout)
-    code, seconds = run_harness(cmd, workdir)
+    with capacity_for(read_manifest(run_id)["runner_config"]).evaluation():
+        code, seconds = run_harness(cmd, workdir)
     verdicts, report = read_verdicts(workdir, model_id, eval_id, ids)
     rel = lambda p: str(p.relative_to(run_dir(run_id)))  # noqa: E731
     out, ungraded = {}, {}
