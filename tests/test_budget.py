@@ -47,8 +47,9 @@ def test_daily_quota_stops_launching_and_resume_continues(home, provider, offlin
     entry = json.loads((home / "runs" / "quota" / "manifest.json").read_text())["batches"]["scripted/solver"]
     assert entry["status"] == "ok" and all(len(a) == 1 for a in entry["attempts"].values())
     assert entry["sessions"] == 2
+    # the attempts the quota cut short (tasks run side by side: one or both of the other two) are kept, renamed
     aside = list((home / "runs" / "quota" / "attempts").glob("*/*/attempt-1.interrupted-*"))
-    assert len(aside) == 1 and (aside[0] / "calls.jsonl").is_file(), "the cut-short attempt is kept, renamed"
+    assert 1 <= len(aside) <= 2 and all((a / "calls.jsonl").is_file() for a in aside), aside
 
 
 def test_per_model_wall_clock_budget_stops_launching(home, provider, offline_images):

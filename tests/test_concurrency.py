@@ -43,3 +43,52 @@ def test_two_batches_starting_one_new_run_together_both_run(home):
     codes = [p.returncode for p in procs]
     assert codes.count(0) >= 1 and all("exists without a manifest" not in err for _, err in results), results
     assert json.loads((home / "runs" / "together" / "manifest.json").read_text())["batches"]["instant_empty_submit"]
+
+
+
+def test_models_at_once_give_the_board_of_one_at_a_time(home, provider, offline_images):
+    """The scheduler with jobs=2 against jobs=1 (the serial reference): same verdicts and scores, never
+    more than `jobs` attempts holding a slot at once, and more than one when allowed."""
+    import csv
+
+    from conftest import assert_board_identities, max_overlap
+
+    py = [sys.executable]
+    models = ["scripted/solver", "scripted/wrong", "scripted/empty", "instant_empty_submit"]
+    flags = [a for m in models for a in ("--model", m)]
+    for run_id, jobs in (("serial", 1), ("together", 2)):
+        ran = subprocess.run([*py, str(ROOT / "tools" / "run_models.py"), "--run-id", run_id, "--offline", "--attempts",
+                              "2", "--jobs", str(jobs), *flags], capture_output=True, text=True, timeout=900)
+        assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+        assert "progress: tasks 12/12" in ran.stderr and "[scripted/solver]" in ran.stdout  # one line, plain
+        for tool, extra in (("run_evaluation.py", []), ("finish_run.py", [a for m in models for a in ("--expect-model", m)])):
+            done = subprocess.run([*py, str(ROOT / "tools" / tool), "--run-id", run_id, *extra], capture_output=True,
+                                  text=True, timeout=900)
+            assert done.returncode == 0, done.stdout + done.stderr
+    for tool in ("collect_manifests.py", "generate_leaderboard.py"):
+        subprocess.run([*py, str(ROOT / "tools" / tool)], check=True, capture_output=True, timeout=300)
+    assert_board_identities(home / "runs" / "leaderboard.csv")
+
+    def outcomes(run_id):
+        out = {}
+        for rec in (home / "runs" / run_id / "attempts").glob("*/*/attempt-*/record.json"):
+            r = json.loads(rec.read_text())
+            verdict = json.loads((rec.parent / "verdict.json").read_text())["verdict"] if (
+                rec.parent / "verdict.json").exists() else None
+            out[(r["model"], r["instance_id"], r["attempt"])] = (r["status"], verdict, tuple(r["ran_epoch"]))
+        return out
+
+    serial, together = outcomes("serial"), outcomes("together")
+    assert {k: v[:2] for k, v in serial.items()} == {k: v[:2] for k, v in together.items()}
+    assert len(serial) == 3 + 6 + 6 + 3  # solver stops at the first resolved; wrong and empty run K=2
+    slots = lambda runs: [v[2] for k, v in runs.items() if k[0] != "instant_empty_submit"]  # noqa: E731 (no slot)
+    assert max_overlap(slots(serial)) == 1
+    assert max_overlap(slots(together)) == 2  # the cap held, and was used
+
+    with (home / "runs" / "leaderboard.csv").open() as f:
+        rows = {(r["run_id"], r["model"]): r for r in csv.DictReader(f)}
+    for m in models:
+        a, b = rows[("serial", m)], rows[("together", m)]
+        for col in ("status", "resolved", "pass@1", "pass@K", "attempts_total", "empty_patches", "attempts_failed",
+                    "pass@1_ci_low", "pass@1_ci_high", "rank_group"):
+            assert a[col] == b[col], (m, col, a[col], b[col])

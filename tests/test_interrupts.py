@@ -25,11 +25,15 @@ def batch(run_id, *extra, timeout=8):
             "--offline", "--set", f"attempt_timeout_seconds={timeout}", *extra]
 
 
-def in_flight(run_id: str, attempt: Path) -> bool:
-    """The agent child is up and (a moment later) its first call hangs at the provider."""
-    if not (attempt / ".session").exists() or not agent_children(run_id):
+def in_flight(run_id: str, found: list) -> bool:
+    """An attempt's agent is up and (a moment later) its first call hangs at the provider; `found` gets its
+    folder (tasks run side by side, and whichever comes first holds the provider's probe)."""
+    sessions = sorted(Path(os.environ["SWEBOARD_HOME"], "runs", run_id, "attempts", "scripted__hang").glob(
+        "*/attempt-1/.session"))
+    if not sessions or not agent_children(run_id):
         return False
     time.sleep(3)
+    found.append(sessions[0].parent)
     return True
 
 
@@ -43,16 +47,21 @@ def wait_for(predicate, seconds=60.0):
 
 
 def agent_children(run_id: str) -> list[int]:
-    """PIDs of mini-swe-agent children working on this run (found by their spec path)."""
+    """PIDs of mini-swe-agent children working on this run: a cold child by its spec path; the warm
+    fork server and the attempts forked from it by the test's SWEBOARD_HOME in their environment."""
+    home = f"SWEBOARD_HOME={os.environ['SWEBOARD_HOME']}\0".encode()
     out = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if "sweboard.runners.mini_attempt" in cmd and f"/runs/{run_id}/" in cmd:
+                    out.append(int(proc.name))
+                elif "multiprocessing.forkserver" in cmd and home in (proc / "environ").read_bytes():
+                    if (proc / "stat").read_text().split(")")[-1].split()[0] != "Z":  # a zombie is gone
+                        out.append(int(proc.name))
             except OSError:
                 continue
-            if "sweboard.runners.mini_attempt" in cmd and f"/runs/{run_id}/" in cmd:
-                out.append(int(proc.name))
     return out
 
 
@@ -96,8 +105,9 @@ def test_sigterm_and_ctrl_c_stop_cleanly_scrubbed_and_resumable(planted, provide
     home, run_id = planted, f"sig{int(sig)}"
     proc = subprocess.Popen(batch(run_id, timeout=30), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    attempt = home / "runs" / run_id / "attempts" / "scripted__hang" / "sweboard-fixtures__tinycalc-1" / "attempt-1"
-    assert wait_for(lambda: in_flight(run_id, attempt)), "the attempt never started"
+    found = []
+    assert wait_for(lambda: in_flight(run_id, found)), "the attempt never started"
+    attempt = found[0]
     assert not (attempt / "record.json").exists()
     leak = leak_into(attempt)
     proc.send_signal(sig)
@@ -116,8 +126,9 @@ def test_kill_9_orphans_nothing_and_resume_scrubs_what_it_sets_aside(planted, pr
     """Also: a provider that hangs on every call trips the failure streak (the model is skipped, not scored)."""
     home, run_id = planted, "k9"
     proc = subprocess.Popen(batch(run_id), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    attempt = home / "runs" / run_id / "attempts" / "scripted__hang" / "sweboard-fixtures__tinycalc-1" / "attempt-1"
-    assert wait_for(lambda: in_flight(run_id, attempt))
+    found = []
+    assert wait_for(lambda: in_flight(run_id, found))
+    attempt = found[0]
     leak_into(attempt)
     os.kill(proc.pid, signal.SIGKILL)  # the batch alone: its child must follow by itself
     proc.wait()
@@ -130,6 +141,7 @@ def test_kill_9_orphans_nothing_and_resume_scrubs_what_it_sets_aside(planted, pr
     assert containers(run_id) == [], "containers of the killed session were not removed"
     entry = json.loads((home / "runs" / run_id / "manifest.json").read_text())["batches"]["scripted/hang"]
     assert entry["status"].startswith("skipped: provider failing (2 attempts in a row")
+    # the provider never answered: one attempt at a time, so exactly the one in flight was cut short
     assert [x["reason"] for x in entry["set_aside"]] == ["interrupted"]
     assert grep_key(home / "runs", home / "predictions") == []
 
@@ -142,3 +154,29 @@ def test_a_stale_child_writes_nothing_into_a_folder_that_is_no_longer_its_own(tm
     assert still_mine({"session_file": str(marker), "session": "new-session"})
     assert not still_mine({"session_file": str(marker), "session": "old-session"})
     assert not still_mine({"session_file": str(tmp_path / "gone" / ".session"), "session": "old-session"})
+
+
+def test_sigterm_to_the_scheduler_stops_every_batch_cleanly(planted, provider, offline_images):
+    """Models side by side (tools/run_models.py): SIGTERM reaches the scheduler only; it stops each batch
+    the way SIGTERM stops one alone, and waits for them."""
+    home, run_id = planted, "sched-term"
+    cmd = [sys.executable, str(ROOT / "tools" / "run_models.py"), "--run-id", run_id, "--model", "scripted/hang",
+           "--model", "scripted/wrong", "--offline", "--attempts", "2", "--set", "attempt_timeout_seconds=12"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    found = []
+    assert wait_for(lambda: in_flight(run_id, found)), "the attempt never started"
+    attempt = found[0]
+    leak = leak_into(attempt)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out[-2000:] + err[-2000:]
+    assert "Traceback" not in out + err
+    assert PLANTED not in leak.read_text()
+    assert wait_for(lambda: not agent_children(run_id), 10), "an agent outlived the scheduler"
+    assert containers(run_id) == []
+    batches = json.loads((home / "runs" / run_id / "manifest.json").read_text())["batches"]
+    assert batches["scripted/hang"]["status"].startswith("stopped: interrupted")
+    assert batches["scripted/wrong"]["status"] == "ok" or batches["scripted/wrong"]["status"].startswith("stopped: interrupted")
+    assert grep_key(home / "runs", home / "predictions") == []
+    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]

@@ -107,18 +107,15 @@ if [[ "$OFFLINE" == 1 ]]; then
   start_scripted_provider "$HOME_DIR" "$RUN_ID"
 fi
 
-FAILED=()
-for model in "${MODELS[@]}"; do
-  step "agent batch: ${model}"
-  if ! "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" ${BATCH_FLAGS[@]+"${BATCH_FLAGS[@]}"}; then
-    FAILED+=("$model")
-    echo "bootstrap_i0.sh: ${model} failed (see above); the run stays open" >&2
-  fi
-done
+MODEL_FLAGS=()
+for model in "${MODELS[@]}"; do MODEL_FLAGS+=(--model "$model"); done
+step "agent batches, at once: ${MODELS[*]}"
+BATCHES_OK=1
+"$PY" tools/run_models.py --run-id "$RUN_ID" --section "$SECTION" "${MODEL_FLAGS[@]}" ${BATCH_FLAGS[@]+"${BATCH_FLAGS[@]}"} || BATCHES_OK=0
 
 source "$ROOT/tools/lib/fold.sh"
 grade_and_fold "$RUN_ID" "${MODELS[@]}"
-if [[ ${#FAILED[@]} -gt 0 ]]; then
-  echo "models that failed to run: ${FAILED[*]}" >&2
+if [[ "$BATCHES_OK" == 0 ]]; then
+  echo "bootstrap_i0.sh: some models failed to run (named above); the run stays open" >&2
   exit 1
 fi

@@ -11,14 +11,16 @@ PY="$ROOT/.venv/bin/python"
 usage() {
   cat <<USAGE
 Usage: tools/run_i1.sh | run_i2.sh | run_i3.sh | run_i4.sh [--execute] [--offline] [--run-id ID] [--resume] [--runner mini|sweagent]
-                                        [--attempts K] [--all-attempts] [--model ID]... [--dry-run] [--help]
+                                        [--attempts K] [--all-attempts] [--model ID]... [--jobs N] [--dry-run] [--help]
 
 i1: the Chutes models; i2: Chutes + OpenRouter; both on config/instances_i1.yaml. i3 and i4:
 Chutes + OpenRouter on config/instances_i3.yaml (19 tasks, easy and medium; the plan lists each
 task's difficulty and, when the locked rows are cached, its gold-patch size). Always with the
-no-patch baseline. Each model: tools/run_model_batch.py (K attempts per task, evaluated one by
-one, stopping at the first resolved unless --all-attempts), then the official evaluator,
-then runs/leaderboard.csv. A model that fails or is unavailable is reported; the batch goes on.
+no-patch baseline. The models run at once (tools/run_models.py: one tools/run_model_batch.py per
+model, K attempts per task, each graded before the next, stopping at the first resolved unless
+--all-attempts), sharing --jobs agent attempts, each provider's max_concurrency and the CPU
+guardrail; then the official evaluator, then runs/leaderboard.csv. A model that fails or is
+unavailable is reported; the others go on. Resuming a finished run does nothing, at once.
 
   --execute       actually run (default: plan only, nothing spent)
   --offline       bundled offline slice + scripted provider on 127.0.0.1 (TEST EQUIPMENT): models
@@ -28,13 +30,15 @@ then runs/leaderboard.csv. A model that fails or is unavailable is reported; the
   --attempts K    attempts per task (default 2)
   --all-attempts  run all K attempts (unbiased pass@k) instead of stopping at the first resolved
   --model ID      only this model (repeatable)
+  --jobs N        agent attempts at once across all models (default 8, config/sweagent.yaml);
+                  1 runs the models one after another, one attempt at a time
   --runner R      mini (default, config/sweagent.yaml) or sweagent (SWE-agent 1.x, tools/install_sweagent.sh)
   --dry-run       same as leaving out --execute
 USAGE
 }
 
 ITERATION=i1
-EXECUTE=0; OFFLINE=0; RESUME=0; ALL=0; ATTEMPTS=2; RUN_ID=""; RUNNER=""
+EXECUTE=0; OFFLINE=0; RESUME=0; ALL=0; ATTEMPTS=2; RUN_ID=""; RUNNER=""; JOBS=""
 MODEL_ARGS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -47,6 +51,7 @@ while [[ $# -gt 0 ]]; do
     --attempts) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --attempts needs a value" >&2; exit 2; }; ATTEMPTS="$2"; shift ;;
     --run-id) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --run-id needs a value" >&2; exit 2; }; RUN_ID="$2"; shift ;;
     --model) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --model needs a value" >&2; exit 2; }; MODEL_ARGS+=(--model "$2"); shift ;;
+    --jobs) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --jobs needs a value" >&2; exit 2; }; JOBS="$2"; shift ;;
     --runner) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --runner needs a value" >&2; exit 2; }; RUNNER="$2"; shift ;;
     --help|-h) usage; exit 0 ;;
     *) echo "run_${ITERATION}.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -54,6 +59,9 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ "$ATTEMPTS" =~ ^[1-3]$ ]] || { echo "run_${ITERATION}.sh: --attempts '$ATTEMPTS': expected 1, 2 or 3" >&2; exit 2; }
+if [[ -n "$JOBS" && ! "$JOBS" =~ ^[1-9][0-9]*$ ]]; then
+  echo "run_${ITERATION}.sh: --jobs '$JOBS': expected a whole number >= 1" >&2; exit 2
+fi
 if [[ -n "$RUNNER" && "$RUNNER" != mini && "$RUNNER" != sweagent ]]; then
   echo "run_${ITERATION}.sh: --runner '$RUNNER': expected mini or sweagent" >&2; exit 2
 fi
@@ -78,6 +86,7 @@ fi
 [[ "$ALL" == 1 ]] && BATCH_ARGS+=(--all-attempts)
 [[ "$RESUME" == 1 ]] && BATCH_ARGS+=(--resume)
 [[ -n "$RUNNER" ]] && BATCH_ARGS+=(--runner "$RUNNER")
+[[ -n "$JOBS" ]] && BATCH_ARGS+=(--jobs "$JOBS")
 
 tools/setup_venv.sh
 if [[ "$EXECUTE" == 0 ]]; then
@@ -86,6 +95,10 @@ if [[ "$EXECUTE" == 0 ]]; then
   exit 0
 fi
 
+if [[ "$RESUME" == 1 ]] && "$PY" tools/run_models.py --run-id "$RUN_ID" --finished; then
+  echo "run ${RUN_ID} is finished and immutable: nothing to run, call or grade (runs/${RUN_ID}/manifest.json)"
+  exit 0
+fi
 if [[ "$RESUME" == 0 && -e "${HOME_DIR}/runs/${RUN_ID}" ]]; then
   echo "run_${ITERATION}.sh: runs/${RUN_ID} already exists and is immutable; pass --resume or choose a new --run-id" >&2
   exit 2
@@ -109,18 +122,15 @@ if ! "$PY" tools/run_evaluation.py --gold --instances "$SLICE_FILE" --section "$
 fi
 
 mapfile -t MODELS < <("$PY" tools/plan_run.py "${PLAN_ARGS[@]}" --list-models)
-FAILED=()
-for model in "${MODELS[@]}"; do
-  echo "== ${model}"
-  if ! "$PY" tools/run_model_batch.py "${BATCH_ARGS[@]}" --model "$model"; then
-    FAILED+=("$model")
-    echo "run_${ITERATION}.sh: ${model} failed (see above); going on with the next model" >&2
-  fi
-done
+MODEL_FLAGS=()
+for model in "${MODELS[@]}"; do MODEL_FLAGS+=(--model "$model"); done
+echo "== ${#MODELS[@]} models: ${MODELS[*]}"
+BATCHES_OK=1
+"$PY" tools/run_models.py "${BATCH_ARGS[@]}" "${MODEL_FLAGS[@]}" || BATCHES_OK=0
 
 source "$ROOT/tools/lib/fold.sh"
 grade_and_fold "$RUN_ID" "${MODELS[@]}"
-if [[ ${#FAILED[@]} -gt 0 ]]; then
-  echo "models that failed to run: ${FAILED[*]}" >&2
+if [[ "$BATCHES_OK" == 0 ]]; then
+  echo "run_${ITERATION}.sh: some models failed to run (named above); their rows say why" >&2
   exit 1
 fi

@@ -32,11 +32,12 @@ from sweboard.ledger import Ledger
 from sweboard.outcomes import agent_failure, is_infra, needs_grading
 from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, tool_versions, update_manifest,
                                utc_now, write_manifest)
-from sweboard.locks import file_lock
+from sweboard.locks import exclusive_or_refuse, file_lock
 from sweboard.paths import predictions_dir, runs_dir
-from sweboard.runconfig import RunnerConfig, max_workers
-from sweboard.runners.base import Attempt, AttemptResult, Runner, scrub_files
+from sweboard.runconfig import CAPACITY_SETTINGS, RunnerConfig
+from sweboard.runners.base import ABORT, Attempt, AttemptResult, Runner, scrub_files
 from sweboard.runners.baseline import BaselineRunner
+from sweboard.slots import Cancelled, capacity_for
 from sweboard.testbench.taskset import IMAGE_NAMESPACE
 
 RECORD = "record.json"
@@ -167,9 +168,10 @@ def _init_run(plan: BatchPlan, resume: bool) -> None:
     batch = existing.get("batches", {}).get(plan.model.id) or {}
     recorded = batch.get("runner_config")
     if recorded is not None:
-        diff = config_differences(recorded, plan.config.to_dict())
+        diff = config_differences(recorded, plan.config.to_dict(), ignore=CAPACITY_SETTINGS)
     else:  # a new model in this run: same settings as the run, whichever runner it uses
-        diff = config_differences(existing["runner_config"], plan.config.to_dict(), ignore=("runner",))
+        diff = config_differences(existing["runner_config"], plan.config.to_dict(),
+                                  ignore=("runner", *CAPACITY_SETTINGS))
     if diff:
         old = _comparable(recorded or existing["runner_config"])
         new = _comparable(plan.config.to_dict())
@@ -221,12 +223,16 @@ def image_problem(image: str) -> str | None:
 
 
 def _write_record(plan: BatchPlan, runner: Runner, out: Path, row: dict, k: int, seed: int, timeout: float,
-                  timeout_reason: str, began: str, result: AttemptResult, secrets: list[str], log) -> dict:
+                  timeout_reason: str, began: str, result: AttemptResult, secrets: list[str], log,
+                  queued: float = 0.0, ran_from: float | None = None) -> dict:
     calls = read_calls(out / "calls.jsonl")
     iid = row["instance_id"]
     record = {"run_id": plan.run_id, "model": plan.model.id, "instance_id": iid, "attempt": k, "seed": seed,
               "timeout_seconds": timeout, "timeout_reason": timeout_reason, "runner": runner.name,
               "started_at": began, "finished_at": utc_now(), **result.to_dict(),
+              "queued_seconds": queued,  # waiting for a job/provider slot and the CPU guardrail: nobody's time
+              # when it held its job slot (epoch seconds): what ran at once, to the millisecond
+              "ran_epoch": [round(ran_from, 3), round(time.time(), 3)] if ran_from is not None else None,
               "gateway_calls": calls, "usage": summarize_calls(calls)}
     record["error"] = credentials.redact(record["error"], secrets)
     _atomic_json(out / RECORD, record)
@@ -261,6 +267,14 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) 
     except SweboardError as exc:
         record_failure(plan.run_id, plan.model, str(exc))  # in a run that exists, the model's row says so
         raise
+    # one process per (run, model) at a time: two would run the same attempts and write the same records
+    with exclusive_or_refuse(runs_dir() / f".{plan.run_id}.{plan.model.slug}.batch.lock",
+                             f"run {plan.run_id}: {plan.model.id} is being run by another process right now; "
+                             "wait for it to end (or stop it), then --resume"):
+        return _run_locked(plan, runner, resume, key, secrets, log)
+
+
+def _run_locked(plan: BatchPlan, runner: Runner, resume: bool, key: str | None, secrets: list[str], log) -> dict:
     init_run(plan, resume)
     manifest = read_manifest(plan.run_id)
     if manifest.get("status") == "finished":
@@ -324,8 +338,45 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         f"({runner.version() or 'version unknown'}), K per task {sorted({plan.attempts_for(r['instance_id'])[0] for r in plan.rows})}, "
         f"{'stop at first resolved' if plan.config.stop_after_resolved else 'all K attempts'}")
 
+    # Until the provider has answered one call of this batch, its attempts run one at a time: a
+    # model that is retired or a provider that is down costs what it would cost run serially (the
+    # failure streak trips after the same attempts), not `jobs` attempts' worth of failing calls.
+    answered, probe = threading.Event(), threading.Lock()
+
+    def stopping() -> bool:
+        """No new attempt: the batch stopped, or its wall-clock budget is spent (checked again after any wait)."""
+        if not stop and time.monotonic() - t0 > plan.config.model_budget_seconds:
+            stop.set(f"stopped: per-model wall-clock budget of {plan.config.model_budget_seconds:g}s reached; "
+                     "--resume continues")
+        return bool(stop)
+
     def one_attempt(gateway: Gateway | None, row: dict, k: int) -> dict | None:
+        if plan.model.is_baseline:  # no container, no call: nothing to queue for
+            return launch(gateway, row, k, 0.0)
+        provider = plan.model.provider if plan.model.calls_a_model else None
+        probing = False
+        while provider is not None and not answered.is_set():
+            if stop:
+                return None
+            if probe.acquire(timeout=0.2):
+                probing = not answered.is_set()
+                if not probing:
+                    probe.release()
+                break
+        try:
+            with capacity.attempt(provider, cancelled=lambda: bool(stop) or ABORT.is_set(), log=log) as queued:
+                if stopping():  # the batch stopped (or ran out of time) while this attempt waited its turn
+                    return None
+                return launch(gateway, row, k, queued)
+        except Cancelled:
+            return None  # the batch stopped while this attempt waited for a slot: nothing ran
+        finally:
+            if probing:
+                probe.release()
+
+    def launch(gateway: Gateway | None, row: dict, k: int, queued: float) -> dict | None:
         iid = row["instance_id"]
+        ran_from = time.time()
         out = attempt_dir(plan.run_id, plan.model, iid, k)
         _set_aside(out, secrets=secrets)
         out.mkdir(parents=True, exist_ok=True)
@@ -335,13 +386,13 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
             # never the model's miss: no container, no agent, no call; --resume runs it again
             result = AttemptResult("error", "ImageMissing", "", "infra", missing_image)
             return _write_record(plan, runner, out, row, k, plan.config.seed + k - 1, timeout, timeout_reason,
-                                 utc_now(), result, secrets, log)
+                                 utc_now(), result, secrets, log, queued, ran_from)
         base_url, route = None, None
         if gateway is not None:
             # the gateway never waits on the provider past the attempt's own deadline
             # the attempt's clock starts at the agent's first call; the gateway never waits past its end
             base_url, route = gateway.register(plan.model, key, out / "calls.jsonl", plan.config.max_tokens,
-                                               secrets=secrets, budget_seconds=timeout + 2)
+                                               secrets=secrets, budget_seconds=timeout + 2, answered=answered)
         attempt = Attempt(plan.run_id, plan.model, row, k, plan.config.seed + k - 1, timeout, out, plan.config, base_url,
                           started=route.first_call if route is not None else None)
         began = utc_now()
@@ -357,7 +408,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
             stop.set(f"stopped: {route.exhausted}; --resume continues once the budget allows")
             return None  # not an attempt result: no record, so a later --resume runs it again
         record = _write_record(plan, runner, out, row, k, attempt.seed, timeout, timeout_reason, began, result,
-                               secrets, log)
+                               secrets, log, queued, ran_from)
         if result.error_class == "model_unavailable":
             stop.set("skipped: model unavailable (provider answered 404 / unknown model)")
         usage = record["usage"]
@@ -383,11 +434,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
                 _set_aside(out, "infra", secrets)
                 record = None
             if record is None:
-                if stop:
-                    return
-                if time.monotonic() - t0 > plan.config.model_budget_seconds:
-                    stop.set(f"stopped: per-model wall-clock budget of {plan.config.model_budget_seconds:g}s reached; "
-                             "--resume continues")
+                if stopping():
                     return
                 record = one_attempt(gateway, row, k)
                 if record is None:
@@ -397,7 +444,9 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
             if not plan.config.stop_after_resolved or k == k_max or not needs_grading(record):
                 continue
             verdict = read_verdict(out)
-            if verdict is None:
+            for _ in range(2):  # one more try after an evaluator failure (each harness run is recorded)
+                if verdict is not None:
+                    break
                 verdict = evaluate_attempts(plan.run_id, plan.model.id, [(iid, k, out, record["patch"])],
                                             in_batch=True).get((iid, k))
             if verdict is None:
@@ -405,21 +454,37 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
             if verdict["verdict"] == "resolved":
                 return
 
+    if plan.model.calls_a_model and hasattr(runner, "prepare"):
+        runner.prepare()  # e.g. the warm fork server starts importing while images are checked
     if plan.model.calls_a_model or plan.model.provider.name == "canary":
         ensure_images(plan.rows, log)  # before any attempt's clock: a pull is never the model's time
-    workers = max(1, min(plan.config.workers, max_workers(), plan.model.provider.max_concurrency))
+    # a thread per task (attempts of one task in order); what runs at once is capped by slots.py:
+    # jobs across the iteration's batches, the provider's max_concurrency, and the CPU guardrail
+    capacity = capacity_for(plan.config)
+    workers = max(1, min(plan.config.jobs, len(plan.rows)))
     with sampled_cpu(stats):
         policy = RetryPolicy(plan.config.gateway_max_retries, plan.config.gateway_backoff_seconds,
                              plan.config.gateway_max_backoff_seconds, plan.config.gateway_upstream_timeout_seconds,
                              plan.config.gateway_max_reply_bytes)
         gateway = Gateway(Ledger(), policy).__enter__() if plan.model.calls_a_model else None
         try:
+            ABORT.clear()
             if workers == 1:
                 for row in plan.rows:
                     one_task(gateway, row)
             else:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    list(pool.map(lambda r: one_task(gateway, r), plan.rows))
+                pool = ThreadPoolExecutor(max_workers=workers)
+                try:
+                    for future in [pool.submit(one_task, gateway, row) for row in plan.rows]:
+                        future.result()
+                except BaseException:
+                    # Ctrl-C / SIGTERM reach this thread only: stop launching, end every attempt in flight
+                    # (child and containers killed, no record), and wait until they have
+                    stop.set("stopped: interrupted")
+                    ABORT.set()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+                pool.shutdown(wait=True)
         finally:
             if gateway is not None:
                 gateway.__exit__(None, None, None)

@@ -197,6 +197,9 @@ def run_model_batch(argv=None):
         entry = existing["batches"].get(model.id) or {}
         print(f"run {args.run_id} is finished; {model.id}: {entry.get('status', 'no batch')} (nothing to do)")
         return 0
+    runner = get_runner(config.runner)
+    if model.calls_a_model and hasattr(runner, "prepare"):
+        runner.prepare()  # a warm agent server imports while the rows load and the images are checked
     try:
         lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
         if lock.source == "bundled" and not model.is_baseline:
@@ -211,8 +214,80 @@ def run_model_batch(argv=None):
         record_failure(args.run_id, model, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         raise
     plan = BatchPlan(args.run_id, model, sl, lock, rows, config)
-    entry = run_batch(plan, get_runner(config.runner), resume=args.resume)
+    entry = run_batch(plan, runner, resume=args.resume)
     print(f"{model.id}: {entry.get('status', 'done')}; predictions in {entry.get('predictions', '-')}")
+    return 0
+
+
+@_cli
+def run_models(argv=None):
+    from sweboard import scheduler
+    from sweboard.catalog import load_catalog
+    from sweboard.manifest import read_manifest, run_dir
+
+    p = argparse.ArgumentParser(prog="run_models.py", description=(
+        "Run several models' batches at once over one slice (tools/run_model_batch.py each, its own process), "
+        "sharing one capacity: --jobs agent attempts at once across all of them, each provider's max_concurrency, "
+        "evaluator_workers gradings, and no new work while the machine's CPU is above cpu_ceiling_percent. "
+        "Shows one overall progress line (plain lines when not a terminal). Exit 1 if any batch failed."))
+    p.add_argument("--run-id", required=True, help="the run to create or (with --resume) continue")
+    p.add_argument("--model", action="append", default=[], help="model id from config/model_catalog.yaml (repeat)")
+    p.add_argument("--jobs", type=int, help="agent attempts at once across all models (default config/sweagent.yaml's "
+                   "jobs, 8); 1 runs the models one after another, one attempt at a time")
+    _slice_args(p)
+    p.add_argument("--attempts", type=int, help="K attempts per task (default: config/sweagent.yaml's attempts)")
+    p.add_argument("--all-attempts", action="store_true", help="run all K attempts instead of stopping at the first resolved")
+    p.add_argument("--runner", choices=["mini", "sweagent"], help="override config/sweagent.yaml's runner")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting of config/sweagent.yaml")
+    p.add_argument("--resume", action="store_true", help="continue an existing run; finished attempts are skipped")
+    p.add_argument("--finished", action="store_true",
+                   help="only answer: exit 0 if the run is finished (nothing left to run), 1 if not")
+    p.add_argument("--dry-run", action="store_true", help="print the batch commands; run nothing")
+    args = p.parse_args(argv)
+    _valid_run_id(args.run_id)
+    if args.finished:
+        manifest = read_manifest(args.run_id)
+        return 0 if manifest is not None and manifest.get("status") == "finished" else 1
+    if not args.model:
+        raise SweboardError("--model: name at least one model (config/model_catalog.yaml)")
+    if args.jobs is not None and args.jobs < 1:
+        raise SweboardError(f"--jobs {args.jobs}: expected a whole number >= 1")
+    from sweboard.runconfig import load_runner_config
+
+    config = load_runner_config(overrides={**_overrides(args.set), **({"jobs": args.jobs} if args.jobs else {})})
+    catalog = load_catalog()
+    models = [catalog.get(m) for m in args.model]  # an unknown model is one line, before anything starts
+    sl = _load_slice(args)
+    batch = [str(Path(__file__).resolve().parents[2] / "tools" / "run_model_batch.py"), "--run-id", args.run_id,
+             "--section", sl.section, "--instances", str(sl.path), "--set", f"jobs={config.jobs}"]
+    for item in args.set:
+        batch += ["--set", item]
+    if args.attempts is not None:
+        batch += ["--attempts", str(args.attempts)]
+    if args.all_attempts:
+        batch.append("--all-attempts")
+    if args.runner:
+        batch += ["--runner", args.runner]
+    if args.resume:
+        batch.append("--resume")
+    batches = [scheduler.BatchProcess(m.id, m.slug, [sys.executable, *batch, "--model", m.id]) for m in models]
+    if args.dry_run:
+        print(f"{len(batches)} batches, {min(config.jobs, len(batches))} at once, {config.jobs} agent attempts at once "
+              f"in all, CPU ceiling {config.cpu_ceiling_percent:g}%:")
+        for b in batches:
+            print("  " + shlex.join(b.command))
+        return 0
+    k = args.attempts or config.attempts
+    by_id = {m.id: m for m in models}
+    scheduler.run_batches(batches, config.jobs, run_dir(args.run_id), list(sl.instance_ids),
+                          lambda mid: 1 if by_id[mid].is_baseline else k)
+    failed = [b.model for b in batches if b.code != 0]
+    for b in batches:
+        took = f"{b.ended - b.started:.1f}s" if b.ended and b.started else "-"
+        print(f"{b.model}: exit {b.code} in {took}")
+    if failed:
+        print(f"models whose batch failed: {' '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

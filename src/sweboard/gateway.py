@@ -85,6 +85,7 @@ class Route:
     budget_seconds: float | None = None  # the attempt's clock: it starts at the agent's first call
     first_call: threading.Event = field(default_factory=threading.Event)
     exhausted: str | None = None  # set when a budget (ours or the provider's quota) refused a call
+    answered: threading.Event = field(default_factory=threading.Event)  # set at the first call the provider answered (200)
     calls: int = 0
     closed: threading.Event = field(default_factory=threading.Event)
     inflight: int = 0
@@ -426,6 +427,8 @@ class _Handler(BaseHTTPRequestHandler):
             route.calls += 1
             with route.calls_file.open("a") as f:
                 f.write(json.dumps(entry, allow_nan=False) + "\n")
+        if entry.get("status") == 200:
+            route.answered.set()
 
 
 def _billed(raw, bound: float) -> float | None:
@@ -482,13 +485,16 @@ class Gateway:
 
     def register(self, model: ModelEntry, api_key: str | None, calls_file: Path, max_tokens: int,
                  deadline: float | None = None, secrets: list[str] | None = None,
-                 budget_seconds: float | None = None) -> tuple[str, Route]:
+                 budget_seconds: float | None = None, answered: threading.Event | None = None) -> tuple[str, Route]:
         """A route for one attempt. `deadline` fixes its end; `budget_seconds` starts the clock at the
-        agent's first call instead (start-up is not the model's time)."""
+        agent's first call instead (start-up is not the model's time). `answered` (shared by a batch's
+        routes) is set at the first call the provider answers."""
         token = pysecrets.token_hex(8)
         values = sorted({*(secrets or []), *([api_key] if api_key else [])}, key=len, reverse=True)
         route = Route(model, api_key, calls_file, max_tokens, deadline, tuple(v for v in values if len(v) >= 6),
                       budget_seconds)
+        if answered is not None:
+            route.answered = answered
         with self.state.lock:
             self.state.routes[token] = route
         return f"http://{HOST}:{self.httpd.server_address[1]}/a/{token}/v1", route

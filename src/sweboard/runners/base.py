@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -121,6 +122,14 @@ def _die_with_parent() -> None:
         pass
 
 
+class Aborted(KeyboardInterrupt):
+    """The batch is being interrupted (Ctrl-C, SIGTERM) while this attempt ran in a worker thread."""
+
+
+# Set by the batch when it is interrupted: attempts in flight in worker threads (signals reach only the
+# main thread) kill their child and containers and end without a record, exactly as the main thread's would.
+ABORT = threading.Event()
+
 STARTUP_LIMIT = 300.0  # seconds an agent may take to start (imports, container) before its first step
 
 
@@ -146,28 +155,48 @@ def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: floa
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, preexec_fn=_die_with_parent)
-        clock, overhead, code = spawned, None, None
-        try:
-            if started is not None:
-                while proc.poll() is None and not started.wait(0.05):
-                    if time.monotonic() - spawned > startup_limit:
-                        break
-                if started.is_set():
-                    clock = time.monotonic()
-                    overhead = round(clock - spawned, 3)
-            remaining = timeout - (time.monotonic() - clock)
-            if proc.poll() is None and overhead is None and started is not None:
-                remaining = 0.0  # never reached its first step within the start-up limit
-            code = proc.wait(timeout=max(0.0, remaining)) if remaining > 0 else proc.poll()
-            if code is None:
-                raise subprocess.TimeoutExpired(cmd, timeout)
-        except subprocess.TimeoutExpired:
-            code = None
-            _kill_group(proc)
-        except BaseException:  # Ctrl-C / SIGTERM: take the child and its containers down with us
-            _kill_group(proc)
-            remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
-            raise
+        return supervise(proc, lambda: _kill_group(proc), spawned, timeout, container_label, started, startup_limit)
+
+
+def supervise(proc, kill, spawned: float, timeout: float, container_label: str, started=None,
+              startup_limit: float = STARTUP_LIMIT) -> ChildRun:
+    """Wait for a started child (anything with Popen's `poll()`/`wait(timeout)`) under the attempt's clock;
+    `kill()` takes it and its process group down. Its containers are removed on every way out."""
+    clock, overhead, code = spawned, None, None
+    try:
+        if started is not None:
+            while proc.poll() is None and not started.wait(0.05):
+                if ABORT.is_set():
+                    raise Aborted()
+                if time.monotonic() - spawned > startup_limit:
+                    break
+            if started.is_set():
+                clock = time.monotonic()
+                overhead = round(clock - spawned, 3)
+        remaining = timeout - (time.monotonic() - clock)
+        if proc.poll() is None and overhead is None and started is not None:
+            remaining = 0.0  # never reached its first step within the start-up limit
+        deadline = time.monotonic() + remaining
+        code = proc.poll()
+        while code is None and remaining > 0:
+            if ABORT.is_set():
+                raise Aborted()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                code = proc.wait(timeout=min(0.2, left))
+            except subprocess.TimeoutExpired:
+                code = None
+        if code is None:
+            raise subprocess.TimeoutExpired("agent", timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+        kill()
+    except BaseException:  # Ctrl-C / SIGTERM: take the child and its containers down with us
+        kill()
+        remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
+        raise
     remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
     if overhead is None and started is not None and started.is_set():  # first call landed as the child ended
         overhead = round(time.monotonic() - spawned, 3)

@@ -1,0 +1,215 @@
+"""The iteration's models at once: one batch process per model, sharing the run's capacity.
+
+`batch.py` stays one model's orchestrator; this module only starts batches side by side and
+watches them. What runs at once is decided by the slots the batches share (`slots.py`): the
+scheduler makes a fresh pool folder, hands it to every batch (`SWEBOARD_SLOTS`), and the
+batches take a job slot per attempt (plus their provider's slot and the CPU guardrail) and an
+evaluator slot per grading. So `jobs` is one cap across all models, a provider's
+`max_concurrency` holds machine-wide, and a model that waits on a slow provider leaves the
+slots to the others.
+
+With `jobs=1` the batches run one after another, exactly as a serial driver would; that is
+the reference the same board must come out of (`tools/benchmark_pipeline.py`).
+
+Why processes, not threads: a batch already is a process with its own gateway, ledger
+reservations, Ctrl-C handling and resume semantics; running it unchanged keeps those
+guarantees. Each batch dies with the scheduler (PR_SET_PDEATHSIG), and its agents with it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sweboard.runners.base import _die_with_parent
+from sweboard.slots import SLOTS_ENV
+
+RECORD = "record.json"
+VERDICT = "verdict.json"
+
+
+@dataclass
+class BatchProcess:
+    model: str
+    slug: str
+    command: list[str]
+    proc: subprocess.Popen | None = None
+    code: int | None = None
+    started: float | None = None
+    ended: float | None = None
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Progress:
+    """What is known from the attempt folders on disk (the batches' own source of truth)."""
+
+    attempts_done: int = 0
+    attempts_bound: int = 0  # upper bound: tasks x K (fewer run when an attempt resolves the task)
+    tasks_done: int = 0
+    tasks: int = 0
+    models_done: int = 0
+    models: int = 0
+    running: int = 0
+
+    def line(self, elapsed: float) -> str:
+        eta = ""
+        if 0 < self.tasks_done < self.tasks:
+            eta = f", ETA {_clock(elapsed * (self.tasks - self.tasks_done) / self.tasks_done)}"
+        return (f"tasks {self.tasks_done}/{self.tasks} · attempts {self.attempts_done} (of at most "
+                f"{self.attempts_bound}) · models {self.models_done}/{self.models} done, {self.running} running · "
+                f"{_clock(elapsed)} elapsed{eta}")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def task_state(task_dir: Path, k_max: int) -> tuple[int, bool]:
+    """(attempts recorded, task done) for one model x task folder: done at K records, or at a
+    resolved verdict on the last recorded attempt (the batch stops there)."""
+    done, last = 0, None
+    for k in range(1, k_max + 1):
+        d = task_dir / f"attempt-{k}"
+        if not (d / RECORD).is_file():
+            break
+        done, last = k, d
+    if done >= k_max:
+        return done, True
+    if last is not None and (last / VERDICT).is_file():
+        try:
+            import json
+
+            return done, json.loads((last / VERDICT).read_text()).get("verdict") == "resolved"
+        except (OSError, ValueError):
+            pass
+    return done, False
+
+
+def measure(run_root: Path, batches: list[BatchProcess], instance_ids: list[str], k_for) -> Progress:
+    p = Progress(tasks=len(batches) * len(instance_ids), models=len(batches))
+    for b in batches:
+        k_max = k_for(b.model)
+        p.attempts_bound += k_max * len(instance_ids)
+        finished = b.code is not None
+        p.models_done += finished
+        p.running += b.proc is not None and not finished
+        for iid in instance_ids:
+            n, done = task_state(run_root / "attempts" / b.slug / iid, k_max)
+            p.attempts_done += n
+            p.tasks_done += done or finished
+    return p
+
+
+class ProgressLine:
+    """One overall progress line: a tqdm bar on a terminal, a plain line every `every` seconds otherwise."""
+
+    def __init__(self, total: int, stream=None, every: float = 15.0):
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.tty = self.stream.isatty()
+        self.bar = None
+        self._last_plain = 0.0
+        self._last_text = ""
+        if self.tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="task", file=self.stream, dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} tasks [{elapsed}<{remaining}]{postfix}")
+
+    def update(self, progress: Progress, elapsed: float, force: bool = False) -> None:
+        if self.bar is not None:
+            self.bar.n = progress.tasks_done
+            self.bar.set_postfix_str(f"attempts {progress.attempts_done}/≤{progress.attempts_bound}, models "
+                                     f"{progress.models_done}/{progress.models} done, {progress.running} running",
+                                     refresh=True)
+            return
+        text = progress.line(elapsed)
+        now = time.monotonic()
+        if force or (text != self._last_text and now - self._last_plain >= self.every):
+            print(f"progress: {text}", file=self.stream, flush=True)
+            self._last_plain, self._last_text = now, text
+
+    def write(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+        else:
+            print(line, file=sys.stdout, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _pump(b: BatchProcess, out: ProgressLine, lock: threading.Lock) -> None:
+    """Each batch's own lines, prefixed with its model, above the progress line."""
+    assert b.proc is not None and b.proc.stdout is not None
+    for raw in b.proc.stdout:
+        line = raw.rstrip("\n")
+        b.lines.append(line)
+        with lock:
+            out.write(f"[{b.model}] {line}")
+
+
+def run_batches(batches: list[BatchProcess], jobs: int, run_root: Path, instance_ids: list[str], k_for,
+                env: dict | None = None, stream=None, poll: float = 0.5) -> list[BatchProcess]:
+    """Run the batches, at most `jobs` processes at once (all of them when jobs >= their number), sharing one
+    slot pool; returns them with their exit codes. Ctrl-C / SIGTERM stop every batch the same way (each
+    records `stopped: interrupted` and scrubs its attempt folders) and are re-raised once they have."""
+    pool_dir = Path(tempfile.mkdtemp(prefix="sweboard-slots-"))
+    env = {**(env or os.environ), SLOTS_ENV: str(pool_dir), "PYTHONUNBUFFERED": "1"}
+    at_once = max(1, min(jobs, len(batches)))
+    out = ProgressLine(len(batches) * len(instance_ids), stream)
+    lock = threading.Lock()
+    pumps: list[threading.Thread] = []
+    t0 = time.monotonic()
+    waiting = list(batches)
+    try:
+        while waiting or any(b.code is None and b.proc is not None for b in batches):
+            running = [b for b in batches if b.proc is not None and b.code is None]
+            while waiting and len(running) < at_once:
+                b = waiting.pop(0)
+                b.proc = subprocess.Popen(b.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, text=True, bufsize=1,
+                                          preexec_fn=_die_with_parent)
+                b.started = time.monotonic()
+                t = threading.Thread(target=_pump, args=(b, out, lock), daemon=True)
+                t.start()
+                pumps.append(t)
+                running.append(b)
+            for b in running:
+                code = b.proc.poll()
+                if code is not None:
+                    b.code, b.ended = code, time.monotonic()
+            with lock:
+                out.update(measure(run_root, batches, instance_ids, k_for), time.monotonic() - t0)
+            time.sleep(poll)
+        for t in pumps:
+            t.join(timeout=5)
+        with lock:
+            out.update(measure(run_root, batches, instance_ids, k_for), time.monotonic() - t0, force=True)
+    except BaseException:  # Ctrl-C or SIGTERM: every batch stops as it would alone, then we go
+        for b in batches:
+            if b.proc is not None and b.proc.poll() is None:
+                b.proc.send_signal(signal.SIGTERM)
+        for b in batches:
+            if b.proc is not None:
+                try:
+                    b.code = b.proc.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    b.proc.kill()
+                    b.code = b.proc.wait()
+        raise
+    finally:
+        out.close()
+        shutil.rmtree(pool_dir, ignore_errors=True)
+    return batches
