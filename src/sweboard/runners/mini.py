@@ -14,6 +14,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 
 from sweboard.errors import SweboardError
+from sweboard.runners import warm
 from sweboard.runners.base import (SESSION_FILE, Attempt, AttemptResult, child_env, finish, read_json, run_child,
                                    scrub_files)
 
@@ -28,6 +29,11 @@ class MiniRunner:
             return version("mini-swe-agent")
         except PackageNotFoundError:
             return None
+
+    def prepare(self) -> None:
+        """Before the batch's threads start: the warm fork server begins importing the agent."""
+        if warm.enabled():
+            warm.context()
 
     def spec(self, attempt: Attempt) -> dict:
         """Everything the child needs, and nothing secret (it is written to the attempt folder)."""
@@ -68,8 +74,12 @@ class MiniRunner:
             "MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT": "1",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # never fetch the price map from the internet
         })
-        child = run_child([sys.executable, "-m", "sweboard.runners.mini_attempt", str(spec_path)], env,
-                          out / "agent.log", attempt.timeout_seconds, attempt.uid, started=attempt.started)
+        if warm.enabled():  # forked from a server that imported mini-swe-agent once (warm.py)
+            child = warm.run_warm("sweboard.runners.mini_attempt", spec_path, env, out / "agent.log",
+                                  attempt.timeout_seconds, attempt.uid, started=attempt.started)
+        else:
+            child = run_child([sys.executable, "-m", "sweboard.runners.mini_attempt", str(spec_path)], env,
+                              out / "agent.log", attempt.timeout_seconds, attempt.uid, started=attempt.started)
         scrub_files(out, secrets)
         calls = calls_from_trajectory(out / TRAJECTORY)
         clock = time.monotonic() - child.seconds  # the agent's clock started at its first step
