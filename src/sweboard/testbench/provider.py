@@ -53,6 +53,7 @@ class ProviderSettings:
     rate_limit_failures: int = 3
     retry_after_seconds: float = 1.0
     latency_seconds: float = 2.0
+    min_latency_seconds: float = 0.0  # every answer (any scenario, errors too) takes at least this long
     hang_seconds: float = 120.0
     max_seconds: float = 3600.0
     call_log: Path | None = None
@@ -206,6 +207,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        began = getattr(self, "_began", None)  # a latency-bound provider (benchmarks): no answer before the minimum
+        if began is not None and self.state.settings.min_latency_seconds > 0:
+            self.state.stopping.wait(max(0.0, self.state.settings.min_latency_seconds - (time.monotonic() - began)))
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -239,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
 
     def do_POST(self):
-        start = time.monotonic()
+        start = self._began = time.monotonic()
         st = self.state
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
@@ -338,12 +342,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--call-log", type=Path, help="append one JSON line per call here")
     p.add_argument("--max-seconds", type=float, default=3600.0, help="shut down after this long (default 3600)")
     p.add_argument("--latency", type=float, default=2.0, help="delay for scripted/slow (seconds)")
+    p.add_argument("--min-latency", type=float, default=0.0,
+                   help="every chat answer, any scenario, takes at least this long (a latency-bound provider)")
     p.add_argument("--rate-limit-failures", type=int, default=3, help="429s per conversation for scripted/ratelimited")
     p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds on 429")
     p.add_argument("--hang-seconds", type=float, default=120.0, help="how long scripted/hang holds a call")
     args = p.parse_args(argv)
     settings = ProviderSettings(rate_limit_failures=args.rate_limit_failures, retry_after_seconds=args.retry_after,
-                                latency_seconds=args.latency, hang_seconds=args.hang_seconds,
+                                latency_seconds=args.latency, min_latency_seconds=args.min_latency,
+                                hang_seconds=args.hang_seconds,
                                 max_seconds=args.max_seconds, call_log=args.call_log)
     provider = ScriptedProvider(settings, port=args.port)
     if args.port_file:
