@@ -156,10 +156,13 @@ def test_a_stale_child_writes_nothing_into_a_folder_that_is_no_longer_its_own(tm
     assert not still_mine({"session_file": str(tmp_path / "gone" / ".session"), "session": "old-session"})
 
 
-def test_sigterm_to_the_scheduler_stops_every_batch_cleanly(planted, provider, offline_images):
-    """Models side by side (tools/run_models.py): SIGTERM reaches the scheduler only; it stops each batch
-    the way SIGTERM stops one alone, and waits for them."""
-    home, run_id = planted, "sched-term"
+@pytest.mark.parametrize("group, sig, code", [(False, signal.SIGTERM, 143), (True, signal.SIGINT, 130)])
+def test_a_signal_to_the_scheduler_stops_every_batch_cleanly(planted, provider, offline_images, group, sig, code):
+    """Models side by side (tools/run_models.py). SIGTERM to the scheduler alone: it stops each batch the
+    way SIGTERM stops one alone, and waits for them. Ctrl-C at a terminal (SIGINT to the whole process
+    group): each batch gets it and the scheduler's SIGTERM too; the second signal must not cut the first's
+    clean-up short."""
+    home, run_id = planted, f"sched-{int(sig)}"
     cmd = [sys.executable, str(ROOT / "tools" / "run_models.py"), "--run-id", run_id, "--model", "scripted/hang",
            "--model", "scripted/wrong", "--offline", "--attempts", "2", "--set", "attempt_timeout_seconds=12"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -167,9 +170,12 @@ def test_sigterm_to_the_scheduler_stops_every_batch_cleanly(planted, provider, o
     assert wait_for(lambda: in_flight(run_id, found)), "the attempt never started"
     attempt = found[0]
     leak = leak_into(attempt)
-    proc.send_signal(signal.SIGTERM)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143, out[-2000:] + err[-2000:]
+    assert proc.returncode == code, out[-2000:] + err[-2000:]
     assert "Traceback" not in out + err
     assert PLANTED not in leak.read_text()
     assert wait_for(lambda: not agent_children(run_id), 10), "an agent outlived the scheduler"

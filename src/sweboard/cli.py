@@ -20,8 +20,15 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled exactly like Ctrl-C: children and containers stopped, artifacts scrubbed."""
 
 
-def _on_sigterm(signum, frame):
-    raise Terminated()
+def _on_signal(signum, frame):
+    """The first Ctrl-C or SIGTERM stops the command; later ones are ignored so that they cannot cut the
+    clean-up short (children and containers stopped, attempt folders scrubbed, the manifest written).
+    A Ctrl-C at a terminal reaches every batch of `run_models` and the scheduler forwards SIGTERM too."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 def _cli(func):
@@ -30,8 +37,12 @@ def _cli(func):
         import signal
         import threading
 
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _on_sigterm)
+        main = threading.current_thread() is threading.main_thread()
+        before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) if main else None
+        if main:
+            signal.signal(signal.SIGTERM, _on_signal)
+            if before[0] is signal.default_int_handler:
+                signal.signal(signal.SIGINT, _on_signal)
         try:
             return func(argv) or 0
         except SweboardError as exc:
@@ -41,6 +52,10 @@ def _cli(func):
             print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: finished attempts are kept; "
                   "rerun with --resume to continue", file=sys.stderr)
             return 143 if isinstance(exc, Terminated) else 130
+        finally:
+            if before is not None:  # called in-process (tests): leave the caller's handlers as they were
+                signal.signal(signal.SIGINT, before[0])
+                signal.signal(signal.SIGTERM, before[1])
     return wrapper
 
 

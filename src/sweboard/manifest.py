@@ -128,7 +128,7 @@ def update_manifest(run_id: str, mutate) -> dict:
 
 # --- CPU sampling -------------------------------------------------------------------------
 
-def _cpu_times() -> tuple[int, int]:
+def cpu_times() -> tuple[int, int]:
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
@@ -146,11 +146,11 @@ class CpuSampler:
 
     def _loop(self) -> None:
         try:
-            total0, idle0 = _cpu_times()
+            total0, idle0 = cpu_times()
         except OSError:
             return
         while not self._stop.wait(self.interval):
-            total1, idle1 = _cpu_times()
+            total1, idle1 = cpu_times()
             if total1 > total0:
                 self.samples.append(round(100.0 * (1 - (idle1 - idle0) / (total1 - total0)), 1))
             total0, idle0 = total1, idle1

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sweboard.runners.base import _die_with_parent
+from sweboard.runners.base import die_with_parent
 from sweboard.slots import SLOTS_ENV
 
 RECORD = "record.json"
@@ -180,7 +180,7 @@ def run_batches(batches: list[BatchProcess], jobs: int, run_root: Path, instance
                 b = waiting.pop(0)
                 b.proc = subprocess.Popen(b.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, text=True, bufsize=1,
-                                          preexec_fn=_die_with_parent)
+                                          preexec_fn=die_with_parent)
                 b.started = time.monotonic()
                 t = threading.Thread(target=_pump, args=(b, out, lock), daemon=True)
                 t.start()

@@ -27,7 +27,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sweboard.manifest import _cpu_times
+from sweboard.manifest import cpu_times
 from sweboard.paths import cache_dir
 
 SLOTS_ENV = "SWEBOARD_SLOTS"  # the scheduler's pool folder, shared by its batches
@@ -108,7 +108,7 @@ class CpuGate:
             if self._last is not None and now - self._last[0] < self.window:
                 return self._value
             try:
-                total, idle = _cpu_times()
+                total, idle = cpu_times()
             except OSError:
                 return None
             if self._last is not None and total > self._last[1]:

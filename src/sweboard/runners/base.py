@@ -114,7 +114,7 @@ def finish(exit_status: str, submission: str | None, error: str, started: float,
     return AttemptResult("error", exit_status, "", classify(exit_status), error, duration, **extra)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: SIGKILL it when the batch process that started it dies (kill -9 too)."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -154,7 +154,7 @@ def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: floa
     spawned = time.monotonic()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, preexec_fn=_die_with_parent)
+                                start_new_session=True, preexec_fn=die_with_parent)
         return supervise(proc, lambda: _kill_group(proc), spawned, timeout, container_label, started, startup_limit)
 
 

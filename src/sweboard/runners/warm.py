@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from sweboard.runners.base import CONTAINER_LABEL, ChildRun, _die_with_parent, remove_labelled_containers, supervise
+from sweboard.runners.base import CONTAINER_LABEL, ChildRun, die_with_parent, remove_labelled_containers, supervise
 
 PRELOAD = ["sweboard.runners.mini_preload"]
 # What the preloaded imports must see: a private, empty mini config folder, no banner, no price-map download.
@@ -68,7 +68,7 @@ def context():
 def _attempt_child(module: str, spec_path: str, log_path: str, env: dict) -> None:
     """In the forked child: become the attempt's own session, log to its file, take its environment, run."""
     os.setsid()
-    _die_with_parent()
+    die_with_parent()
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
