@@ -26,9 +26,15 @@ def _on_signal(signum, frame):
     A Ctrl-C at a terminal reaches every batch of `run_models` and the scheduler forwards SIGTERM too."""
     import signal
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # a handler that does nothing, not SIG_IGN: a signal already on its way would surface as an
+    # OSError ("ignored due to race condition") in the middle of the clean-up
+    signal.signal(signal.SIGINT, _after_the_first)
+    signal.signal(signal.SIGTERM, _after_the_first)
     raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _after_the_first(signum, frame):
+    """Later Ctrl-C / SIGTERM while the command stops: nothing to do, it is already stopping."""
 
 
 def _cli(func):

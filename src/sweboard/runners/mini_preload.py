@@ -1,10 +1,15 @@
 """Imported once by the warm fork server (`warm.py`): what every mini-swe-agent attempt needs.
 
 Key variables are dropped first, so nothing imported here can have read one; each attempt's
-environment is set whole in its fork.
+environment is set whole in its fork (which also gets the default SIGINT back).
 """
 
 import os
+import signal
+
+# A Ctrl-C at the terminal reaches this server too while it imports (it ignores SIGINT only after its
+# preload): its batch is the one that stops, kills the attempts and takes this server down with it.
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 for _name in [k for k in os.environ if k.endswith(("_API_KEY", "_TOKEN", "_SECRET"))]:
     del os.environ[_name]

@@ -69,6 +69,7 @@ def _attempt_child(module: str, spec_path: str, log_path: str, env: dict) -> Non
     """In the forked child: become the attempt's own session, log to its file, take its environment, run."""
     os.setsid()
     die_with_parent()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the server ignores it; the attempt need not
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
