@@ -10,11 +10,11 @@ HOME_DIR="${SWEBOARD_HOME:-$ROOT}"
 usage() {
   cat <<USAGE
 Usage: tools/bootstrap_i0.sh [--offline] [--model ID]... [--runner mini|sweagent] [--run-id ID] [--resume]
-                            [--dry-run] [--help]
+                            [--jobs N] [--dry-run] [--help]
 
 Runs the i0 slice (config/instances_i0.yaml) end to end and writes runs/leaderboard.csv:
 sets up .venv if missing, ensures a Docker engine, locks the dataset if no lock exists,
-runs one agent batch per model, evaluates with the official SWE-bench evaluator,
+runs the models' agent batches at once (tools/run_models.py), evaluates with the official SWE-bench evaluator,
 marks the run finished, and folds manifests into the leaderboard.
 
   --offline     bundled offline task set + scripted provider on 127.0.0.1 (TEST EQUIPMENT):
@@ -25,6 +25,7 @@ marks the run finished, and folds manifests into the leaderboard.
                 installed by tools/install_sweagent.sh)
   --run-id ID   default: i0-<offline|lite>-<UTC timestamp>
   --resume      continue an existing run; finished attempts (and their model calls) are not repeated
+  --jobs N      agent attempts at once across the models (default 8, config/sweagent.yaml); 1: one at a time
   --dry-run     print the steps and each tool's plan; change nothing
   --help        this text
 USAGE
@@ -35,6 +36,7 @@ RESUME=0
 DRY_RUN=0
 RUN_ID=""
 RUNNER=""
+JOBS_FLAGS=()
 MODELS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -44,6 +46,8 @@ while [[ $# -gt 0 ]]; do
     --run-id) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --run-id needs a value" >&2; exit 2; }; RUN_ID="$2"; shift ;;
     --model) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --model needs a value" >&2; exit 2; }; MODELS+=("$2"); shift ;;
     --runner) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --runner needs a value" >&2; exit 2; }; RUNNER="$2"; shift ;;
+    --jobs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || { echo "bootstrap_i0.sh: --jobs: expected a whole number >= 1" >&2; exit 2; }
+            JOBS_FLAGS=(--jobs "$2"); shift ;;
     --help|-h) usage; exit 0 ;;
     *) echo "bootstrap_i0.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -111,7 +115,8 @@ MODEL_FLAGS=()
 for model in "${MODELS[@]}"; do MODEL_FLAGS+=(--model "$model"); done
 step "agent batches, at once: ${MODELS[*]}"
 BATCHES_OK=1
-"$PY" tools/run_models.py --run-id "$RUN_ID" --section "$SECTION" "${MODEL_FLAGS[@]}" ${BATCH_FLAGS[@]+"${BATCH_FLAGS[@]}"} || BATCHES_OK=0
+"$PY" tools/run_models.py --run-id "$RUN_ID" --section "$SECTION" "${MODEL_FLAGS[@]}" ${BATCH_FLAGS[@]+"${BATCH_FLAGS[@]}"} \
+  ${JOBS_FLAGS[@]+"${JOBS_FLAGS[@]}"} || BATCHES_OK=0
 
 source "$ROOT/tools/lib/fold.sh"
 grade_and_fold "$RUN_ID" "${MODELS[@]}"
