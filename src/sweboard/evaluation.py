@@ -194,7 +194,7 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
             group = _reuse_known(run_id, group, images, swebench_version, out)
             if group:
                 out.update(_grade_group(run_id, model_id, group, dataset, manifest["slice"]["split"], workers,
-                                        timeout, swebench_version, in_batch, images))
+                                        timeout, swebench_version, in_batch, images, cfg))
     return out
 
 
@@ -243,14 +243,14 @@ def _reuse_known(run_id: str, group: list, images: dict, version: str, out: dict
 
 
 def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, swebench_version, in_batch,
-                 images: dict) -> dict:
+                 images: dict, cfg: dict) -> dict:
     workdir, eval_id = new_eval_dir(run_id, model_id)
     preds = workdir / "predictions.jsonl"
     preds.write_text("".join(json.dumps({"instance_id": iid, "model_name_or_path": model_id, "model_patch": patch,
                                          "attempt": k}) + "\n" for iid, k, _, patch in group))
     ids = [iid for iid, _, _, _ in group]
     cmd = evaluator_command(dataset, split, preds, eval_id, ids, workers, timeout)
-    with capacity_for(read_manifest(run_id)["runner_config"]).evaluation():
+    with capacity_for(cfg).evaluation():  # the run's settings, already read by the caller
         code, seconds = run_harness(cmd, workdir)
     verdicts, report = read_verdicts(workdir, model_id, eval_id, ids)
     rel = lambda p: str(p.relative_to(run_dir(run_id)))  # noqa: E731

@@ -18,6 +18,7 @@ guarantees. Each batch dies with the scheduler (PR_SET_PDEATHSIG), and its agent
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -29,11 +30,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sweboard.batch import RECORD
+from sweboard.evaluation import VERDICT
 from sweboard.runners.base import die_with_parent
 from sweboard.slots import SLOTS_ENV
 
-RECORD = "record.json"
-VERDICT = "verdict.json"
 
 
 @dataclass
@@ -87,8 +88,6 @@ def task_state(task_dir: Path, k_max: int) -> tuple[int, bool]:
         return done, True
     if last is not None and (last / VERDICT).is_file():
         try:
-            import json
-
             return done, json.loads((last / VERDICT).read_text()).get("verdict") == "resolved"
         except (OSError, ValueError):
             pass

@@ -150,7 +150,7 @@ class Capacity:
     @classmethod
     def from_config(cls, config) -> "Capacity":
         """From a RunnerConfig or a manifest's `runner_config` (runs made before these settings get defaults)."""
-        get = config.get if isinstance(config, dict) else lambda k, d: getattr(config, k, d)
+        get = _getter(config)
         env = os.environ.get(SLOTS_ENV)
         if env:
             directory = Path(env)
@@ -198,12 +198,17 @@ def capacity_for(config) -> Capacity:
     wanted = Capacity.from_config(config) if os.environ.get(SLOTS_ENV) else None
     with _capacity_lock:
         if wanted is None:
-            get = config.get if isinstance(config, dict) else lambda k, d: getattr(config, k, d)
+            get = _getter(config)
             if _CAPACITY is None or (_CAPACITY.jobs, _CAPACITY.evaluator_workers) != (
                     int(get("jobs", 8)), int(get("evaluator_workers", 4))):
                 _CAPACITY = Capacity.from_config(config)
             return _CAPACITY
         return wanted
+
+
+def _getter(config):
+    """Settings of a RunnerConfig or of a manifest's `runner_config` dict, alike."""
+    return config.get if isinstance(config, dict) else (lambda key, default: getattr(config, key, default))
 
 
 _CAPACITY: Capacity | None = None
