@@ -87,9 +87,15 @@ def test_a_served_alias_needs_a_reason(home):
 
 
 def test_reconcile_usage_against_the_generation_endpoint(home, listing, monkeypatch, capsys):
+    """Also: the key goes to the configured provider URL, never to the one a manifest recorded (data)."""
+    from faultserver import FaultServer
+
     from sweboard.cli import reconcile_usage
 
     url, _ = listing
+    monkeypatch.setenv("OPENROUTER_BASE_URL", url)
+    monkeypatch.setenv("OPENROUTER_API_KEY", KEY)
+    elsewhere = FaultServer(max_seconds=60).__enter__()
     calls = home / "runs" / "rec" / "attempts" / "qwen__qwen3-coder" / "t__x-1" / "attempt-1"
     calls.mkdir(parents=True)
     rows = [{"status": 200, "response_id": "gen-1", "prompt_tokens": 10, "completion_tokens": 5, "provider_cost": 0.00002,
@@ -98,8 +104,44 @@ def test_reconcile_usage_against_the_generation_endpoint(home, listing, monkeypa
             {"status": 200, "response_id": "gen-3", "prompt_tokens": 1, "completion_tokens": 1}]
     (calls / "calls.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (home / "runs" / "rec" / "manifest.json").write_text(json.dumps({"run_id": "rec", "batches": {
-        "qwen/qwen3-coder": {"model": {"provider": "openrouter", "base_url": url}}}}))
-    assert reconcile_usage(["--run-id", "rec", "--sample", "5"]) == 0
+        "qwen/qwen3-coder": {"model": {"provider": "openrouter", "base_url": elsewhere.base_url("echo-auth")}}}}))
+    try:
+        assert reconcile_usage(["--run-id", "rec", "--sample", "5"]) == 0
+    finally:
+        elsewhere.__exit__()
+    assert elsewhere.requests == [], "the key went to the URL a manifest recorded"
     out = capsys.readouterr().out
     assert "3 OpenRouter calls" in out and "1 agree" in out
     assert "gen-2: tokens DIFFER" in out and "gen-3: no generation record" in out and "Chutes keeps no per-call" in out
+
+
+@pytest.mark.parametrize("fault, expect", [
+    ("redirect", "redirect refused"),
+    ("drip", "no complete answer within 2s"),
+    ("bad-status", "could not be read"),
+    ("deep", "nested too deeply"),
+    ("nan-price", "not valid JSON"),
+    ("echo-auth", "HTTP 401"),
+])
+def test_provider_listings_from_a_hostile_server_are_one_line_and_never_leak_the_key(fault, expect):
+    """check_catalog and reconcile_usage share this client: no redirect carries the key, one deadline per
+    request, one line per oddity, provider text redacted."""
+    import time
+
+    from faultserver import FaultServer
+
+    from sweboard.errors import SweboardError
+    from sweboard.httpclient import get_json
+
+    with FaultServer(max_seconds=60, hang_seconds=20, drip_seconds=0.5) as target, \
+            FaultServer(max_seconds=60, hang_seconds=20, drip_seconds=0.5) as server:
+        server.redirect_to = target.base_url("ok") + "/models"
+        began = time.monotonic()
+        with pytest.raises(SweboardError) as err:
+            get_json(server.base_url(fault) + "/models", KEY, deadline_seconds=2)
+        took = time.monotonic() - began
+        message = str(err.value)
+    assert expect in message and "\n" not in message, message
+    assert KEY not in message
+    assert took < 5, f"{fault}: the deadline did not hold ({took:.1f}s)"
+    assert target.requests == [], "a redirect was followed"

@@ -222,3 +222,88 @@ def test_connection_resets_are_the_providers_not_the_agents():
 def test_the_gateway_binds_loopback_only(world):
     host, _ = world["gw"].httpd.server_address
     assert host == "127.0.0.1"
+
+
+def test_absurd_token_counts_are_never_charged_above_the_calls_bound(world):
+    url, _, calls = route(world, "tokens-absurd")
+    status, body, _ = post(url)
+    assert status == 200
+    [call] = read_calls(calls)
+    model = load_catalog().get(MODEL)
+    request_bytes = len(json.dumps({"messages": [{"role": "user", "content": "hi"}], "model": model.served_id,
+                                    "max_tokens": 512, "usage": {"include": True}}))
+    bound = (request_bytes * model.price_per_1k_input + 512 * model.price_per_1k_output) / 1000
+    assert call["cost_usd"] <= bound + 1e-9, "charged above what the call could have cost"
+    assert call["prompt_tokens"] < 10**6 and call["completion_tokens"] <= 512, "absurd counts were recorded"
+    assert "beyond what the request allows" in call["cost_flag"] and call["token_source"] == "approx"
+    ledger_matches_calls(world)
+
+
+def test_a_key_spelled_with_unicode_escapes_is_redacted_as_the_agent_decodes_it(world):
+    url, _, _ = route(world, "echo-escaped")
+    status, body, _ = post(url)
+    assert status == 200
+    decoded = json.loads(body)["choices"][0]["message"]["content"]
+    assert KEY not in decoded and "***" in decoded
+
+
+def test_the_request_cannot_ask_the_provider_for_more_output_than_the_bound_assumes(world):
+    url, _, _ = route(world, "echo-limits")  # the route's max_tokens is 512
+    for asked, sent in ((None, 512), (100, 100), (100_000, 512), ("lots", 512)):
+        body = {"messages": [{"role": "user", "content": "hi"}], **({"max_tokens": asked} if asked is not None else {})}
+        status, reply, _ = post(url, body)
+        assert status == 200 and json.loads(reply)["choices"][0]["message"]["content"] == f"max_tokens={sent}"
+
+
+@pytest.mark.parametrize("content", [
+    b'{"openrouter": {"calls_by_day": {}, "dollars": NaN}}',
+    b'{"openrouter": {"calls_by_day": {}, "dollars": Infinity}}',
+    b'{"openrouter": {"calls_by_day": {}, "dollars": -5}}',
+    b'{"openrouter": {"calls_by_day": {}, "dollars": "0"}}',
+    b'{"openrouter": {"calls_by_day": {"2026-11-30": 1.5}, "dollars": 0}}',
+    b'{"openrouter": {"calls_by_day": {}, "dollars": 0, "reserved": {"x": {"dollars": NaN, "expires": 1}}}}',
+    b'{"openrouter": []}',
+    b'\xff\xfe{}',
+])
+def test_a_damaged_ledger_stops_spending_as_a_budget_stop_never_a_provider_failure(world, content):
+    (world["tmp"] / "ledger.json").write_bytes(content)
+    url, r, calls = route(world, "ok")
+    status, body, headers = post(url)
+    assert status == 429 and headers.get("X-Sweboard-Budget") == "exhausted", body
+    assert "damaged" in r.exhausted and world["server"].count("ok") == 0, "a call went out on a damaged ledger"
+    [call] = read_calls(calls)
+    assert call["status"] == "budget_exhausted"
+    assert (world["tmp"] / "ledger.json").read_bytes() == content, "the damaged ledger was overwritten"
+
+
+def test_a_call_whose_holder_died_is_charged_at_its_bound_once(tmp_path):
+    import subprocess
+    import sys
+
+    provider = load_catalog().get(MODEL).provider
+    path = tmp_path / "ledger.json"
+    script = ("import os, sys; from sweboard.ledger import Ledger; from sweboard.catalog import load_catalog; "
+              f"p = load_catalog().get({MODEL!r}).provider; print(Ledger(__import__('pathlib').Path({str(path)!r}))"
+              ".reserve(p, 0.25)[1]); sys.stdout.flush(); os._exit(0)")
+    rid = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+    ledger = Ledger(path)
+    assert ledger.usage(provider)["reserved"] == 0.25, "the dead holder's reservation is held until looked at"
+    refusal, mine = ledger.reserve(provider, 0.01)
+    assert refusal is None
+    data = json.loads(path.read_text())["openrouter"]
+    assert data["dollars"] == 0.25 and [u["reservation"] for u in data["unsettled"]] == [rid]
+    ledger.settle(provider, rid, 0.001)  # a late settle of the charged reservation: not charged twice
+    ledger.settle(provider, mine, 0.002)
+    assert json.loads(path.read_text())["openrouter"]["dollars"] == pytest.approx(0.252)
+
+
+def test_a_call_in_flight_at_a_kill_is_recorded_as_outcome_unknown_at_its_bound(tmp_path):
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text(json.dumps({"t": 1, "status": "sent", "reservation": "a", "bound_usd": 0.03}) + "\n"
+                     + json.dumps({"t": 2, "status": 200, "reservation": "a", "cost_usd": 0.01}) + "\n"
+                     + json.dumps({"t": 3, "status": "sent", "reservation": "b", "bound_usd": 0.04}) + "\n")
+    recorded = read_calls(calls)
+    assert [c["status"] for c in recorded] == [200, "unknown"]
+    usage = summarize_calls(recorded)
+    assert usage["cost_usd"] == pytest.approx(0.05) and usage["calls_outcome_unknown"] == 1
+    assert usage["model_calls"] == 2 and usage["failed_calls"] == 1

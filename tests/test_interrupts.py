@@ -100,7 +100,7 @@ def planted(home, monkeypatch):
     return home
 
 
-@pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 3, "terminated"), (signal.SIGINT, 3, "interrupted")])
 def test_sigterm_and_ctrl_c_stop_cleanly_scrubbed_and_resumable(planted, provider, offline_images, sig, code, word):
     home, run_id = planted, f"sig{int(sig)}"
     proc = subprocess.Popen(batch(run_id, timeout=30), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -156,7 +156,7 @@ def test_a_stale_child_writes_nothing_into_a_folder_that_is_no_longer_its_own(tm
     assert not still_mine({"session_file": str(tmp_path / "gone" / ".session"), "session": "old-session"})
 
 
-@pytest.mark.parametrize("group, sig, code", [(False, signal.SIGTERM, 143), (True, signal.SIGINT, 130)])
+@pytest.mark.parametrize("group, sig, code", [(False, signal.SIGTERM, 3), (True, signal.SIGINT, 3)])
 def test_a_signal_to_the_scheduler_stops_every_batch_cleanly(planted, provider, offline_images, group, sig, code):
     """Models side by side (tools/run_models.py). SIGTERM to the scheduler alone: it stops each batch the
     way SIGTERM stops one alone, and waits for them. Ctrl-C at a terminal (SIGINT to the whole process

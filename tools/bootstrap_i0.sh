@@ -114,13 +114,16 @@ fi
 MODEL_FLAGS=()
 for model in "${MODELS[@]}"; do MODEL_FLAGS+=(--model "$model"); done
 step "agent batches, at once: ${MODELS[*]}"
-BATCHES_OK=1
+BATCHES_RC=0
 "$PY" tools/run_models.py --run-id "$RUN_ID" --section "$SECTION" "${MODEL_FLAGS[@]}" ${BATCH_FLAGS[@]+"${BATCH_FLAGS[@]}"} \
-  ${JOBS_FLAGS[@]+"${JOBS_FLAGS[@]}"} || BATCHES_OK=0
+  ${JOBS_FLAGS[@]+"${JOBS_FLAGS[@]}"} || BATCHES_RC=$?
 
 source "$ROOT/tools/lib/fold.sh"
 grade_and_fold "$RUN_ID" "${MODELS[@]}"
-if [[ "$BATCHES_OK" == 0 ]]; then
+if [[ "$BATCHES_RC" == 3 ]]; then
+  echo "bootstrap_i0.sh: stopped (a budget, quota or damaged ledger; named above); rerun with --resume" >&2
+  exit 3
+elif [[ "$BATCHES_RC" != 0 ]]; then
   echo "bootstrap_i0.sh: some models failed to run (named above); the run stays open" >&2
   exit 1
 fi

@@ -125,12 +125,15 @@ mapfile -t MODELS < <("$PY" tools/plan_run.py "${PLAN_ARGS[@]}" --list-models)
 MODEL_FLAGS=()
 for model in "${MODELS[@]}"; do MODEL_FLAGS+=(--model "$model"); done
 echo "== ${#MODELS[@]} models: ${MODELS[*]}"
-BATCHES_OK=1
-"$PY" tools/run_models.py "${BATCH_ARGS[@]}" "${MODEL_FLAGS[@]}" || BATCHES_OK=0
+BATCHES_RC=0
+"$PY" tools/run_models.py "${BATCH_ARGS[@]}" "${MODEL_FLAGS[@]}" || BATCHES_RC=$?
 
 source "$ROOT/tools/lib/fold.sh"
 grade_and_fold "$RUN_ID" "${MODELS[@]}"
-if [[ "$BATCHES_OK" == 0 ]]; then
+if [[ "$BATCHES_RC" == 3 ]]; then
+  echo "run_${ITERATION}.sh: stopped (a budget, quota or damaged ledger; named above); rerun with --resume" >&2
+  exit 3
+elif [[ "$BATCHES_RC" != 0 ]]; then
   echo "run_${ITERATION}.sh: some models failed to run (named above); their rows say why" >&2
   exit 1
 fi

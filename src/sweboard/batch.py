@@ -35,7 +35,8 @@ from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, t
 from sweboard.locks import exclusive_or_refuse, file_lock
 from sweboard.paths import predictions_dir, runs_dir
 from sweboard.runconfig import CAPACITY_SETTINGS, RunnerConfig
-from sweboard.runners.base import ABORT, Attempt, AttemptResult, Runner, scrub_files
+from sweboard.dockerutil import remove_labelled_containers
+from sweboard.runners.base import ABORT, BATCH_LABEL, Attempt, AttemptResult, Runner, batch_label, scrub_files
 from sweboard.runners.baseline import BaselineRunner
 from sweboard.slots import Cancelled, capacity_for
 from sweboard.testbench.taskset import IMAGE_NAMESPACE
@@ -68,11 +69,32 @@ def predictions_path(run_id: str, model: ModelEntry, index: int = 1) -> Path:
     return predictions_dir() / run_id / f"{model.slug}{suffix}.jsonl"
 
 
+RECORD_FIELDS = ("status", "exit_status", "error_class", "duration_seconds", "usage", "patch", "trajectory")
+
+
 def read_record(path: Path) -> dict | None:
+    """An attempt's record, or None when it has none (or a damaged one: see `record_problem`)."""
     try:
-        return json.loads((path / RECORD).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None  # records are written atomically: unreadable means "not finished"
+        record = json.loads((path / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and all(k in record for k in RECORD_FIELDS) else None
+
+
+def record_problem(path: Path) -> str | None:
+    """Why an attempt's existing record.json cannot be used (records are written atomically, so this is
+    damage from outside: a truncated copy, a hand edit), or None when it is fine or absent."""
+    file = path / RECORD
+    if not file.is_file():
+        return None
+    try:
+        record = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        return f"not readable JSON ({type(exc).__name__})"
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    missing = [k for k in RECORD_FIELDS if k not in record]
+    return f"missing {', '.join(missing)}" if missing else None
 
 
 def _atomic_json(path: Path, data: dict) -> None:
@@ -91,7 +113,7 @@ def _set_aside(out: Path, reason: str = "interrupted", secrets: list[str] | None
     if not out.exists() or not any(out.iterdir()):
         return None
     record = read_record(out)
-    if reason == "interrupted" and record is not None:
+    if reason == "interrupted" and (record is not None or record_problem(out)):
         return None
     if reason == "infra" and (record is None or not is_infra(agent_failure(record) or "")):
         return None
@@ -178,6 +200,15 @@ def _init_run(plan: BatchPlan, resume: bool) -> None:
         detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
         raise SweboardError(f"run {plan.run_id} was started with other settings ({detail}); resume with the same "
                             "settings, or use a new --run-id")
+
+
+def reap_containers(plan: BatchPlan) -> int:
+    """Remove the containers a killed session of this batch left (this process holds the batch lock,
+    so none of them is in use); a missing Docker is not this function's problem to report."""
+    try:
+        return remove_labelled_containers(f"{BATCH_LABEL}={batch_label(plan.run_id, plan.model.slug)}")
+    except SweboardError:
+        return 0
 
 
 def provider_key(model: ModelEntry) -> str | None:
@@ -289,6 +320,8 @@ def _run_locked(plan: BatchPlan, runner: Runner, resume: bool, key: str | None, 
         log(f"{plan.model.id}: the previous session failed ({previous['status']}); trying again")
     if plan.model.is_baseline:
         runner = BaselineRunner()
+    elif resume:
+        reap_containers(plan)
     if key and key not in secrets:
         secrets.append(key)
     try:
@@ -321,7 +354,13 @@ def record_failure(run_id: str, model: ModelEntry, reason: str, runner: Runner |
             "runner": runner.name if runner else None, "attempts": {}, "wall_seconds": 0.0}
         entry["status"] = prefix + credentials.redact(reason, secrets)
         m["batches"][model.id] = entry
-    update_manifest(run_id, mutate)
+    try:
+        update_manifest(run_id, mutate)
+    except OSError as exc:  # e.g. the disk is full: say so once, and let the original failure be reported
+        import sys
+
+        print(f"runs/{run_id}/manifest.json: could not record '{prefix}{reason[:120]}' ({exc.strerror or exc})",
+              file=sys.stderr)
 
 
 def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], log) -> dict:
@@ -428,6 +467,11 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         k_max, _ = plan.attempts_for(iid)
         for k in range(1, k_max + 1):
             out = attempt_dir(plan.run_id, plan.model, iid, k)
+            problem = record_problem(out)
+            if problem:
+                aside = _set_aside(out, "damaged", secrets)
+                log(f"  {out / RECORD}: damaged ({problem}); set aside as {aside.name if aside else '?'}, "
+                    "the attempt runs again")
             record = read_record(out)
             if record is not None and is_infra(agent_failure(record) or ""):
                 # infrastructure failed this attempt in an earlier session: keep it aside, run it again

@@ -12,27 +12,24 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import json
 import math
-import urllib.error
-import urllib.request
 
 from sweboard.catalog import Catalog, ModelEntry
 from sweboard.errors import SweboardError
+from sweboard.httpclient import get_json, printable
 
 
 def fetch_models(base_url: str, api_key: str | None, timeout: float = 30) -> list[dict]:
-    request = urllib.request.Request(base_url.rstrip("/") + "/models",
-                                     headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            body = json.loads(resp.read(20_000_000))
-    except (urllib.error.URLError, OSError, json.JSONDecodeError, ValueError) as exc:
-        raise SweboardError(f"{base_url}/models: could not be read ({type(exc).__name__}: {exc})") from None
+    """The provider's listing: entries with a printable string id (redacted of the key: a provider's
+    text reaches the terminal)."""
+    body = get_json(base_url.rstrip("/") + "/models", api_key, deadline_seconds=timeout)
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
-        raise SweboardError(f"{base_url}/models: expected a JSON object with a 'data' list")
-    return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        raise SweboardError(f"{printable(base_url, [api_key] if api_key else [])}/models: expected a JSON object "
+                            "with a 'data' list")
+    secrets = [api_key] if api_key else []
+    return [{**m, "id": printable(m["id"], secrets, 200)} for m in data
+            if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
 
 def _per_1k(value) -> float | None:
@@ -42,6 +39,10 @@ def _per_1k(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return round(v * 1000, 10) if math.isfinite(v) and v >= 0 else None
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _prices(entry: dict) -> tuple[float | None, float | None]:
@@ -55,7 +56,7 @@ def check_model(model: ModelEntry, listing: dict[str, dict]) -> dict:
     if served in listing:
         entry = listing[served]
         pin, pout = _prices(entry)
-        return {**row, "state": "served", "served_id": served, "context_length": entry.get("context_length"),
+        return {**row, "state": "served", "served_id": served, "context_length": _count(entry.get("context_length")),
                 "price_per_1k_input": pin, "price_per_1k_output": pout,
                 "catalog_price_per_1k_input": model.price_per_1k_input,
                 "catalog_price_per_1k_output": model.price_per_1k_output}
@@ -65,7 +66,7 @@ def check_model(model: ModelEntry, listing: dict[str, dict]) -> dict:
     candidate = (prefixed or [lower[c] for c in close] or [None])[0]
     if candidate:
         return {**row, "state": "renamed", "served_id": candidate,
-                "context_length": listing[candidate].get("context_length")}
+                "context_length": _count(listing[candidate].get("context_length"))}
     return {**row, "state": "gone", "served_id": None}
 
 

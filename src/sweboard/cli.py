@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from sweboard.errors import SweboardError
+from sweboard.errors import EXIT_FAILED, EXIT_STOPPED, SweboardError, worst_exit
 
 
 class Terminated(KeyboardInterrupt):
@@ -54,10 +54,14 @@ def _cli(func):
         except SweboardError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except OSError as exc:  # the disk is full, a folder is not writable: one line, never a traceback chain
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"error: {where}{exc.strerror or exc}; what was written before is kept", file=sys.stderr)
+            return EXIT_FAILED
         except KeyboardInterrupt as exc:
             print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: finished attempts are kept; "
                   "rerun with --resume to continue", file=sys.stderr)
-            return 143 if isinstance(exc, Terminated) else 130
+            return EXIT_STOPPED
         finally:
             if before is not None:  # called in-process (tests): leave the caller's handlers as they were
                 signal.signal(signal.SIGINT, before[0])
@@ -237,7 +241,7 @@ def run_model_batch(argv=None):
     plan = BatchPlan(args.run_id, model, sl, lock, rows, config)
     entry = run_batch(plan, runner, resume=args.resume)
     print(f"{model.id}: {entry.get('status', 'done')}; predictions in {entry.get('predictions', '-')}")
-    return 0
+    return EXIT_STOPPED if str(entry.get("status", "")).startswith("stopped") else 0
 
 
 @_cli
@@ -302,14 +306,16 @@ def run_models(argv=None):
     by_id = {m.id: m for m in models}
     scheduler.run_batches(batches, config.jobs, run_dir(args.run_id), list(sl.instance_ids),
                           lambda mid: 1 if by_id[mid].is_baseline else k)
-    failed = [b.model for b in batches if b.code != 0]
+    failed = [b.model for b in batches if b.code not in (0, EXIT_STOPPED)]
+    stopped = [b.model for b in batches if b.code == EXIT_STOPPED]
     for b in batches:
         took = f"{b.ended - b.started:.1f}s" if b.ended and b.started else "-"
         print(f"{b.model}: exit {b.code} in {took}")
     if failed:
         print(f"models whose batch failed: {' '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    if stopped:
+        print(f"models stopped (resumable with --resume): {' '.join(stopped)}", file=sys.stderr)
+    return worst_exit(EXIT_FAILED if b.code not in (0, EXIT_STOPPED) else b.code for b in batches)
 
 
 @_cli

@@ -186,7 +186,117 @@ def cost_of(model: ModelEntry, usage: dict, bound: float | None = None) -> tuple
     return list_cost(model, usage), f"provider cost rejected ({why}); priced from tokens"
 
 
+def cap_output(body: dict, max_tokens: int) -> None:
+    """The request's output limit, capped at the attempt's `max_tokens`: the call's reserved bound
+    holds only if the provider cannot be asked for more."""
+    asked = [k for k in ("max_tokens", "max_completion_tokens") if k in body]
+    for k in asked:
+        value = body[k]
+        valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        body[k] = min(value, max_tokens) if valid else max_tokens
+    if not asked:
+        body["max_tokens"] = max_tokens
+
+
+def call_bound(model: ModelEntry, payload: bytes, max_tokens: int) -> float:
+    """The worst case for one call, reserved before it is sent: every prompt byte a token, and
+    `max_tokens` of output (the gateway caps the request's own limit at it)."""
+    return (len(payload) * model.price_per_1k_input + max_tokens * model.price_per_1k_output) / 1000
+
+
+def scrub_reply(data: bytes, secrets: tuple[str, ...]) -> bytes:
+    """A reply with every secret removed as the agent will read it: in the raw bytes, and in the
+    decoded JSON strings (a key spelled with `\\u` escapes passes a byte match, not the decoder)."""
+    for value in secrets:
+        data = data.replace(value.encode(), b"***")
+    if not secrets or b"\\" not in data:
+        return data
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return data
+    found = [False]
+
+    def clean(node):
+        if isinstance(node, str):
+            for value in secrets:
+                if value in node:
+                    found[0] = True
+                    node = node.replace(value, "***")
+            return node
+        if isinstance(node, list):
+            return [clean(x) for x in node]
+        if isinstance(node, dict):
+            return {clean(k): clean(v) for k, v in node.items()}
+        return node
+
+    cleaned = clean(parsed)
+    return json.dumps(cleaned).encode() if found[0] else data
+
+
+@dataclass
+class Upstream:
+    """One upstream request's raw result (`problem` set when it is not a usable reply)."""
+
+    status: int
+    data: bytes
+    retry_after: str | None = None
+    problem: str = ""
+    latency: float = 0.0
+
+
+@dataclass
+class Account:
+    """What one answered (or failed) upstream request is worth: its status as the agent sees it,
+    the parsed reply, the usage recorded and the dollars charged."""
+
+    status: int
+    problem: str
+    parsed: dict | None
+    usage: dict
+    tokens: dict
+    dollars: float
+    flag: str = ""
+
+
+def account(model: ModelEntry, route: Route, payload: bytes, up: Upstream, bound: float) -> Account:
+    """Parse, read usage, price: never above the reserved bound, whatever the provider says."""
+    status, problem, parsed, usage = up.status, up.problem, None, {}
+    if status == 200 and not problem:
+        try:
+            parsed = json.loads(up.data)
+        except (ValueError, RecursionError):
+            status, problem = 502, "upstream reply is not JSON"
+        else:
+            if not isinstance(parsed, dict):
+                status, problem, parsed = 502, "upstream reply is not a JSON object", None
+            else:
+                usage = read_usage(parsed)
+    if problem and status == 200:
+        status = 502
+    if status != 200:
+        refused = problem == "reply too large"
+        return Account(status, problem, None, {}, {}, bound if refused else 0.0,
+                       "reply refused; the call's bound is charged" if refused else "")
+    flags = []
+    limits = {"prompt_tokens": len(payload), "completion_tokens": route.max_tokens}
+    beyond = [k for k, limit in limits.items() if usage.get(k) is not None and usage[k] > limit]
+    if beyond:  # more tokens than the request could have had: not believed, approximated instead
+        usage = {**usage, **{k: None for k in beyond}}
+        flags.append(f"provider {', '.join(beyond)} beyond what the request allows; approximated")
+    tokens = token_counts(usage, payload, parsed)
+    dollars, flag = cost_of(model, {**usage, **{k: v for k, v in tokens.items() if k != "source"}}, bound)
+    if flag:
+        flags.append(flag)
+    if dollars > bound:
+        dollars = bound
+        flags.append("charged at the call's bound")
+    return Account(200, "", parsed, usage, tokens, dollars, "; ".join(flags))
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """The request path: validate → reserve → forward → account → reply."""
+
     state: _State
     timeout = 60  # a client that announces more than it sends is dropped, not waited on forever
 
@@ -218,20 +328,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         route = None
         try:
-            parts = self.path.split("/")
-            # /a/<token>/v1/chat/completions
-            if len(parts) < 4 or parts[1] != "a" or not self.path.rstrip("/").endswith("/chat/completions"):
-                self._error(404, "invalid_request_error", "no such route")
+            route = self._route()
+            if route is None:
                 return
-            route = self.state.routes.get(parts[2])
-            if route is None or route.closed.is_set():
-                self._error(404, "invalid_request_error", "unknown attempt token")
-                return
-            with route.cond:
-                if not route.first_call.is_set():  # the agent's first step: its clock starts now
-                    if route.budget_seconds is not None:
-                        route.deadline = time.monotonic() + route.budget_seconds
-                    route.first_call.set()
+            self._start_clock(route)
             payload = self._read_request(route)
             if payload is not None:
                 self._forward(route, payload)
@@ -240,6 +340,27 @@ class _Handler(BaseHTTPRequestHandler):
             if route is not None:
                 self._record(route, {"status": 502, "retries": 0, "upstream": False, "error": message})
             self._error(502, "gateway_error", message)
+
+    # -- validate ---------------------------------------------------------------------------------
+    def _route(self) -> Route | None:
+        """The attempt named by `/a/<token>/v1/chat/completions`, or None (answered 404)."""
+        parts = self.path.split("/")
+        if len(parts) < 4 or parts[1] != "a" or not self.path.rstrip("/").endswith("/chat/completions"):
+            self._error(404, "invalid_request_error", "no such route")
+            return None
+        route = self.state.routes.get(parts[2])
+        if route is None or route.closed.is_set():
+            self._error(404, "invalid_request_error", "unknown attempt token")
+            return None
+        return route
+
+    @staticmethod
+    def _start_clock(route: Route) -> None:
+        with route.cond:
+            if not route.first_call.is_set():  # the agent's first step: its clock starts now
+                if route.budget_seconds is not None:
+                    route.deadline = time.monotonic() + route.budget_seconds
+                route.first_call.set()
 
     def _bad_request(self, route: Route, status: int, message: str) -> None:
         """A client oddity: recorded (nothing was sent upstream, nothing charged) and answered in JSON."""
@@ -264,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         try:
             body = json.loads(raw or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             self._bad_request(route, 400, "body is not JSON")
             return None
         if not isinstance(body, dict):
@@ -274,112 +395,131 @@ class _Handler(BaseHTTPRequestHandler):
             self._bad_request(route, 400, "streaming is not supported by the sweboard gateway")
             return None
         body["model"] = route.model.served_id  # the catalog id (or its deliberate alias), whatever the agent said
+        cap_output(body, route.max_tokens)
         if route.model.provider.name == "openrouter":
             body["usage"] = {"include": True}  # older API versions report usage.cost only when asked
         return json.dumps(body).encode()
 
+    # -- reserve, forward, account ------------------------------------------------------------------
     def _forward(self, route: Route, payload: bytes) -> None:
         with route.cond:
             route.inflight += 1
         try:
-            self._forward_inner(route, payload)
+            self._exchange(route, payload)
         finally:
             with route.cond:
                 route.inflight -= 1
                 route.cond.notify_all()
 
-    def _forward_inner(self, route: Route, payload: bytes) -> None:
-        st = self.state
-        model = route.model
+    def _ended(self, route: Route) -> bool:
+        remaining = route.remaining()
+        return route.closed.is_set() or self.state.stopping.is_set() or (remaining is not None and remaining <= 0)
+
+    def _reserve(self, route: Route, bound: float) -> str | None:
+        """A reservation id for one upstream request, or None after answering the refusal (budget
+        spent, or a damaged ledger: both stop the batch, resumable)."""
+        try:
+            refusal, reservation = self.state.ledger.reserve(route.model.provider, bound, route.model.id)
+        except SweboardError as exc:
+            refusal, reservation = str(exc), None
+        if refusal:
+            self._stop_budget(route, {"status": "budget_exhausted", "error": refusal}, refusal)
+            return None
+        self._note(route, {"status": "sent", "reservation": reservation, "bound_usd": round(bound, 8)})
+        return reservation
+
+    def _settle(self, route: Route, reservation: str, dollars: float) -> bool:
+        try:
+            self.state.ledger.settle(route.model.provider, reservation, dollars)
+            return True
+        except SweboardError as exc:  # the ledger was damaged during the call: stop spending
+            self._stop_budget(route, {"status": "budget_exhausted", "error": str(exc), "cost_usd": round(dollars, 8),
+                                      "reservation": reservation}, str(exc))
+            return False
+
+    def _stop_budget(self, route: Route, entry: dict, why: str) -> None:
+        route.exhausted = why
+        self._record(route, entry)
+        self._error(429, "budget_exhausted", f"sweboard: {why}", {"X-Sweboard-Budget": "exhausted"})
+
+    def _exchange(self, route: Route, payload: bytes) -> None:
+        """Reserve → forward → account, retrying transient failures (bounded, never past the deadline)."""
+        model, policy = route.model, self.state.policy
         url = model.provider.base_url().rstrip("/") + "/chat/completions"
-        # Worst case for this call: every prompt byte a token, max_tokens of output.
-        bound = (len(payload) * model.price_per_1k_input + route.max_tokens * model.price_per_1k_output) / 1000
-        started = time.monotonic()
-        retries, waited = 0, 0.0
+        bound = call_bound(model, payload, route.max_tokens)
+        started, retries, waited = time.monotonic(), 0, 0.0
         while True:
-            remaining = route.remaining()
-            if route.closed.is_set() or st.stopping.is_set() or (remaining is not None and remaining <= 0):
+            if self._ended(route):
                 self._record(route, {"status": "cancelled", "retries": retries, "backoff_s": round(waited, 2),
                                      "error": "the attempt ended before this call could be made"})
                 self._error(504, "attempt_over", "sweboard: the attempt's time is up")
                 return
-            try:
-                refusal, reservation = st.ledger.reserve(model.provider, bound, model.id)
-            except SweboardError as exc:  # a damaged ledger: spend nothing, say why
-                refusal, reservation = str(exc), None
-            if refusal:
-                route.exhausted = refusal
-                self._record(route, {"status": "budget_exhausted", "retries": retries, "error": refusal,
-                                     "latency_s": round(time.monotonic() - started, 3)})
-                self._error(429, "budget_exhausted", f"sweboard: {refusal}", {"X-Sweboard-Budget": "exhausted"})
+            reservation = self._reserve(route, bound)
+            if reservation is None:
                 return
-            timeout = st.policy.upstream_timeout if remaining is None else max(0.1, min(st.policy.upstream_timeout, remaining))
-            t0 = time.monotonic()
-            status, data, retry_after, problem = self._call(route, url, payload, timeout)
-            call_latency = time.monotonic() - t0
-            data = route.scrub(data)
-            usage = {}
-            parsed = None
-            if status == 200:
-                try:
-                    parsed = json.loads(data)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    status, problem = 502, "upstream reply is not JSON"
-                else:
-                    if not isinstance(parsed, dict):
-                        status, problem = 502, "upstream reply is not a JSON object"
-                    else:
-                        usage = read_usage(parsed)
-            if problem and status == 200:
-                status = 502
-            tokens = token_counts(usage, payload, parsed) if status == 200 else {}
-            priced = {**usage, **{k: v for k, v in tokens.items() if k != "source"}}
-            dollars, flag = (cost_of(model, priced, bound) if status == 200 else
-                             ((bound, "reply refused; the call's bound is charged") if problem == "reply too large"
-                              else (0.0, "")))
-            st.ledger.settle(model.provider, reservation, dollars)
-            if status == 402:  # the provider's own quota (Chutes): a budget stop, not a failure
-                until = _quota_reset(data)
-                route.exhausted = f"provider quota exhausted until {until} ({model.provider.name} answered 402)"
-                self._record(route, {"status": 402, "retries": retries, "latency_s": round(call_latency, 3),
-                                     "error": route.exhausted})
-                self._error(429, "budget_exhausted", f"sweboard: {route.exhausted}", {"X-Sweboard-Budget": "exhausted"})
+            remaining = route.remaining()
+            timeout = policy.upstream_timeout if remaining is None else max(0.1, min(policy.upstream_timeout, remaining))
+            up = self._call(route, url, payload, timeout)
+            acct = account(model, route, payload, up, bound)
+            if not self._settle(route, reservation, acct.dollars):
                 return
-            transient = status in RETRYABLE and problem not in ("reply too large", "upstream reply is not JSON",
-                                                                 "upstream reply is not a JSON object")
-            if transient and retries < st.policy.max_retries and not st.stopping.is_set() and not route.closed.is_set():
-                delay = st.policy.delay(retries, retry_after)
-                remaining = route.remaining()
-                if remaining is None or delay < remaining:
-                    self._record(route, {"status": status, "retries": retries, "latency_s": round(call_latency, 3),
-                                         "retry_after": number(_float(retry_after)), "will_retry_in_s": round(delay, 2),
-                                         **({"error": problem} if problem else {})})
-                    retries += 1
-                    waited += delay
-                    route.closed.wait(delay)  # unregister ends the wait at once
-                    continue
-            break
-        entry = {"status": status, "retries": retries, "latency_s": round(call_latency, 3),
-                 "total_s": round(time.monotonic() - started, 3), "backoff_s": round(waited, 2),
-                 "prompt_tokens": tokens.get("prompt_tokens"), "completion_tokens": tokens.get("completion_tokens"),
-                 "token_source": tokens.get("source"), **provenance(parsed, route),
-                 "cached_tokens": usage.get("cached_tokens"), "reasoning_tokens": usage.get("reasoning_tokens"),
-                 "provider_cost": _billed(usage.get("cost"), bound),
-                 "cost_list_usd": round(list_cost(model, tokens), 8) if status == 200 else None,
-                 "cost_usd": round(dollars, 8) if (status == 200 or dollars) else None}  # what the ledger was charged
-        if flag:
-            entry["cost_flag"] = flag
-        if problem:
-            entry["error"] = problem
-        self._record(route, entry)
-        if problem:
-            self._error(status, "upstream_error", f"sweboard: {problem}")
-        else:
-            self._reply(status, data)
+            base = {"retries": retries, "latency_s": round(up.latency, 3), "reservation": reservation}
+            if acct.status == 402:  # the provider's own quota (Chutes): a budget stop, not a failure
+                why = f"provider quota exhausted until {_quota_reset(up.data)} ({model.provider.name} answered 402)"
+                self._stop_budget(route, {"status": 402, **base, "error": why}, why)
+                return
+            delay = self._retry_delay(route, acct, up, retries)
+            if delay is None:
+                break
+            self._record(route, {"status": acct.status, **base, "retry_after": number(_float(up.retry_after)),
+                                 "will_retry_in_s": round(delay, 2), **({"error": acct.problem} if acct.problem else {})})
+            retries += 1
+            waited += delay
+            route.closed.wait(delay)  # unregister ends the wait at once
+        self._respond(route, acct, up, base, started, waited, bound)
 
-    def _call(self, route: Route, url: str, payload: bytes, timeout: float) -> tuple[int, bytes, str | None, str]:
-        """One upstream request: (status, body, Retry-After, problem). Never raises; the socket is
-        registered on the route so that `unregister` can cut it."""
+    def _retry_delay(self, route: Route, acct: Account, up: Upstream, retries: int) -> float | None:
+        """Seconds before the next try of a transient failure, or None when this answer is final."""
+        transient = acct.status in RETRYABLE and acct.problem not in (
+            "reply too large", "upstream reply is not JSON", "upstream reply is not a JSON object")
+        if not transient or retries >= self.state.policy.max_retries or self.state.stopping.is_set() \
+                or route.closed.is_set():
+            return None
+        delay = self.state.policy.delay(retries, up.retry_after)
+        remaining = route.remaining()
+        return delay if remaining is None or delay < remaining else None
+
+    # -- reply ------------------------------------------------------------------------------------
+    def _respond(self, route: Route, acct: Account, up: Upstream, base: dict, started: float, waited: float,
+                 bound: float) -> None:
+        ok = acct.status == 200
+        entry = {"status": acct.status, **base, "total_s": round(time.monotonic() - started, 3),
+                 "backoff_s": round(waited, 2), "prompt_tokens": acct.tokens.get("prompt_tokens"),
+                 "completion_tokens": acct.tokens.get("completion_tokens"), "token_source": acct.tokens.get("source"),
+                 **provenance(acct.parsed, route), "cached_tokens": acct.usage.get("cached_tokens"),
+                 "reasoning_tokens": acct.usage.get("reasoning_tokens"),
+                 "provider_cost": _billed(acct.usage.get("cost"), bound) if ok else None,
+                 "cost_list_usd": round(list_cost(route.model, acct.tokens), 8) if ok else None,
+                 "cost_usd": round(acct.dollars, 8) if (ok or acct.dollars) else None}  # what the ledger was charged
+        if acct.flag:
+            entry["cost_flag"] = acct.flag
+        if acct.problem:
+            entry["error"] = acct.problem
+        self._record(route, entry)
+        if acct.problem:
+            self._error(acct.status, "upstream_error", f"sweboard: {acct.problem}")
+        else:
+            self._reply(acct.status, scrub_reply(up.data, route.secrets))
+
+    def _call(self, route: Route, url: str, payload: bytes, timeout: float) -> Upstream:
+        """One upstream request. Never raises; the socket is registered on the route so that
+        `unregister` can cut it."""
+        t0 = time.monotonic()
+        status, data, retry_after, problem = self._request(route, url, payload, timeout)
+        return Upstream(status, route.scrub(data), retry_after, problem, time.monotonic() - t0)
+
+    def _request(self, route: Route, url: str, payload: bytes, timeout: float) -> tuple[int, bytes, str | None, str]:
+        """(status, body, Retry-After, problem)."""
         parts = urlsplit(url)
         https = parts.scheme == "https"
         port = parts.port or (443 if https else 80)
@@ -418,6 +558,13 @@ class _Handler(BaseHTTPRequestHandler):
             with route.cond:
                 route.connections.discard(conn)
             conn.close()
+
+    def _note(self, route: Route, entry: dict) -> None:
+        """A line that is not a call's outcome (a request about to be sent), so that a kill -9 during
+        the call still leaves its trace: `read_calls` turns an unanswered one into 'outcome unknown'."""
+        with self.state.lock:
+            with route.calls_file.open("a") as f:
+                f.write(json.dumps({"t": round(time.time(), 3), "model": route.model.id, **entry}) + "\n")
 
     def _record(self, route: Route, entry: dict) -> None:
         entry = {"t": round(time.time(), 3), "model": route.model.id, **entry}
@@ -530,14 +677,29 @@ class Gateway:
 
 
 def read_calls(path: Path) -> list[dict]:
+    """An attempt's call records. A request noted as `sent` and never settled (its process died
+    during the call, kill -9) becomes one call of outcome unknown, charged at its bound: the
+    provider may have served and billed it."""
     if not path.is_file():
         return []
-    out = []
-    for line in path.read_text().splitlines():
+    out, pending = [], {}
+    for line in path.read_text(errors="replace").splitlines():
         try:
-            out.append(json.loads(line))
+            entry = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a kill: the rest still counts
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("status") == "sent":
+            pending[entry.get("reservation")] = entry
+            continue
+        pending.pop(entry.get("reservation"), None)
+        out.append(entry)
+    for sent in pending.values():
+        bound = number(sent.get("bound_usd")) or 0.0
+        out.append({"t": sent.get("t"), "model": sent.get("model"), "status": "unknown", "retries": 0,
+                    "reservation": sent.get("reservation"), "cost_usd": round(bound, 8), "charged_at_bound": True,
+                    "error": "outcome unknown: the process died during this call; charged at its bound"})
     return out
 
 
@@ -555,6 +717,7 @@ def summarize_calls(calls: list[dict]) -> dict:
         "prompt_tokens": sum(c.get("prompt_tokens") or 0 for c in ok),
         "completion_tokens": sum(c.get("completion_tokens") or 0 for c in ok),
         "cost_usd": round(sum(c.get("cost_usd") or 0 for c in final), 8),
+        "calls_outcome_unknown": sum(1 for c in calls if c["status"] == "unknown"),
         "latency_s": round(sum(c.get("latency_s") or 0 for c in ok), 3),
         "backoff_s": round(sum(c.get("backoff_s") or 0 for c in final), 3),
         "budget_refusals": sum(1 for c in calls if c["status"] == "budget_exhausted"),

@@ -24,7 +24,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from pathlib import Path
 from sweboard.batch import RECORD
 from sweboard.evaluation import VERDICT
 from sweboard.runners.base import die_with_parent
-from sweboard.slots import SLOTS_ENV
+from sweboard.slots import SLOTS_ENV, private_pool_dir
 
 
 
@@ -164,7 +163,7 @@ def run_batches(batches: list[BatchProcess], jobs: int, run_root: Path, instance
     """Run the batches, at most `jobs` processes at once (all of them when jobs >= their number), sharing one
     slot pool; returns them with their exit codes. Ctrl-C / SIGTERM stop every batch the same way (each
     records `stopped: interrupted` and scrubs its attempt folders) and are re-raised once they have."""
-    pool_dir = Path(tempfile.mkdtemp(prefix="sweboard-slots-"))
+    pool_dir = private_pool_dir()
     env = {**(env or os.environ), SLOTS_ENV: str(pool_dir), "PYTHONUNBUFFERED": "1"}
     at_once = max(1, min(jobs, len(batches)))
     out = ProgressLine(len(batches) * len(instance_ids), stream)

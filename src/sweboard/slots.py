@@ -27,11 +27,31 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sweboard.locks import NOTICE_SECONDS, open_private, private_dir
 from sweboard.manifest import cpu_times
 from sweboard.paths import cache_dir
 
 SLOTS_ENV = "SWEBOARD_SLOTS"  # the scheduler's pool folder, shared by its batches
 POLL_SECONDS = 0.1
+_TOLD: set[str] = set()  # pools whose wait was already reported by this process
+
+
+POOL_PREFIX = "sweboard-slots-"
+
+
+def private_pool_dir() -> Path:
+    """A new pool folder for this process (0700, named by its PID); pools of processes that died
+    without cleaning up (kill -9) are removed first."""
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{POOL_PREFIX}*-*"):
+        pid = old.name[len(POOL_PREFIX):].split("-", 1)[0]
+        try:
+            mine = old.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{POOL_PREFIX}{os.getpid()}-"))
 
 
 class SlotPool:
@@ -40,33 +60,37 @@ class SlotPool:
     def __init__(self, directory: Path, size: int):
         self.directory = Path(directory)
         self.size = max(1, int(size))
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)  # 0700: no other user can open a slot file and hold it
 
     def try_take(self):
-        """A held slot's open file, or None when all are taken."""
+        """A held slot's open descriptor, or None when all are taken."""
         for i in range(self.size):
-            handle = open(self.directory / f"slot-{i}", "a")
+            fd = open_private(self.directory / f"slot-{i}")
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return handle
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
             except BlockingIOError:
-                handle.close()
+                os.close(fd)
         return None
 
     @contextmanager
-    def hold(self, cancelled=lambda: False):
+    def hold(self, cancelled=lambda: False, log=None):
+        began = time.monotonic()
         while True:
-            handle = self.try_take()
-            if handle is not None:
+            fd = self.try_take()
+            if fd is not None:
                 break
             if cancelled():
                 raise Cancelled()
+            if log and str(self.directory) not in _TOLD and time.monotonic() - began > NOTICE_SECONDS:
+                _TOLD.add(str(self.directory))  # once per pool and process: waiting for capacity is normal
+                log(f"  waiting for a free slot of {self.directory.name} ({self.size} in use)")
             time.sleep(POLL_SECONDS)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def busy(self) -> int:
         """How many slots are held right now (for progress and tests)."""
@@ -75,12 +99,14 @@ class SlotPool:
             path = self.directory / f"slot-{i}"
             if not path.exists():
                 continue
-            with open(path, "a") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-                except BlockingIOError:
-                    n += 1
+            fd = open_private(path)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            except BlockingIOError:
+                n += 1
+            finally:
+                os.close(fd)
         return n
 
 
@@ -155,7 +181,7 @@ class Capacity:
         if env:
             directory = Path(env)
         else:  # a batch run alone: its own pool, gone with the process
-            directory = Path(tempfile.mkdtemp(prefix="sweboard-slots-"))
+            directory = private_pool_dir()
             atexit.register(shutil.rmtree, directory, True)
         return cls(directory, int(get("jobs", 8)), int(get("evaluator_workers", 4)),
                    float(get("cpu_ceiling_percent", 80.0)))
@@ -179,15 +205,15 @@ class Capacity:
         began = time.monotonic()
         with ExitStack() as stack:
             if provider is not None:
-                stack.enter_context(self.provider_pool(provider).hold(cancelled))
-            stack.enter_context(self.jobs_pool().hold(cancelled))
+                stack.enter_context(self.provider_pool(provider).hold(cancelled, log))
+            stack.enter_context(self.jobs_pool().hold(cancelled, log))
             _GATE.wait_below(self.cpu_ceiling_percent, cancelled, log)
             yield round(time.monotonic() - began, 3)
 
     @contextmanager
     def evaluation(self, log=None):
         began = time.monotonic()
-        with self.evaluator_pool().hold():
+        with self.evaluator_pool().hold(log=log):
             _GATE.wait_below(self.cpu_ceiling_percent, log=log)
             yield round(time.monotonic() - began, 3)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from sweboard.dockerutil import remove_labelled_containers
 from sweboard.runconfig import RunnerConfig
 
 CONTAINER_LABEL = "sweboard.attempt"
+BATCH_LABEL = "sweboard.batch"  # run + model: a resume removes every container a killed session of its batch left
 SESSION_FILE = ".session"  # the attempt folder's owner: a child of another session writes nothing there
 
 
@@ -49,9 +51,17 @@ class Attempt:
         return self.row["instance_id"]
 
     @property
+    def batch_label(self) -> str:
+        return batch_label(self.run_id, self.model.slug)
+
+    @property
     def uid(self) -> str:
         """Unique and label-safe: used to find this attempt's containers."""
         return f"{self.run_id}.{self.model.slug}.{self.instance_id}.{self.index}".lower().replace("/", "_")
+
+
+def batch_label(run_id: str, model_slug: str) -> str:
+    return f"{run_id}.{model_slug}".lower().replace("/", "_")
 
 
 @dataclass
@@ -211,19 +221,28 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")  # variable names that hold keys: never passed to an agent
+
+
 def child_env(api_key: str | None, extra: dict[str, str]) -> dict[str, str]:
     """The agent's environment: ours minus every key variable, plus the one key it needs."""
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_TOKEN", "_SECRET"))}
+    env = {k: v for k, v in os.environ.items() if not k.endswith(SECRET_SUFFIXES)}
     env.update(extra)
     if api_key:
         env["OPENAI_API_KEY"] = api_key
     return env
 
 
+# A relay secret as SWE-agent writes it into its config.yaml: after a kill -9 the value is no longer
+# known to anyone, so a resume finds it by its field name.
+TOKEN_FIELD = re.compile(rb"(auth_token[\"']?\s*[:=]\s*[\"']?)[0-9a-f]{16,}")
+
+
 def scrub_files(directory: Path, secrets: list[str]) -> int:
-    """Rewrite every text file under `directory` with any secret value replaced (whatever its name:
-    SWE-agent's `.traj`/`.pred` too); binary files are left alone. Returns how many were rewritten."""
-    if not secrets or not directory.is_dir():
+    """Rewrite every text file under `directory` with any secret value (and any `auth_token` field)
+    replaced, whatever the file's name (SWE-agent's `.traj`/`.pred`/`config.yaml` too); binary files
+    and links are left alone. Returns how many were rewritten."""
+    if not directory.is_dir():
         return 0
     needles = [s.encode() for s in secrets]
     changed = 0
@@ -234,13 +253,17 @@ def scrub_files(directory: Path, secrets: list[str]) -> int:
             data = path.read_bytes()
         except OSError:
             continue
-        if b"\0" in data[:8192] or not any(n in data for n in needles):
+        if b"\0" in data[:8192]:
             continue
-        clean = data
+        clean = TOKEN_FIELD.sub(rb"\1***", data) if b"auth_token" in data else data
         for n in needles:
             clean = clean.replace(n, b"***")
+        if clean == data:
+            continue
         tmp = path.with_name(f".{path.name}.scrub")
-        tmp.write_bytes(clean)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, path.stat().st_mode & 0o777)
+        with os.fdopen(fd, "wb") as f:
+            f.write(clean)
         os.replace(tmp, path)
         changed += 1
     return changed

@@ -53,6 +53,7 @@ class MiniRunner:
             "cost_limit": cfg.cost_limit,
             "command_timeout": cfg.command_timeout_seconds,
             "container_label": attempt.uid,
+            "batch_label": attempt.batch_label,
             "container_seconds": int(attempt.timeout_seconds) + 120,
             "trajectory_path": str(attempt.out_dir / TRAJECTORY),
             "result_path": str(attempt.out_dir / "agent_result.json"),

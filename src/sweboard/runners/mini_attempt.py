@@ -45,7 +45,8 @@ def main(spec_path: str) -> int:
     # an orphaned container (its batch killed with -9) ends by itself soon after the attempt's limit
     env_cfg.update(image=spec["image"], cwd="/testbed", timeout=spec["command_timeout"],
                    container_timeout=f"{int(spec.get('container_seconds', 7200))}s",
-                   run_args=["--rm", "--network", "none", "--pull", "never", "--label", f"sweboard.attempt={spec['container_label']}"])
+                   run_args=["--rm", "--network", "none", "--pull", "never", "--label", f"sweboard.attempt={spec['container_label']}",
+                             "--label", f"sweboard.batch={spec.get('batch_label', '')}"])
     result_path = Path(spec["result_path"])
     agent = None
     try:

@@ -6,10 +6,24 @@ environment is set whole in its fork (which also gets the default SIGINT back).
 
 import os
 import signal
+import threading
+import time
 
 # A Ctrl-C at the terminal reaches this server too while it imports (it ignores SIGINT only after its
 # preload): its batch is the one that stops, kills the attempts and takes this server down with it.
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+
+def _follow_the_batch(parent: int) -> None:
+    """Exit as soon as the batch that started this server is gone (kill -9 included): its attempts,
+    forked from here with PR_SET_PDEATHSIG, then die with it instead of writing into orphaned folders."""
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(0)
+
+
+threading.Thread(target=_follow_the_batch, args=(os.getppid(),), name="sweboard-follow-batch", daemon=True).start()
 
 for _name in [k for k in os.environ if k.endswith(("_API_KEY", "_TOKEN", "_SECRET"))]:
     del os.environ[_name]

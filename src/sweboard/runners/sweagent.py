@@ -4,8 +4,9 @@ SWE-agent is not on PyPI: `tools/install_sweagent.sh` installs it (editable) int
 Facts that shape this runner (SWE-agent v1.1.0, swe-rex 1.4.0):
 - SWE-agent reaches its container through swe-rex's HTTP server; its docker deployment needs a
   published port, which `--network none` forbids. We start the container ourselves with no
-  network and swe-rex on a Unix socket, bridged to 127.0.0.1 (`rexbridge.py`), and point
-  SWE-agent's `remote` deployment at the bridge. Model calls go host → gateway on 127.0.0.1.
+  network, no bind mount and swe-rex on a socket inside it, reached through one `docker exec -i`
+  stream and an authenticated relay on 127.0.0.1 (`rexbridge.py`), and point SWE-agent's
+  `remote` deployment at the relay. Model calls go host → gateway on 127.0.0.1.
 - `run-batch` exits 0 when instances fail and its resume skips `exit_error` instances, so we run
   one instance per `sweagent run` and keep our own records and resume.
 - It has no per-instance wall-clock limit: the child is killed, with its container, at ours.
@@ -31,9 +32,9 @@ from pathlib import Path
 
 from sweboard.dockerutil import remove_labelled_containers
 from sweboard.errors import SweboardError
-from sweboard.runners.base import (CONTAINER_LABEL, Attempt, AttemptResult, child_env, finish, read_json, run_child,
+from sweboard.runners.base import (BATCH_LABEL, CONTAINER_LABEL, Attempt, AttemptResult, child_env, finish, read_json, run_child,
                                    scrub_files)
-from sweboard.runners.rexbridge import RexBridge
+from sweboard.runners.rexbridge import TOKEN_VAR, RexBridge
 
 KEY_VAR = "SWEBOARD_AGENT_API_KEY"  # the only key variable the child sees
 SOURCE_RECORD = ".sweagent-source.json"  # written by tools/install_sweagent.sh into .venv
@@ -84,8 +85,10 @@ class SweAgentRunner:
                                    "litellm_provider": "openai", "mode": "chat",
                                    "max_output_tokens": attempt.config.max_tokens}}
 
-    def command(self, attempt: Attempt, problem_file: Path, output_dir: Path, port: int, token: str,
+    def command(self, attempt: Attempt, problem_file: Path, output_dir: Path, port: int,
                 registry_file: Path) -> list[str]:
+        """SWE-agent's command line: no secret on it (the relay's token reaches the launcher through its
+        environment, the provider key is a dummy named by variable)."""
         cfg = attempt.config
         model = attempt.model
         return [
@@ -102,7 +105,6 @@ class SweAgentRunner:
             "--env.deployment.type=remote",
             "--env.deployment.host=http://127.0.0.1",
             f"--env.deployment.port={port}",
-            f"--env.deployment.auth_token={token}",
             "--env.repo.type=preexisting",
             "--env.repo.repo_name=testbed",
             f"--env.repo.base_commit={attempt.row['base_commit']}",
@@ -125,7 +127,8 @@ class SweAgentRunner:
         registry.write_text(json.dumps(self.registry(attempt), indent=2))
         sa_out = out / "sweagent"
         remove_labelled_containers(f"{CONTAINER_LABEL}={attempt.uid}")  # left by a killed session
-        bridge = RexBridge(attempt.row["image"], attempt.uid, container_seconds=int(attempt.timeout_seconds) + 120)
+        bridge = RexBridge(attempt.row["image"], attempt.uid, container_seconds=int(attempt.timeout_seconds) + 120,
+                           labels={BATCH_LABEL: attempt.batch_label})
         try:
             bridge.start()
         except SweboardError as exc:
@@ -135,9 +138,10 @@ class SweAgentRunner:
         env = child_env(None, {"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
         if api_key:
             env[KEY_VAR] = api_key
+        env[TOKEN_VAR] = bridge.token
         bridge_seconds = time.monotonic() - started
         try:
-            child = run_child(self.command(attempt, problem, sa_out, bridge.port, bridge.token, registry), env,
+            child = run_child(self.command(attempt, problem, sa_out, bridge.port, registry), env,
                               out / "agent.log", attempt.timeout_seconds, attempt.uid, clean_first=False,
                               started=attempt.started)
         finally:

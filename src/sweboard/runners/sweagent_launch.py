@@ -9,8 +9,11 @@ remote deployment (below); nothing else of SWE-agent is changed.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+
+from sweboard.runners.rexbridge import TOKEN_VAR
 
 
 def _patch_remote_is_alive() -> None:
@@ -26,13 +29,18 @@ def _patch_remote_is_alive() -> None:
 
 
 def main(argv: list[str]) -> int:
+    # Everything SWE-agent writes (its config.yaml names the relay's secret) is for this user only.
+    os.umask(0o077)
+    # The relay's secret comes through the environment (readable by this user only), never argv
+    # (`ps` shows argv to everyone); it is added to SWE-agent's arguments inside this process.
+    token = os.environ.pop(TOKEN_VAR, "")
     import litellm
 
     litellm.register_model(json.loads(Path(argv[0]).read_text()))
     _patch_remote_is_alive()
     from sweagent.run.run import main as sweagent_main
 
-    sweagent_main(argv[1:])
+    sweagent_main([*argv[1:], f"--env.deployment.auth_token={token}"] if token else argv[1:])
     return 0
 
 

@@ -24,9 +24,10 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-from sweboard.runners.base import CONTAINER_LABEL, ChildRun, die_with_parent, remove_labelled_containers, supervise
+from sweboard.runners.base import SECRET_SUFFIXES, CONTAINER_LABEL, ChildRun, die_with_parent, remove_labelled_containers, supervise
 
 PRELOAD = ["sweboard.runners.mini_preload"]
 # What the preloaded imports must see: a private, empty mini config folder, no banner, no price-map download.
@@ -60,9 +61,31 @@ def context():
             ctx.set_forkserver_preload(PRELOAD)
             from multiprocessing import forkserver
 
-            forkserver.ensure_running()
+            with environ_without_secrets():
+                forkserver.ensure_running()
             _context = ctx
         return _context
+
+
+@contextmanager
+def environ_without_secrets():
+    """While the fork server starts: no key in this process's environment. A fork's
+    /proc/PID/environ is the block its server was started with, whatever the fork later sets
+    (`os.environ.clear()` changes Python's view only), so the server must never see a key."""
+    from sweboard.credentials import secret_values
+    from sweboard.errors import SweboardError
+
+    try:
+        values = set(secret_values())
+    except SweboardError:
+        values = set()
+    saved = {k: v for k, v in os.environ.items() if k.endswith(SECRET_SUFFIXES) or v in values}
+    for k in saved:
+        del os.environ[k]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def _attempt_child(module: str, spec_path: str, log_path: str, env: dict) -> None:

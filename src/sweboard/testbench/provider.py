@@ -41,7 +41,12 @@ SCENARIOS = {
     "server-error": "answers 503 to every call",
     "slow": "solves, each reply delayed by the configured latency",
     "hang": "holds every call open past any sane timeout (bounded by hang_seconds)",
+    "escape": "a hostile model: plants a Docker-socket symlink and a setuid shell wherever it can write, "
+              "then holds its next call open (bounded by hang_seconds) so the live attempt can be probed",
 }
+# What the hostile model runs as root in its task container: every trick the old bind-mounted bridge fell to.
+ESCAPE_COMMAND = ("for d in /sock /run /tmp /testbed; do mkdir -p $d; ln -sfn /var/run/docker.sock $d/rex.sock; "
+                  "cp /bin/bash $d/sbash && chmod 4755 $d/sbash; done; echo planted")
 FINGERPRINT = "sweboard-scripted"
 MINI_SENTINEL = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 # Test prices for the usage.cost field, dollars per token.
@@ -137,6 +142,8 @@ def plan(scenario: str, agent: str, row: dict | None) -> list[tuple[str, dict]]:
     For SWE-agent the solver works through SWE-agent's own tools: `bash` to look, its
     `str_replace_editor` to edit, and `submit` twice (its review step asks to confirm)."""
     solves = row is not None and scenario in ("solver", "ratelimited", "slow", "hang")
+    if scenario == "escape":
+        return [("bash", {"command": ESCAPE_COMMAND}), ("bash", {"command": "echo still here"})]
     if agent == "sweagent":
         steps: list[tuple[str, dict]] = [("bash", {"command": "cd /testbed && git status --short && ls"})]
         if solves:
@@ -280,7 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         if scenario == "slow":
             st.stopping.wait(st.settings.latency_seconds)
-        if scenario == "hang":
+        if scenario == "hang" or (scenario == "escape" and
+                                  any(m.get("role") == "assistant" for m in body.get("messages") or [])):
             st.stopping.wait(min(st.settings.hang_seconds, st.settings.max_seconds))
         reply = completion(model, body, row, scenario)
         self._log(model, 200, iid, reply["usage"], time.monotonic() - start)

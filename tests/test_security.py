@@ -1,0 +1,190 @@
+"""A task container's root is the model; another local user is a stranger. Neither reaches the host.
+
+The escape test runs a live SWE-agent attempt whose (scripted, hostile) model plants a Docker-socket
+symlink and a setuid shell wherever it can write in its container, then holds its next call open.
+While it is live, as uid 65534, every 127.0.0.1 port the batch's process tree listens on is probed
+with and without the relay's secret: only swe-rex answers, only with the secret, and nothing reaches
+the Docker API. Nothing is bind-mounted, no planted file exists on the host's side, and no argv of
+the tree holds the secret or a key.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-or-v1-escapetest-0123456789abcdef0123456789abcdef"
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+PROBE = r"""
+import json, socket, sys
+port, token = int(sys.argv[1]), sys.argv[2]
+def ask(path, key):
+    s = socket.socket(); s.settimeout(4)
+    try:
+        s.connect(("127.0.0.1", port))
+        head = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + (f"X-API-Key: {key}\r\n" if key else "") + "\r\n"
+        s.sendall(head.encode()); data = b""
+        while len(data) < 65536:
+            chunk = s.recv(4096)
+            if not chunk: break
+            data += chunk
+        return data.decode("latin-1")
+    except OSError as exc:
+        return f"<{type(exc).__name__}>"
+    finally:
+        s.close()
+print(json.dumps({p + ("+token" if k else ""): ask(p, k) for p in ("/version", "/is_alive", "/_ping") for k in ("", token)}))
+"""
+
+
+def tree(root: int) -> list[int]:
+    """`root` and every process descended from it."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+def listening_ports(pids: list[int]) -> set[int]:
+    """TCP ports in LISTEN state on 127.0.0.1 whose socket a process of `pids` holds."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    ports = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        parts = line.split()
+        local, state, inode = parts[1], parts[3], parts[9]
+        if state == "0A" and inode in inodes:
+            address, port = local.split(":")
+            assert address == "0100007F", f"a listener of the batch is not on 127.0.0.1: {line}"
+            ports.add(int(port, 16))
+    return ports
+
+
+def argv_of(pids: list[int]) -> str:
+    out = []
+    for pid in pids:
+        try:
+            out.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            pass
+    return "\n".join(out)
+
+
+def token_of(pids: list[int]) -> str | None:
+    for pid in pids:
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in env:
+            if item.startswith(b"SWEBOARD_REX_TOKEN="):
+                return item.split(b"=", 1)[1].decode()
+    return None
+
+
+@pytest.mark.docker
+def test_a_hostile_sweagent_container_and_another_user_reach_nothing(home, provider, offline_images, sweagent):
+    (home / "secrets" / "credentials.txt").write_text(f"OPENROUTER_API_KEY={KEY}\n")
+    one = home / "config" / "one_task.yaml"
+    one.write_text(yaml.safe_dump({"offline": {"dataset_lock": "config/dataset.offline.lock", "split": "dev",
+                                               "instances": ["sweboard-fixtures__tinycalc-1"]}}))
+    cmd = [sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", "escape", "--model",
+           "scripted/escape", "--offline", "--runner", "sweagent", "--instances", str(one),
+           "--set", "attempt_timeout_seconds=90"]
+    env = {**os.environ, "OPENROUTER_API_KEY": KEY}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    log = Path(provider.settings.call_log)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:  # the second call is the one held open: the planting step ran
+            calls = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+            if sum(1 for c in calls if c["model"] == "scripted/escape") >= 2:
+                break
+            assert proc.poll() is None, "the batch ended before its hostile step ran"
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the hostile model's second call never came")
+        time.sleep(1.0)  # the held call reached the provider; the relay and the gateway are live
+        pids = tree(proc.pid)
+        token = token_of(pids)
+        assert token and re.fullmatch(r"[0-9a-f]{32}", token), "the relay's secret was not found in the launcher"
+        ports = listening_ports(pids)
+        assert len(ports) >= 2, f"expected the gateway and the relay to listen, found {ports}"
+        answers = {}
+        for port in sorted(ports):
+            out = subprocess.run([*NOBODY, sys.executable, "-c", PROBE, str(port), token], capture_output=True,
+                                 text=True, timeout=60)
+            assert out.returncode == 0, out.stderr
+            answers[port] = json.loads(out.stdout)
+        for port, a in answers.items():
+            for probe, reply in a.items():
+                assert "ApiVersion" not in reply and "Docker" not in reply and "OSType" not in reply, \
+                    f"port {port} {probe} reached the Docker API: {reply[:300]}"
+                if not probe.endswith("+token"):
+                    assert '"is_alive":true' not in reply.replace(" ", ""), f"port {port} answered without the token"
+        alive = [p for p, a in answers.items() if '"is_alive":true' in a["/is_alive+token"].replace(" ", "")]
+        assert len(alive) == 1, f"exactly the relay answers swe-rex with the token: {answers}"
+        relay = alive[0]
+        assert answers[relay]["/is_alive"].startswith("HTTP/1.1 401"), answers[relay]["/is_alive"]
+
+        label = subprocess.run(["docker", "ps", "-q", "--filter", "label=sweboard.batch=escape.scripted__escape"],
+                               capture_output=True, text=True).stdout.split()
+        assert len(label) == 1, "the attempt's container is not labelled with its batch"
+        mounts = subprocess.run(["docker", "inspect", "--format", "{{json .Mounts}}", label[0]], capture_output=True,
+                                text=True).stdout.strip()
+        assert mounts == "[]", f"the task container has a mount the host could follow: {mounts}"
+        planted = subprocess.run(["docker", "exec", label[0], "ls", "-l", "/sock/sbash", "/tmp/rex.sock"],
+                                 capture_output=True, text=True).stdout
+        assert "rws" in planted and "docker.sock" in planted, "the hostile step did not plant what it should"
+        host_side = [str(p) for base in (Path("/tmp"), home) for p in base.rglob("sbash")]
+        assert host_side == [], f"a planted file reached the host: {host_side}"
+        args = argv_of(pids)
+        assert token not in args and KEY not in args, "a secret is on an argv (ps shows it to every user)"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=120)
+    attempt = next((home / "runs" / "escape" / "attempts").rglob("attempt-1*"))
+    text = "\n".join(p.read_text(errors="replace") for p in attempt.rglob("*") if p.is_file())
+    assert token not in text and KEY not in text, "a secret stayed in the attempt folder"
+    configs = list(attempt.rglob("config.yaml"))
+    assert all(c.stat().st_mode & 0o077 == 0 for c in configs), "SWE-agent's config is readable by others"
+    left = subprocess.run(["docker", "ps", "-aq", "--filter", "label=sweboard.batch=escape.scripted__escape"],
+                          capture_output=True, text=True).stdout.split()
+    assert left == [], "the attempt's container outlived its batch"
+
+
+def test_the_relay_admits_only_the_exact_secret_in_the_first_header_block():
+    from sweboard.runners.rexbridge import authorized
+
+    token = "ab" * 16
+    ok = f"GET /is_alive HTTP/1.1\r\nHost: x\r\nX-API-Key: {token}\r\n\r\n".encode()
+    assert authorized(ok, token)
+    assert authorized(ok.replace(b"X-API-Key", b"x-api-key"), token)
+    assert not authorized(ok.replace(token.encode(), token[:-1].encode()), token)
+    assert not authorized(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", token)
+    assert not authorized(f"GET /?X-API-Key: {token} HTTP/1.1\r\n\r\n".encode(), token), "the request line is not a header"
