@@ -186,3 +186,29 @@ def test_a_signal_to_the_scheduler_stops_every_batch_cleanly(planted, provider, 
     assert grep_key(home / "runs", home / "predictions") == []
     resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+
+
+def test_kill_9_of_the_scheduler_alone_takes_batches_and_attempts_down_at_once(planted, provider, offline_images):
+    """Nothing writes into orphaned folders: the batches die with the scheduler, the warm servers and their
+    forks with the batches; the scheduler's slot folder is removed by the next start."""
+    import tempfile
+
+    home, run_id = planted, "sched-k9"
+    cmd = [sys.executable, str(ROOT / "tools" / "run_models.py"), "--run-id", run_id, "--model", "scripted/hang",
+           "--model", "scripted/solver", "--offline", "--set", "attempt_timeout_seconds=30"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    found = []
+    assert wait_for(lambda: in_flight(run_id, found)), "the attempt never started"
+    pools = list(Path(tempfile.gettempdir()).glob(f"sweboard-slots-{proc.pid}-*"))
+    assert pools, "the scheduler's slot folder is named by its PID"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = time.monotonic()
+    assert wait_for(lambda: not agent_children(run_id), 5), "an agent outlived its scheduler by seconds"
+    took = time.monotonic() - killed
+    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert not any(p.exists() for p in pools), "the killed scheduler's slot folder was left behind"
+    assert containers(run_id) == []
+    assert grep_key(home / "runs", home / "predictions") == []
+    print(f"agents gone {took:.2f}s after kill -9 of the scheduler")

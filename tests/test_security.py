@@ -188,3 +188,101 @@ def test_the_relay_admits_only_the_exact_secret_in_the_first_header_block():
     assert not authorized(ok.replace(token.encode(), token[:-1].encode()), token)
     assert not authorized(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", token)
     assert not authorized(f"GET /?X-API-Key: {token} HTTP/1.1\r\n\r\n".encode(), token), "the request line is not a header"
+
+
+WARM = r"""
+import os, sys, time
+os.environ["CHUTES_API_KEY"] = sys.argv[1]
+os.environ["MY_PROVIDER_CREDENTIAL"] = sys.argv[1]  # a key under any name: the credentials file says it is one
+from sweboard.runners import warm
+ctx = warm.context()
+from multiprocessing import forkserver
+server = forkserver._forkserver._forkserver_pid
+child = ctx.Process(target=time.sleep, args=(5,))
+child.start()
+time.sleep(0.5)
+envs = [open(f"/proc/{pid}/environ", "rb").read() for pid in (server, child.pid)]
+print(sum(sys.argv[1].encode() in e for e in envs), os.environ["CHUTES_API_KEY"] == sys.argv[1])
+child.kill()
+"""
+
+
+def test_the_warm_fork_server_and_its_forks_never_hold_a_key_in_their_environment(home):
+    key = "cpk_warm-PLANTED-7f3a91c0"
+    (home / "secrets" / "credentials.txt").write_text(f"MY_PROVIDER_CREDENTIAL={key}\n")
+    out = subprocess.run([sys.executable, "-c", WARM, key], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "SWEBOARD_HOME": str(home)})
+    assert out.returncode == 0, out.stderr
+    leaks, kept = out.stdout.split()
+    assert leaks == "0", "/proc/PID/environ of the fork server or a fork holds the key"
+    assert kept == "True", "the batch's own environment must be left as it was"
+
+
+def test_lock_and_slot_files_are_private_and_a_long_wait_names_its_holder(tmp_path, monkeypatch):
+    import threading
+
+    from sweboard import locks
+    from sweboard.slots import SlotPool
+
+    lock = tmp_path / "runs" / "ledger.lock"
+    lock.parent.mkdir()
+    lock.write_text("")
+    lock.chmod(0o644)  # made by an older version
+    with locks.file_lock(lock):
+        assert lock.stat().st_mode & 0o777 == 0o600
+        probe = subprocess.run([*NOBODY, sys.executable, "-c", f"open({str(lock)!r})"], capture_output=True, text=True)
+        assert probe.returncode != 0 and "PermissionError" in probe.stderr, "another user can open the lock to hold it"
+    pool = SlotPool(tmp_path / "pool", 2)
+    with pool.hold():
+        assert (tmp_path / "pool").stat().st_mode & 0o777 == 0o700
+        assert all(p.stat().st_mode & 0o777 == 0o600 for p in (tmp_path / "pool").iterdir())
+
+    monkeypatch.setattr(locks, "NOTICE_SECONDS", 0.3)
+    said = []
+    holder = subprocess.Popen([sys.executable, "-c", f"from sweboard.locks import file_lock; import time\n"
+                               f"with file_lock(__import__('pathlib').Path({str(lock)!r})):\n"
+                               "    print('held', flush=True); time.sleep(1.5)"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    t = threading.Thread(target=lambda: locks.file_lock(lock, say=said.append).__enter__())
+    t.start()
+    t.join(10)
+    holder.wait(10)
+    assert said == [f"waiting for {lock} (held by PID {holder.pid})"], said
+
+
+def test_a_damaged_record_is_named_set_aside_and_run_again_without_a_traceback(home):
+    cmd = [sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", "dmg", "--model",
+           "instant_empty_submit", "--offline"]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    records = sorted((home / "runs" / "dmg" / "attempts").glob("*/*/attempt-1/record.json"))
+    assert len(records) >= 2
+    records[0].write_text("{}")
+    records[1].write_text(records[1].read_text()[:40])
+    again = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "Traceback" not in again.stdout + again.stderr, again.stdout + again.stderr
+    for record, why in ((records[0], "missing status"), (records[1], "not readable JSON")):
+        assert f"{record}: damaged ({why}" in again.stdout, again.stdout
+        aside = record.parent.with_name("attempt-1.damaged-1")
+        assert (aside / "record.json").is_file() and json.loads(record.read_text())["status"] == "empty"
+    m = json.loads((home / "runs" / "dmg" / "manifest.json").read_text())
+    assert m["batches"]["instant_empty_submit"]["status"] == "ok"
+
+
+@pytest.mark.docker
+def test_a_batch_stopped_by_a_damaged_ledger_exits_3_and_resumes(home, provider, offline_images):
+    """Exit statuses: 0 finished, 2 refused before anything ran, 3 stopped and resumable, 1 anything else."""
+    ledger = home / "runs" / "ledger.json"
+    ledger.write_bytes(b'{"scripted": {"calls_by_day": {}, "dollars": NaN}}')
+    cmd = [sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", "led", "--model",
+           "scripted/solver", "--offline"]
+    stopped = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 3, stopped.stdout + stopped.stderr
+    assert "stopped:" in stopped.stdout and "damaged" in stopped.stdout and "Traceback" not in stopped.stderr
+    bad = subprocess.run([*cmd[:-1], "--model", "no/such-model", "--offline"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ")
+    ledger.unlink()
+    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    m = json.loads((home / "runs" / "led" / "manifest.json").read_text())
+    assert m["batches"]["scripted/solver"]["status"] == "ok"
