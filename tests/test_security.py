@@ -286,3 +286,38 @@ def test_a_batch_stopped_by_a_damaged_ledger_exits_3_and_resumes(home, provider,
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     m = json.loads((home / "runs" / "led" / "manifest.json").read_text())
     assert m["batches"]["scripted/solver"]["status"] == "ok"
+
+
+def test_a_full_disk_is_one_line_and_keeps_what_was_written(home):
+    """ENOSPC mid-run: one `error:` line (no chain of tracebacks), exit 1, earlier records intact."""
+    if os.geteuid() != 0 or subprocess.run(["which", "mount"], capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    runs = home / "runs"
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(runs)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        cmd = [sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", "full", "--offline"]
+        first = subprocess.run([*cmd, "--model", "instant_empty_submit"], capture_output=True, text=True, timeout=300)
+        assert first.returncode == 0, first.stderr
+        manifest = (runs / "full" / "manifest.json").read_bytes()
+        import shutil
+
+        redo = sorted((runs / "full" / "attempts").glob("*/*/attempt-1"))[0]
+        shutil.rmtree(redo)  # an attempt to run again, onto a full disk
+        with open(runs / "filler", "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        full = subprocess.run([*cmd, "--model", "instant_empty_submit", "--resume"], capture_output=True, text=True,
+                              timeout=300)
+        assert full.returncode == 1, full.stdout + full.stderr
+        assert "Traceback" not in full.stderr and "No space left on device" in full.stderr, full.stderr
+        assert full.stderr.strip().splitlines()[-1].startswith("error: "), full.stderr
+        assert (runs / "full" / "manifest.json").read_bytes() == manifest, "what was written before was damaged"
+    finally:
+        subprocess.run(["umount", "-l", str(runs)], capture_output=True)

@@ -94,11 +94,18 @@ def test_kill_9_then_resume_repeats_no_finished_sweagent_attempt(home, provider,
     proc.wait()
     finished = {p.parts[-3] for p in attempts.glob("*/attempt-1/record.json")}
     assert 1 <= len(finished) < 3
+    import re
+
+    configs = [p for p in attempts.rglob("config.yaml")]
+    assert all(p.stat().st_mode & 0o077 == 0 for p in configs), "SWE-agent's config (it names the relay's secret) is readable by others"
     log = Path(provider.settings.call_log)
     time.sleep(2)
     before = len(log.read_text().splitlines())
     resumed = subprocess.run(batch("sa-k9", "scripted/slow", "--resume"), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
+    tokens = [p for p in attempts.rglob("*") if p.is_file() and re.search(rb"auth_token[\"']?\s*[:=]\s*[\"']?[0-9a-f]{32}",
+                                                                        p.read_bytes())]
+    assert tokens == [], f"a relay secret survived the kill -9 and the resume: {tokens}"
     after = [json.loads(x) for x in log.read_text().splitlines()][before:]
     assert not any(c["instance_id"] in finished for c in after), "a finished attempt's model calls were repeated"
     entry = manifest(home, "sa-k9")["batches"]["scripted/slow"]
