@@ -110,6 +110,7 @@ class Relay:
         self._ready = threading.Event()
         self._server = None
         self._mux: asyncio.subprocess.Process | None = None
+        self._mux_lock: asyncio.Lock | None = None
         self._streams: dict[int, asyncio.StreamWriter] = {}
         self._next = 0
         self._thread = threading.Thread(target=self._run, name="sweboard-rex-relay", daemon=True)
@@ -122,6 +123,12 @@ class Relay:
         self._loop.run_forever()
 
     async def _ensure_mux(self) -> asyncio.subprocess.Process:
+        if self._mux_lock is None:
+            self._mux_lock = asyncio.Lock()
+        async with self._mux_lock:  # two first connections at once must not start two multiplexers
+            return await self._start_mux()
+
+    async def _start_mux(self) -> asyncio.subprocess.Process:
         if self._mux is None or self._mux.returncode is not None:
             self._mux = await asyncio.create_subprocess_exec(
                 "docker", "exec", "-i", self.container, REX_PYTHON, "-u", "-c", MUX,
