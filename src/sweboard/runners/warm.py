@@ -16,8 +16,10 @@ takes its `docker` clients too), stdout/stderr into `agent.log`, and exactly the
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,7 +51,10 @@ def context():
         if _context is None:
             for key, value in SERVER_ENV.items():
                 os.environ.setdefault(key, value)
-            os.environ.setdefault("MSWEA_GLOBAL_CONFIG_DIR", tempfile.mkdtemp(prefix="sweboard-mswea-"))
+            if "MSWEA_GLOBAL_CONFIG_DIR" not in os.environ:  # a private, empty mini config folder, gone with us
+                folder = tempfile.mkdtemp(prefix="sweboard-mswea-")
+                atexit.register(shutil.rmtree, folder, True)
+                os.environ["MSWEA_GLOBAL_CONFIG_DIR"] = folder
             # A forked attempt must not re-run the batch's own script: multiprocessing re-imports a
             # `__main__` known only by its file path; named "__main__", it is left alone.
             main = sys.modules.get("__main__")
