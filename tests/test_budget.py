@@ -27,7 +27,7 @@ def batch(*extra):
 def test_daily_quota_stops_launching_and_resume_continues(home, provider, offline_images):
     set_quota(home, 4)  # the solver needs 3 calls per task: the second task runs out mid-attempt
     first = batch()
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 3, first.stderr  # stopped and resumable
     manifest = json.loads((home / "runs" / "quota" / "manifest.json").read_text())
     entry = manifest["batches"]["scripted/solver"]
     assert entry["status"].startswith("stopped: scripted daily call quota exhausted (4/4")
@@ -56,7 +56,7 @@ def test_per_model_wall_clock_budget_stops_launching(home, provider, offline_ima
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", "budget",
                            "--model", "scripted/solver", "--offline", "--set", "model_budget_seconds=0.5"],
                           capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # stopped and resumable
     entry = json.loads((home / "runs" / "budget" / "manifest.json").read_text())["batches"]["scripted/solver"]
     assert entry["status"].startswith("stopped: per-model wall-clock budget of 0.5s reached")
     assert sum(len(a) for a in entry["attempts"].values()) == 1, "the attempt under way finishes; no new one starts"
