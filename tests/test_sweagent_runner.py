@@ -24,7 +24,7 @@ def make_attempt(tmp_path, model_id="Qwen/Qwen3-Coder-30B-A3B-Instruct"):
 
 def test_command_uses_the_remote_deployment_and_keeps_the_key_out(tmp_path):
     attempt = make_attempt(tmp_path)
-    cmd = SweAgentRunner().command(attempt, tmp_path / "p.md", tmp_path / "o", 4242, "tok", tmp_path / "reg.json")
+    cmd = SweAgentRunner().command(attempt, tmp_path / "p.md", tmp_path / "o", 4242, tmp_path / "reg.json")
     assert cmd[1:5] == ["-m", "sweboard.runners.sweagent_launch", str(tmp_path / "reg.json"), "run"]
     assert "--agent.model.name=openai/Qwen/Qwen3-Coder-30B-A3B-Instruct" in cmd
     assert "--agent.model.api_base=http://127.0.0.1:8999/a/tok/v1" in cmd
@@ -32,6 +32,7 @@ def test_command_uses_the_remote_deployment_and_keeps_the_key_out(tmp_path):
     assert "--env.deployment.type=remote" in cmd and "--env.deployment.port=4242" in cmd
     assert "--agent.model.retry.retries=0" in cmd and "--agent.model.per_instance_call_limit=30" in cmd
     assert not any("docker_args" in c or "network" in c for c in cmd)
+    assert not any("auth_token" in c for c in cmd), "the relay's secret never goes on an argv"
 
 
 def test_the_price_registry_is_the_catalogs(tmp_path):
@@ -79,8 +80,9 @@ def test_command_parses_with_swe_agents_own_cli(tmp_path, monkeypatch, sweagent)
     monkeypatch.setenv(KEY_VAR, "sk-test")
     attempt = make_attempt(tmp_path)
     (tmp_path / "p.md").write_text("problem")
-    cmd = SweAgentRunner().command(attempt, tmp_path / "p.md", tmp_path / "o", 4242, "tok", tmp_path / "r.json")
-    cfg = BasicCLI(RunSingleConfig).get_config(cmd[5:])
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map download attempt
+    cmd = SweAgentRunner().command(attempt, tmp_path / "p.md", tmp_path / "o", 4242, tmp_path / "r.json")
+    cfg = BasicCLI(RunSingleConfig).get_config([*cmd[5:], "--env.deployment.auth_token=" + "ab" * 16])
     assert cfg.agent.model.name == f"openai/{attempt.model.id}"
     assert cfg.agent.model.get_api_keys() == ["sk-test"]
     assert cfg.env.deployment.type == "remote" and cfg.env.deployment.port == 4242

@@ -187,10 +187,11 @@ class Ledger:
         reservation already charged at its bound (its holder looked dead) is not charged twice."""
         with self._locked() as data:
             entry = data.setdefault(provider.name, {"calls_by_day": {}, "dollars": 0.0})
-            if reservation is not None and reservation not in entry.setdefault("reserved", {}):
-                if any(u.get("reservation") == reservation for u in entry.get("unsettled", [])):
-                    return
-            entry["reserved"].pop(reservation, None)
+            held = entry.setdefault("reserved", {})
+            if reservation is not None and reservation not in held and \
+                    any(u.get("reservation") == reservation for u in entry.get("unsettled", [])):
+                return
+            held.pop(reservation, None)
             entry["dollars"] = round(entry["dollars"] + dollars, 8)
 
     def add_cost(self, provider: Provider, dollars: float) -> None:
