@@ -307,3 +307,18 @@ def test_a_call_in_flight_at_a_kill_is_recorded_as_outcome_unknown_at_its_bound(
     usage = summarize_calls(recorded)
     assert usage["cost_usd"] == pytest.approx(0.05) and usage["calls_outcome_unknown"] == 1
     assert usage["model_calls"] == 2 and usage["failed_calls"] == 1
+
+
+def test_a_ledger_damaged_during_a_call_stops_spending_and_the_call_still_counts(world):
+    from sweboard.errors import SweboardError
+
+    url, r, calls = route(world, "ok")
+
+    def damaged(*args, **kwargs):
+        raise SweboardError("ledger.json: damaged (NaN)")
+
+    world["monkeypatch"].setattr(world["ledger"], "settle", damaged)
+    status, _, headers = post(url)
+    assert status == 429 and headers.get("X-Sweboard-Budget") == "exhausted" and "damaged" in r.exhausted
+    usage = summarize_calls(read_calls(calls))
+    assert usage["model_calls"] == 1 and usage["cost_usd"] > 0, "a call that was made and billed vanished"

@@ -72,29 +72,26 @@ def predictions_path(run_id: str, model: ModelEntry, index: int = 1) -> Path:
 RECORD_FIELDS = ("status", "exit_status", "error_class", "duration_seconds", "usage", "patch", "trajectory")
 
 
-def read_record(path: Path) -> dict | None:
-    """An attempt's record, or None when it has none (or a damaged one: see `record_problem`)."""
-    try:
-        record = json.loads((path / RECORD).read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) and all(k in record for k in RECORD_FIELDS) else None
-
-
-def record_problem(path: Path) -> str | None:
-    """Why an attempt's existing record.json cannot be used (records are written atomically, so this is
-    damage from outside: a truncated copy, a hand edit), or None when it is fine or absent."""
+def load_record(path: Path) -> tuple[dict | None, str | None]:
+    """(record, problem): the attempt's record, or None with why an existing record.json cannot be used
+    (records are written atomically, so that is damage from outside: a truncated copy, a hand edit).
+    Both are None when the attempt has no record."""
     file = path / RECORD
-    if not file.is_file():
-        return None
     try:
         record = json.loads(file.read_text())
+    except FileNotFoundError:
+        return None, None
     except (OSError, ValueError) as exc:
-        return f"not readable JSON ({type(exc).__name__})"
+        return None, f"not readable JSON ({type(exc).__name__})"
     if not isinstance(record, dict):
-        return "not a JSON object"
+        return None, "not a JSON object"
     missing = [k for k in RECORD_FIELDS if k not in record]
-    return f"missing {', '.join(missing)}" if missing else None
+    return (None, f"missing {', '.join(missing)}") if missing else (record, None)
+
+
+def read_record(path: Path) -> dict | None:
+    """An attempt's record, or None when it has none (or a damaged one)."""
+    return load_record(path)[0]
 
 
 def _atomic_json(path: Path, data: dict) -> None:
@@ -112,8 +109,8 @@ def _set_aside(out: Path, reason: str = "interrupted", secrets: list[str] | None
     """
     if not out.exists() or not any(out.iterdir()):
         return None
-    record = read_record(out)
-    if reason == "interrupted" and (record is not None or record_problem(out)):
+    record, problem = load_record(out)
+    if reason == "interrupted" and (record is not None or problem):
         return None
     if reason == "infra" and (record is None or not is_infra(agent_failure(record) or "")):
         return None
@@ -467,12 +464,11 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         k_max, _ = plan.attempts_for(iid)
         for k in range(1, k_max + 1):
             out = attempt_dir(plan.run_id, plan.model, iid, k)
-            problem = record_problem(out)
+            record, problem = load_record(out)
             if problem:
                 aside = _set_aside(out, "damaged", secrets)
                 log(f"  {out / RECORD}: damaged ({problem}); set aside as {aside.name if aside else '?'}, "
                     "the attempt runs again")
-            record = read_record(out)
             if record is not None and is_infra(agent_failure(record) or ""):
                 # infrastructure failed this attempt in an earlier session: keep it aside, run it again
                 _set_aside(out, "infra", secrets)

@@ -315,7 +315,7 @@ def run_models(argv=None):
         print(f"models whose batch failed: {' '.join(failed)}", file=sys.stderr)
     if stopped:
         print(f"models stopped (resumable with --resume): {' '.join(stopped)}", file=sys.stderr)
-    return worst_exit(EXIT_FAILED if b.code not in (0, EXIT_STOPPED) else b.code for b in batches)
+    return worst_exit(b.code for b in batches)
 
 
 @_cli

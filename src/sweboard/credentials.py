@@ -14,6 +14,7 @@ from pathlib import Path
 from sweboard.errors import SweboardError
 from sweboard.paths import secrets_file
 
+KEY_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")  # variable names that hold keys: never passed to an agent
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -79,7 +80,7 @@ def secret_values(creds: dict[str, str] | None = None) -> list[str]:
     creds = load_credentials() if creds is None else creds
     values = set(creds.values())
     for name, value in os.environ.items():
-        if name.endswith(("_API_KEY", "_TOKEN", "_SECRET")) and value:
+        if name.endswith(KEY_SUFFIXES) and value:
             values.add(value)
     return sorted((v for v in values if len(v) >= 6), key=len, reverse=True)
 

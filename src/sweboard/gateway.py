@@ -37,7 +37,6 @@ import secrets as pysecrets
 import socket
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,6 +45,7 @@ from urllib.parse import urlsplit
 from sweboard.catalog import ModelEntry
 from sweboard.credentials import redact
 from sweboard.errors import SweboardError
+from sweboard.httpclient import connection
 from sweboard.ledger import Ledger
 
 HOST = "127.0.0.1"
@@ -259,7 +259,7 @@ class Account:
     flag: str = ""
 
 
-def account(model: ModelEntry, route: Route, payload: bytes, up: Upstream, bound: float) -> Account:
+def account(route: Route, payload: bytes, up: Upstream, bound: float) -> Account:
     """Parse, read usage, price: never above the reserved bound, whatever the provider says."""
     status, problem, parsed, usage = up.status, up.problem, None, {}
     if status == 200 and not problem:
@@ -285,7 +285,7 @@ def account(model: ModelEntry, route: Route, payload: bytes, up: Upstream, bound
         usage = {**usage, **{k: None for k in beyond}}
         flags.append(f"provider {', '.join(beyond)} beyond what the request allows; approximated")
     tokens = token_counts(usage, payload, parsed)
-    dollars, flag = cost_of(model, {**usage, **{k: v for k, v in tokens.items() if k != "source"}}, bound)
+    dollars, flag = cost_of(route.model, {**usage, **{k: v for k, v in tokens.items() if k != "source"}}, bound)
     if flag:
         flags.append(flag)
     if dollars > bound:
@@ -428,13 +428,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._note(route, {"status": "sent", "reservation": reservation, "bound_usd": round(bound, 8)})
         return reservation
 
-    def _settle(self, route: Route, reservation: str, dollars: float) -> bool:
+    def _settle(self, route: Route, reservation: str, acct: Account, base: dict) -> bool:
+        """Charge the call; if the ledger was damaged meanwhile, the call (made, maybe billed) is still
+        recorded with its cost, and the batch stops spending."""
         try:
-            self.state.ledger.settle(route.model.provider, reservation, dollars)
+            self.state.ledger.settle(route.model.provider, reservation, acct.dollars)
             return True
-        except SweboardError as exc:  # the ledger was damaged during the call: stop spending
-            self._stop_budget(route, {"status": "budget_exhausted", "error": str(exc), "cost_usd": round(dollars, 8),
-                                      "reservation": reservation}, str(exc))
+        except SweboardError as exc:
+            route.exhausted = str(exc)
+            self._record(route, {"status": acct.status, **base, "cost_usd": round(acct.dollars, 8),
+                                 "error": f"not settled: {exc}"})
+            self._error(429, "budget_exhausted", f"sweboard: {exc}", {"X-Sweboard-Budget": "exhausted"})
             return False
 
     def _stop_budget(self, route: Route, entry: dict, why: str) -> None:
@@ -460,10 +464,10 @@ class _Handler(BaseHTTPRequestHandler):
             remaining = route.remaining()
             timeout = policy.upstream_timeout if remaining is None else max(0.1, min(policy.upstream_timeout, remaining))
             up = self._call(route, url, payload, timeout)
-            acct = account(model, route, payload, up, bound)
-            if not self._settle(route, reservation, acct.dollars):
-                return
+            acct = account(route, payload, up, bound)
             base = {"retries": retries, "latency_s": round(up.latency, 3), "reservation": reservation}
+            if not self._settle(route, reservation, acct, base):
+                return
             if acct.status == 402:  # the provider's own quota (Chutes): a budget stop, not a failure
                 why = f"provider quota exhausted until {_quota_reset(up.data)} ({model.provider.name} answered 402)"
                 self._stop_budget(route, {"status": 402, **base, "error": why}, why)
@@ -521,16 +525,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _request(self, route: Route, url: str, payload: bytes, timeout: float) -> tuple[int, bytes, str | None, str]:
         """(status, body, Retry-After, problem)."""
         parts = urlsplit(url)
-        https = parts.scheme == "https"
-        port = parts.port or (443 if https else 80)
-        proxy = urllib.request.getproxies().get(parts.scheme) if parts.hostname not in ("127.0.0.1", "localhost") else None
-        if proxy:
-            p = urlsplit(proxy)
-            conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(p.hostname, p.port, timeout=timeout)
-            conn.set_tunnel(parts.hostname, port)
-        else:
-            conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(parts.hostname, port,
-                                                                                          timeout=timeout)
+        conn = connection(parts, timeout)
         headers = {"Content-Type": "application/json"}
         if route.api_key:
             headers["Authorization"] = f"Bearer {route.api_key}"

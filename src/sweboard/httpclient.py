@@ -54,18 +54,24 @@ def get_json(url: str, api_key: str | None, deadline_seconds: float = 30.0, max_
         raise SweboardError(f"{where}: the answer is {kind}") from None
 
 
-def _fetch(parts, api_key: str | None, end: float, max_bytes: int) -> bytes:
+def connection(parts, timeout: float) -> http.client.HTTPConnection:
+    """An HTTP(S) connection to a split URL, through the environment's proxy unless it is loopback
+    (shared with the gateway: the machine's proxy is how providers are reached behind a firewall)."""
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
     proxy = urllib.request.getproxies().get(parts.scheme) if parts.hostname not in ("127.0.0.1", "localhost") else None
-    left = lambda: max(0.05, end - time.monotonic())  # noqa: E731
     cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
-    if proxy:
-        p = urlsplit(proxy)
-        conn = cls(p.hostname, p.port, timeout=left())
-        conn.set_tunnel(parts.hostname, port)
-    else:
-        conn = cls(parts.hostname, port, timeout=left())
+    if not proxy:
+        return cls(parts.hostname, port, timeout=timeout)
+    p = urlsplit(proxy)
+    conn = cls(p.hostname, p.port, timeout=timeout)
+    conn.set_tunnel(parts.hostname, port)
+    return conn
+
+
+def _fetch(parts, api_key: str | None, end: float, max_bytes: int) -> bytes:
+    left = lambda: max(0.05, end - time.monotonic())  # noqa: E731
+    conn = connection(parts, left())
     headers = {"Accept": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"

@@ -88,8 +88,8 @@ def holder_alive(reservation: dict) -> bool:
     pid = reservation.get("pid")
     if pid is None:  # written before holders were recorded: its expiry decides
         return reservation.get("expires", 0) >= time.time()
-    start = process_start(pid)
-    return start is not None and start == reservation.get("pid_start", start)
+    start, recorded = process_start(pid), reservation.get("pid_start")
+    return start is not None and (recorded is None or start == recorded)
 
 
 def charge_orphans(entry: dict, now: float) -> None:

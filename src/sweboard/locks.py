@@ -16,7 +16,6 @@ import fcntl
 import os
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,17 +51,18 @@ def holder(path: Path) -> str:
 
 
 def acquire(fd: int, path: Path, say=None) -> None:
-    """flock `fd` exclusively; after NOTICE_SECONDS of waiting, say once what is waited on."""
-    began, told = time.monotonic(), False
-    while True:
+    """flock `fd` exclusively (blocking: the ledger's lock is on every model call's path, so no
+    polling); if the wait passes NOTICE_SECONDS, say once what is waited on."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        notice = threading.Timer(NOTICE_SECONDS, lambda: (say or _stderr)(f"waiting for {path} (held by {holder(path)})"))
+        notice.daemon = True
+        notice.start()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if not told and time.monotonic() - began > NOTICE_SECONDS:
-                (say or _stderr)(f"waiting for {path} (held by {holder(path)})")
-                told = True
-            time.sleep(0.05)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        finally:
+            notice.cancel()
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sweboard.catalog import ModelEntry
+from sweboard.credentials import KEY_SUFFIXES
 from sweboard.dockerutil import remove_labelled_containers
 from sweboard.runconfig import RunnerConfig
 
@@ -221,12 +222,9 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET")  # variable names that hold keys: never passed to an agent
-
-
 def child_env(api_key: str | None, extra: dict[str, str]) -> dict[str, str]:
     """The agent's environment: ours minus every key variable, plus the one key it needs."""
-    env = {k: v for k, v in os.environ.items() if not k.endswith(SECRET_SUFFIXES)}
+    env = {k: v for k, v in os.environ.items() if not k.endswith(KEY_SUFFIXES)}
     env.update(extra)
     if api_key:
         env["OPENAI_API_KEY"] = api_key

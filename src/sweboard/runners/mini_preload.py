@@ -25,7 +25,9 @@ def _follow_the_batch(parent: int) -> None:
 
 threading.Thread(target=_follow_the_batch, args=(os.getppid(),), name="sweboard-follow-batch", daemon=True).start()
 
-for _name in [k for k in os.environ if k.endswith(("_API_KEY", "_TOKEN", "_SECRET"))]:
+from sweboard.credentials import KEY_SUFFIXES  # noqa: E402
+
+for _name in [k for k in os.environ if k.endswith(KEY_SUFFIXES)]:
     del os.environ[_name]
 
 import litellm  # noqa: E402,F401

@@ -29,7 +29,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from sweboard.runners.base import SECRET_SUFFIXES, CONTAINER_LABEL, ChildRun, die_with_parent, remove_labelled_containers, supervise
+from sweboard.credentials import KEY_SUFFIXES
+from sweboard.runners.base import CONTAINER_LABEL, ChildRun, die_with_parent, remove_labelled_containers, supervise
 
 PRELOAD = ["sweboard.runners.mini_preload"]
 # What the preloaded imports must see: a private, empty mini config folder, no banner, no price-map download.
@@ -84,7 +85,7 @@ def environ_without_secrets():
         values = set(secret_values())
     except SweboardError:
         values = set()
-    saved = {k: v for k, v in os.environ.items() if k.endswith(SECRET_SUFFIXES) or v in values}
+    saved = {k: v for k, v in os.environ.items() if k.endswith(KEY_SUFFIXES) or v in values}
     for k in saved:
         del os.environ[k]
     try:
