@@ -25,15 +25,17 @@ def batch(run_id, *extra, timeout=8):
             "--offline", "--set", f"attempt_timeout_seconds={timeout}", *extra]
 
 
-def in_flight(run_id: str, found: list) -> bool:
-    """An attempt's agent is up and (a moment later) its first call hangs at the provider; `found` gets its
-    folder (tasks run side by side, and whichever comes first holds the provider's probe)."""
+def in_flight(run_id: str, found: list, provider) -> bool:
+    """An attempt's first call is held open at the provider (scripted/hang): `found` gets that attempt's
+    folder. Tasks run side by side, so the folder is chosen by the call the provider holds, not by name
+    (on a loaded machine another task's folder may exist long before its agent calls)."""
+    held = provider.holding
     sessions = sorted(Path(os.environ["SWEBOARD_HOME"], "runs", run_id, "attempts", "scripted__hang").glob(
         "*/attempt-1/.session"))
-    if not sessions or not agent_children(run_id):
+    waiting = [s.parent for s in sessions if s.parent.parent.name in held]
+    if not waiting or not agent_children(run_id):
         return False
-    time.sleep(3)
-    found.append(sessions[0].parent)
+    found.append(waiting[0])
     return True
 
 
@@ -106,7 +108,7 @@ def test_sigterm_and_ctrl_c_stop_cleanly_scrubbed_and_resumable(planted, provide
     proc = subprocess.Popen(batch(run_id, timeout=30), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     found = []
-    assert wait_for(lambda: in_flight(run_id, found)), "the attempt never started"
+    assert wait_for(lambda: in_flight(run_id, found, provider)), "the attempt never started"
     attempt = found[0]
     assert not (attempt / "record.json").exists()
     leak = leak_into(attempt)
@@ -125,16 +127,16 @@ def test_sigterm_and_ctrl_c_stop_cleanly_scrubbed_and_resumable(planted, provide
 def test_kill_9_orphans_nothing_and_resume_scrubs_what_it_sets_aside(planted, provider, offline_images):
     """Also: a provider that hangs on every call trips the failure streak (the model is skipped, not scored)."""
     home, run_id = planted, "k9"
-    proc = subprocess.Popen(batch(run_id), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(batch(run_id, timeout=15), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     found = []
-    assert wait_for(lambda: in_flight(run_id, found))
+    assert wait_for(lambda: in_flight(run_id, found, provider))
     attempt = found[0]
     leak_into(attempt)
     os.kill(proc.pid, signal.SIGKILL)  # the batch alone: its child must follow by itself
     proc.wait()
     assert wait_for(lambda: not agent_children(run_id), 10), "the agent child outlived a kill -9 of its batch"
 
-    resumed = subprocess.run(batch(run_id, "--resume"), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(batch(run_id, "--resume", timeout=15), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     aside = attempt.with_name("attempt-1.interrupted-1")
     assert aside.is_dir() and PLANTED not in (aside / "agent.traj").read_text()
@@ -167,7 +169,7 @@ def test_a_signal_to_the_scheduler_stops_every_batch_cleanly(planted, provider, 
            "--model", "scripted/wrong", "--offline", "--attempts", "2", "--set", "attempt_timeout_seconds=12"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     found = []
-    assert wait_for(lambda: in_flight(run_id, found)), "the attempt never started"
+    assert wait_for(lambda: in_flight(run_id, found, provider)), "the attempt never started"
     attempt = found[0]
     leak = leak_into(attempt)
     if group:
@@ -198,7 +200,7 @@ def test_kill_9_of_the_scheduler_alone_takes_batches_and_attempts_down_at_once(p
            "--model", "scripted/solver", "--offline", "--set", "attempt_timeout_seconds=30"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     found = []
-    assert wait_for(lambda: in_flight(run_id, found)), "the attempt never started"
+    assert wait_for(lambda: in_flight(run_id, found, provider)), "the attempt never started"
     pools = list(Path(tempfile.gettempdir()).glob(f"sweboard-slots-{proc.pid}-*"))
     assert pools, "the scheduler's slot folder is named by its PID"
     os.kill(proc.pid, signal.SIGKILL)

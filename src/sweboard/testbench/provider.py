@@ -71,6 +71,7 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     rate_limited: dict[str, int] = field(default_factory=dict)
     calls: int = 0
+    holding: dict[str, int] = field(default_factory=dict)  # instance_id -> calls held open right now
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
@@ -241,6 +242,17 @@ class _Handler(BaseHTTPRequestHandler):
                     f.write(json.dumps({"t": time.time(), "model": model, "status": status, "instance_id": instance_id,
                                         "usage": usage, "seconds": round(seconds, 3), "key_sha256_12": key_sha}) + "\n")
 
+    def _hold(self, instance_id: str) -> None:
+        """Hold the call open (bounded), counted in `holding` so a test knows which attempt waits on it."""
+        st = self.state
+        with st.lock:
+            st.holding[instance_id] = st.holding.get(instance_id, 0) + 1
+        try:
+            st.stopping.wait(min(st.settings.hang_seconds, st.settings.max_seconds))
+        finally:
+            with st.lock:
+                st.holding[instance_id] -= 1
+
     def do_GET(self):
         if self.path.rstrip("/").endswith("/models"):
             data = [{"id": PREFIX + s, "object": "model", "owned_by": FINGERPRINT, "description": d}
@@ -289,7 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
             st.stopping.wait(st.settings.latency_seconds)
         if scenario == "hang" or (scenario == "escape" and
                                   any(m.get("role") == "assistant" for m in body.get("messages") or [])):
-            st.stopping.wait(min(st.settings.hang_seconds, st.settings.max_seconds))
+            self._hold(iid or "")
         reply = completion(model, body, row, scenario)
         self._log(model, 200, iid, reply["usage"], time.monotonic() - start)
         self._send(200, reply)
@@ -317,6 +329,12 @@ class ScriptedProvider:
     @property
     def calls(self) -> int:
         return self.state.calls
+
+    @property
+    def holding(self) -> set[str]:
+        """Instance ids with a call held open right now (scenarios `hang` and `escape`)."""
+        with self.state.lock:
+            return {iid for iid, n in self.state.holding.items() if n > 0}
 
     def start(self) -> "ScriptedProvider":
         serve = threading.Thread(target=self.httpd.serve_forever, name="scripted-provider", daemon=True)
