@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from sweboard.leaderboard import batch_metrics, breakdown_rows, leaderboard_rows, pairwise_rows, repo_of
-from sweboard.stats import clopper_pearson, half_width, holm, interval
+from sweboard.intervals import method, rate_interval
+from sweboard.stats import clopper_pearson, half_width, holm
 from test_leaderboard import attempt, manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,11 +22,12 @@ def test_repo_follows_swe_bench_ids():
 def test_intervals_exact_and_clustered():
     low, high = clopper_pearson(3, 10)
     assert (round(low, 4), round(high, 4)) == (0.0667, 0.6525)  # the textbook values
-    lo, hi, method = interval([1, 0, 1, 1], ["a", "a", "b", "b"])
-    assert method == "exact Clopper-Pearson" and lo < 0.75 < hi
-    lo, hi, method = interval([1, 0, 1, 1, 0, 1], ["a", "a", "b", "b", "c", "c"])
-    assert method.startswith("bootstrap clustered by repo (3 repos, 10000 resamples")
-    assert interval([1, 0, 1, 1, 0, 1], ["a", "a", "b", "b", "c", "c"]) == (lo, hi, method), "fixed seed: repeatable"
+    assert rate_interval([1, 0, 1, 0, 1, 0], list("abcdef")) == (0.1181, 0.8819), "one task per repo: plain exact"
+    clustered = rate_interval([1, 0, 1, 1, 0, 1], ["a", "a", "b", "b", "c", "c"])
+    plain = rate_interval([1, 0, 1, 1, 0, 1], list("abcdef"))
+    assert clustered[0] < plain[0] and clustered[1] > plain[1], "repos of two tasks count as fewer tasks"
+    assert method(["a", "a", "b", "b", "c", "c"]) == ("exact Clopper-Pearson on tasks; repo design effect 1.20 "
+                                                      "(3 repos, ICC 0.2)")
     assert half_width(20) == pytest.approx(0.228, abs=0.002)
 
 
@@ -52,8 +54,10 @@ def test_rank_groups_and_pairwise_use_the_paired_test():
     assert pairs[("base", "strong")]["only_b"] == 12 and pairs[("base", "strong")]["distinguishable"]
     assert pairs[("close", "strong")]["p_value"] == 1.0 and not pairs[("close", "strong")]["distinguishable"]
     assert rows["strong"]["pass@1_ci_high"] == 1.0 and rows["strong"]["pass@1_ci_low"] < 1.0, "12/12 is not certainty"
-    assert rows["strong"]["ci_method"] == "exact Clopper-Pearson"
-    assert rows["close"]["ci_method"].startswith("bootstrap clustered by repo (3 repos")
+    assert rows["strong"]["ci_method"] == rows["close"]["ci_method"] == rows["base"]["ci_method"], "one method a slice"
+    assert rows["close"]["pass@1_ci_low"] < rows["strong"]["pass@1_ci_low"], "11/12 never above 12/12"
+    pair = pairs[("base", "strong")]
+    assert pair["diff_b_minus_a"] == 1.0 and pair["diff_ci_low"] < 1.0 and pair["diff_ci_high"] == 1.0
 
 
 def test_per_repo_rows_partition_the_tasks():
@@ -70,7 +74,7 @@ def test_cost_latency_and_token_source():
                                 "cost_list_usd": 0.009, "cost_billed_usd": 0.01, "billed_calls": 3,
                                 "cost_list_of_billed_usd": 0.008})
     row = batch_metrics(m, "strong")
-    assert (row["latency_p50_s"], row["latency_p90_s"], row["latency_p99_s"]) == (2.0, 3.0, 3.0)
+    assert (row["latency_p50_s"], row["latency_p90_s"], row["latency_p99_s"], row["latency_n"]) == (2.0, 3.0, "", 12)
     assert row["token_source"] == "approx 25% provider 75%"
     assert row["cost_per_task"] == 0.01 and row["cost_per_resolved"] == 0.01
     assert row["cost_billed_usd"] == 0.04 and row["cost_discrepancy_usd"] == pytest.approx(0.008)

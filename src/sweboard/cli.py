@@ -454,7 +454,7 @@ def generate_leaderboard(argv=None):
         "columns per config/leaderboard_columns.yaml."))
     p.add_argument("--output", type=Path, default=None, help="default runs/leaderboard.csv")
     p.add_argument("--run-id", action="append", help="only these runs (repeatable; default all)")
-    p.add_argument("--version", help="column set from config/leaderboard_columns.yaml: v0, v1, v2 or v3 (default: its 'default', v3)")
+    p.add_argument("--version", help="column set from config/leaderboard_columns.yaml: v0 to v4 (default: its 'default', v4)")
     p.add_argument("--dry-run", action="store_true", help="print the table instead of writing")
     args = p.parse_args(argv)
     cols = columns(args.version)
@@ -531,31 +531,35 @@ def plan_run(argv=None):
 
 @_cli
 def compare_runs(argv=None):
-    from sweboard.compare import PASS, compare, gates
+    from sweboard.compare import DELTA, PASS, compare, gates
 
     p = argparse.ArgumentParser(prog="compare_runs.py", description=(
         "Compare two runs of the same experiment (same slice, dataset revision, K, stopping policy, runner; else "
-        "refused with exit 2): per model the tasks that flipped and an exact McNemar test paired by task, then the "
-        "i1/i2 exit gates as PASS/FAIL/N/A lines (exit 1 unless every gate passes)."))
+        "refused with exit 2): per model the pass@1 change paired by task, its 95% interval and an exact paired "
+        "test, then the i1/i2 exit gates as PASS/FAIL/N/A lines (exit 1 unless every gate passes)."))
     p.add_argument("run_a")
     p.add_argument("run_b")
+    p.add_argument("--delta", type=float, default=DELTA,
+                   help=f"reproduction: the largest pass@1 change that counts as the same (default {DELTA})")
     p.add_argument("--dry-run", action="store_true", help="same as the default: this tool only reads")
     args = p.parse_args(argv)
     _valid_run_id(args.run_a)
     _valid_run_id(args.run_b)
+    if not 0 < args.delta < 1:
+        raise SweboardError(f"--delta: expected a fraction between 0 and 1, got {args.delta}")
     comparisons, _, b = compare(args.run_a, args.run_b)
-    print(f"{'model':44} {'kind':15} {'pass@K A':>8} {'pass@K B':>8}  paired test")
+    print(f"{'model':44} {'kind':15} {'pass@1 A':>8} {'pass@1 B':>8}  paired by task")
     for c in comparisons:
         if c.test is None:
             print(f"{c.model:44} {c.kind:15} {'':>8} {'':>8}  not compared ({c.why_not})")
             continue
-        verdict = "CHANGED" if c.moved else "no significant change"
+        verdict = "CHANGED" if c.moved else ("same within +/-%g" % args.delta if c.within(args.delta) else "undecided")
         print(f"{c.model:44} {c.kind:15} {c.rate_a:>8.3f} {c.rate_b:>8.3f}  {verdict}: {c.test.statement()}")
         if c.test.only_a:
-            print(f"    resolved only in {args.run_a}: {', '.join(c.test.only_a)}")
+            print(f"    better in {args.run_a}: {', '.join(c.test.only_a)}")
         if c.test.only_b:
-            print(f"    resolved only in {args.run_b}: {', '.join(c.test.only_b)}")
-    results = gates(b, comparisons)
+            print(f"    better in {args.run_b}: {', '.join(c.test.only_b)}")
+    results = gates(b, comparisons, args.delta)
     for name, state, detail in results:
         print(f"{state:<4}  {name}: {detail}")
     return 0 if all(state == PASS for _, state, _ in results) else 1

@@ -1,9 +1,15 @@
-"""Comparing two runs of the same experiment: per-task flips, a paired test, and the exit gates.
+"""Comparing two runs of the same experiment: per-task changes, a paired test, and the exit gates.
 
-Both runs grade the same tasks, so a model's change is judged by the exact McNemar test on
-the tasks that flipped (`stats.py`), not by an unpaired band. Runs that differ in what was
-measured (slice, dataset revision, K, stopping policy, runner) are not the same experiment
-and are refused. A gate that lacks the data it needs is N/A, says why, and fails.
+Both runs grade the same tasks, so a model's change is judged task by task on its pass@1
+contribution (the first attempt, or c/n with all attempts): the exact paired test (McNemar on
+0/1 tasks) and the paired 95 % interval of the change (`stats.py`, `intervals.py`), not by an
+unpaired band. Runs that differ in what was measured (slice, dataset revision, K, stopping
+policy, runner) are not the same experiment and are refused; so is a run compared with itself.
+A gate that lacks the data it needs is N/A, says why, and fails.
+
+Reproduction is an equivalence claim, so the gate proves it rather than failing to disprove it:
+PASS only when every model's interval lies within +/- DELTA, FAIL when a change is significant
+(Holm over the models compared), N/A when the data show neither (too few tasks to bound the change).
 """
 
 from __future__ import annotations
@@ -11,32 +17,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sweboard.errors import SweboardError
-from sweboard.leaderboard import OK, batch_metrics, task_outcomes
+from sweboard.leaderboard import batch_metrics, pass1_by_task, scored
 from sweboard.manifest import require_manifest
-from sweboard.outcomes import ERROR_COLUMNS, RESOLVED
-from sweboard.stats import ALPHA, PairedResult, paired
+from sweboard.outcomes import ERROR_COLUMNS
+from sweboard.stats import ALPHA, PairedResult, holm, paired
 
 RARE = 0.10  # malformed-patch + path-not-found attempts must stay under this share
 BEST_VS_BASELINE = 1.5  # plan i1 gate: best model's pass rate at least 50% above the no-patch baseline
 PASS, FAIL, NA = "PASS", "FAIL", "N/A"
+DELTA = 0.10  # reproduction: a rerun's pass@1 may move by at most this much (fraction) to count as the same
 
 
 @dataclass
 class ModelComparison:
     model: str
     kind: str
-    rate_a: float | None
+    rate_a: float | None  # pass@1 in A
     rate_b: float | None
     test: PairedResult | None  # None when either row is not ok (nothing graded to compare)
     why_not: str = ""
+    p_holm: float = 1.0  # the test's p adjusted over the models compared (set by `compare`)
 
     @property
     def moved(self) -> bool:
-        return bool(self.test and self.test.significant)
+        return bool(self.test) and self.p_holm < ALPHA
 
-
-def resolved_by_task(manifest: dict, model_id: str) -> dict[str, bool]:
-    return {iid: any(a["outcome"] == RESOLVED for a in per) for iid, per in task_outcomes(manifest, model_id).items()}
+    def within(self, delta: float) -> bool:
+        return bool(self.test) and -delta <= self.test.ci_low and self.test.ci_high <= delta
 
 
 def _experiment(m: dict, model_id: str | None = None) -> dict:
@@ -61,6 +68,8 @@ def _refuse_if_different(run_a: str, a: dict, run_b: str, b: dict, models: list[
 
 
 def compare(run_a: str, run_b: str) -> tuple[list[ModelComparison], dict, dict]:
+    if run_a == run_b:
+        raise SweboardError(f"compare_runs: {run_a} compared with itself proves nothing; give two different runs")
     a, b = require_manifest(run_a), require_manifest(run_b)
     models = [m for m in a["batches"] if m in b["batches"]]
     _refuse_if_different(run_a, a, run_b, b, models)
@@ -68,12 +77,15 @@ def compare(run_a: str, run_b: str) -> tuple[list[ModelComparison], dict, dict]:
     for model_id in models:
         ma, mb = batch_metrics(a, model_id), batch_metrics(b, model_id)
         kind = a["batches"][model_id]["kind"]
-        if ma["status"] != OK or mb["status"] != OK:
-            why = "; ".join(f"{r}: {m['status']}" for r, m in ((run_a, ma), (run_b, mb)) if m["status"] != OK)
+        if not scored(ma["status"]) or not scored(mb["status"]):
+            why = "; ".join(f"{r}: {m['status']}" for r, m in ((run_a, ma), (run_b, mb)) if not scored(m["status"]))
             out.append(ModelComparison(model_id, kind, None, None, None, why))
             continue
-        out.append(ModelComparison(model_id, kind, ma["pass@K"], mb["pass@K"],
-                                   paired(resolved_by_task(a, model_id), resolved_by_task(b, model_id))))
+        va, vb = pass1_by_task(a, model_id), pass1_by_task(b, model_id)
+        out.append(ModelComparison(model_id, kind, ma["pass@1"], mb["pass@1"], paired(va, vb)))
+    tested = [c for c in out if c.test is not None]
+    for c, adjusted in zip(tested, holm([c.test.p_value for c in tested])):
+        c.p_holm = adjusted
     return out, a, b
 
 
@@ -83,16 +95,16 @@ def _contenders(kinds: dict[str, str]) -> list[str]:
     return models or [m for m, k in kinds.items() if k == "test-equipment"]
 
 
-def gates(manifest: dict, comparisons: list[ModelComparison]) -> list[tuple[str, str, str]]:
+def gates(manifest: dict, comparisons: list[ModelComparison], delta: float = DELTA) -> list[tuple[str, str, str]]:
     """(gate, PASS | FAIL | N/A, detail) for the plan's i1/i2 exit gates on run B (the rerun)."""
     metrics = {m: batch_metrics(manifest, m) for m in manifest["batches"]}
     kinds = {m: b["kind"] for m, b in manifest["batches"].items()}
-    contenders = [m for m in _contenders(kinds) if metrics[m]["status"] == OK]
+    contenders = [m for m in _contenders(kinds) if scored(metrics[m]["status"])]
     baselines = [m for m, k in kinds.items() if k == "baseline"]
     out = []
 
     name = f"best model >= {BEST_VS_BASELINE}x the no-patch baseline"
-    base_ok = [m for m in baselines if metrics[m]["status"] == OK]
+    base_ok = [m for m in baselines if scored(metrics[m]["status"])]
     if not baselines:
         out.append((name, NA, "no baseline row in this run"))
     elif not base_ok:
@@ -115,19 +127,26 @@ def gates(manifest: dict, comparisons: list[ModelComparison]) -> list[tuple[str,
         share = bad / attempts
         out.append((name, PASS if share < RARE else FAIL, f"{bad} of {attempts} model attempts ({share:.1%})"))
 
-    name = "reruns reproduce (no model's outcomes changed: exact McNemar, paired by task)"
-    tested = [c for c in comparisons if c.test is not None]
-    moved = [c.model for c in tested if c.moved]
-    if not tested:
-        out.append((name, NA, "no model graded in both runs"))
-    elif moved:
-        out.append((name, FAIL, f"changed at p < {ALPHA}: {moved}"))
-    else:
-        flips = [c for c in tested if c.test.only_a or c.test.only_b]
-        underpowered = [c.model for c in flips if not c.test.significant and not c.test.detectable]
-        if underpowered:
-            out.append((name, NA, f"outcomes flipped for {underpowered} but too few tasks to tell noise from change"))
-        else:
-            out.append((name, PASS, f"{len(tested)} models compared; " + (
-                "identical per-task outcomes" if not flips else f"flips within noise for {[c.model for c in flips]}")))
+    out.append(reproduction_gate(comparisons, delta))
     return out
+
+
+def reproduction_gate(comparisons: list[ModelComparison], delta: float = DELTA) -> tuple[str, str, str]:
+    """PASS: every model's paired 95 % interval of the pass@1 change lies within +/- delta; FAIL: some
+    model changed significantly (Holm over the models); N/A: neither can be shown from these tasks."""
+    name = f"reruns reproduce (each model's pass@1 change within +/-{delta:g}, paired by task)"
+    tested = [c for c in comparisons if c.test is not None]
+    if not tested:
+        return name, NA, "no model graded in both runs"
+    moved = [c for c in tested if c.moved]
+    if moved:
+        return name, FAIL, "changed (Holm-adjusted p < 0.05): " + "; ".join(
+            f"{c.model} {c.test.diff:+.3f} [{c.test.ci_low:+.3f}, {c.test.ci_high:+.3f}] p_holm {c.p_holm:.3g}"
+            for c in moved)
+    wide = [c for c in tested if not c.within(delta)]
+    if wide:
+        return name, NA, "cannot show either: " + "; ".join(
+            f"{c.model} {c.test.diff:+.3f} [{c.test.ci_low:+.3f}, {c.test.ci_high:+.3f}] on {c.test.n} tasks"
+            for c in wide) + f" (the interval must lie within +/-{delta:g}; more tasks narrow it)"
+    return name, PASS, f"{len(tested)} models, every interval within +/-{delta:g}: " + "; ".join(
+        f"{c.model} [{c.test.ci_low:+.3f}, {c.test.ci_high:+.3f}]" for c in tested)

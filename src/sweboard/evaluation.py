@@ -218,14 +218,25 @@ def _grading_key(iid: str, patch_sha: str, image_id: str | None, version: str) -
     return (iid, patch_sha, image_id, version)
 
 
+# Verdicts that depend on the patch alone. A `test_timeout` depends on the machine's load at the
+# time, and an evaluator error on the evaluator: those attempts are always graded afresh.
+REUSABLE_ERRORS = frozenset({"malformed_patch", "patch_apply_failed", "path_not_found"})
+
+
+def reusable(verdict: dict) -> bool:
+    return verdict.get("verdict") in ("resolved", "unresolved", "empty_patch") or (
+        verdict.get("verdict") == "error" and verdict.get("error_class") in REUSABLE_ERRORS)
+
+
 def _reuse_known(run_id: str, group: list, images: dict, version: str, out: dict) -> list:
     """Grade each distinct patch once per run: an attempt whose (instance, patch sha256, image id,
     evaluator version) was already graded in this run gets that verdict, recorded as reused (identical
-    wrong patches at temperature 0 are common). Returns the attempts still to grade."""
+    wrong patches at temperature 0 are common) and counted on the board (`verdicts_reused`). Only
+    verdicts of the patch alone are reused (`reusable`). Returns the attempts still to grade."""
     known = {}
     for path in (run_dir(run_id) / "attempts").glob("*/*/attempt-*/" + VERDICT):
         v = read_verdict(path.parent)
-        if v and v.get("patch_sha256") and not v.get("reused_from"):
+        if v and v.get("patch_sha256") and not v.get("reused_from") and reusable(v):
             key = _grading_key(v["instance_id"], v["patch_sha256"], v.get("image_id"), v["evaluator"]["version"])
             known.setdefault(key, (path, v))
     todo = []

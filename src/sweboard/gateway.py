@@ -719,6 +719,10 @@ def summarize_calls(calls: list[dict]) -> dict:
         "cost_flags": sum(1 for c in calls if c.get("cost_flag")),
         "cached_tokens": sum(c.get("cached_tokens") or 0 for c in ok),
         "reasoning_tokens": sum(c.get("reasoning_tokens") or 0 for c in ok),
+        # how many answered calls reported each (a provider that says nothing is unknown, not 0)
+        "cached_tokens_calls": sum(1 for c in ok if c.get("cached_tokens") is not None),
+        "reasoning_tokens_calls": sum(1 for c in ok if c.get("reasoning_tokens") is not None),
+        "answered_calls": len(ok),
         "token_sources": {src: sum(1 for c in ok if (c.get("token_source") or "provider") == src)
                           for src in sorted({c.get("token_source") or "provider" for c in ok})},
         "cost_list_usd": round(sum(c.get("cost_list_usd") or 0 for c in ok), 8),

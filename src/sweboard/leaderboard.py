@@ -19,7 +19,8 @@ from sweboard.errors import SweboardError
 from sweboard.outcomes import (EMPTY, ERR_COLUMNS, ERROR_COLUMNS, PENDING, RESOLVED, is_failure, is_infra,
                                outcome_of)
 from sweboard.paths import config_dir, runs_dir
-from sweboard.stats import ALPHA, holm, interval, paired, rank_groups
+from sweboard.intervals import method as ci_method, rate_interval
+from sweboard.stats import ALPHA, holm, paired, rank_groups
 from sweboard.yamlio import load_yaml, require
 
 MANIFEST_COLUMNS = ("run_id", "run_status", "created_at", "model", "kind", "runner", "runner_version", "batch_status",
@@ -29,7 +30,13 @@ MANIFEST_COLUMNS = ("run_id", "run_status", "created_at", "model", "kind", "runn
 SCORE_COLUMNS = ("pass@1", "pass@K", "pass_estimator", "resolved", "resolve_rate", "submitted", "empty_patches",
                  "errors", "run_fail_rate", "baseline_pass@1", "delta_vs_baseline", "pass@1_ci_low", "pass@1_ci_high",
                  "pass@K_ci_low", "pass@K_ci_high", "ci_method", "cost_per_task", "cost_per_resolved", "rank_group")
+# Note: cost_per_task / cost_per_resolved are also empty when the cost is unknown (an attempt without usage).
 OK = "ok"
+
+
+def scored(status: str) -> bool:
+    """A row with scores: `ok`, or `ok; <what is left empty and why>` (pass@K on too few attempts)."""
+    return status == OK or status.startswith(OK + ";")
 
 
 def columns(version: str | None = None, path: Path | None = None) -> tuple[str, ...]:
@@ -113,7 +120,7 @@ def task_outcomes(manifest: dict, model_id: str) -> dict[str, list[dict]]:
         for a in attempts:
             v = verdicts.get(a["attempt"])
             out[iid].append({**a, "verdict": (v or {}).get("verdict"), "verdict_conflict": bool((v or {}).get("verdict_conflict")),
-                             "outcome": outcome_of(a, v)})
+                             "verdict_reused": bool((v or {}).get("reused_from")), "outcome": outcome_of(a, v)})
     return out
 
 
@@ -145,40 +152,63 @@ def row_status(manifest: dict, model_id: str, tasks: dict[str, list[dict]]) -> s
 
 
 def _percentile(values: list[float], q: float):
-    """Nearest-rank percentile; empty when there is nothing to rank."""
-    if not values:
+    """Nearest-rank percentile; empty when the sample cannot support it: the q-th percentile needs at
+    least 100 / (100 - q) values (2 for P50, 10 for P90, 100 for P99), else it is just the maximum."""
+    if len(values) < math.ceil(100 / (100 - q) - 1e-9):
         return ""
     ordered = sorted(values)
     return round(ordered[max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))], 3)
 
 
+def _percentiles(prefix: str, values: list[float], qs: tuple[int, ...]) -> dict:
+    """`<prefix>_p<q>_s` for each q and `<prefix>_n`, the sample they come from."""
+    return {f"{prefix}_n": len(values), **{f"{prefix}_p{q}_s": _percentile(values, q) for q in qs}}
+
+
+def _known_sum(usage: list[dict | None], key: str, digits: int | None = None):
+    """Sum of one usage field, or empty when any attempt has no usage record (unknown is not 0)."""
+    if any(not isinstance(u, dict) or u.get(key) is None for u in usage):
+        return ""
+    total = sum(u[key] or 0 for u in usage)
+    return round(total, digits) if digits is not None else total
+
+
+def _reported_sum(usage: list[dict | None], key: str):
+    """cached/reasoning tokens: a number only when every answered call reported the field."""
+    if any(not isinstance(u, dict) or u.get(f"{key}_calls") is None or u.get("answered_calls") is None
+           or u[f"{key}_calls"] != u["answered_calls"] for u in usage):
+        return ""
+    return sum(u.get(key) or 0 for u in usage)
+
+
 def _usage_totals(attempts: list[dict], set_aside: list[dict]) -> dict:
-    """Spent is spent: set-aside (interrupted, infrastructure-failed) attempts' calls count too."""
-    usage = [a.get("usage") or {} for a in attempts] + [x.get("usage") or {} for x in set_aside]
+    """Spent is spent: set-aside (interrupted, infrastructure-failed) attempts' calls count too.
+    A total some attempt cannot vouch for (its record has no usage) is empty, never a partial sum."""
+    usage = [a.get("usage") for a in attempts] + [x.get("usage") for x in set_aside]
+    present = [u for u in usage if isinstance(u, dict)]
     sources: dict[str, int] = {}
-    for u in usage:
+    for u in present:
         for src, n in (u.get("token_sources") or {}).items():
             sources[src] = sources.get(src, 0) + n
     total_sourced = sum(sources.values())
-    billed_calls = sum(u.get("billed_calls", 0) for u in usage)
-    billed = round(sum(u.get("cost_billed_usd", 0) or 0 for u in usage), 6)
-    latencies = [x for u in usage for x in (u.get("latencies_s") or [])]
+    billed_calls = sum(u.get("billed_calls", 0) for u in present)
+    billed = round(sum(u.get("cost_billed_usd", 0) or 0 for u in present), 6)
+    latencies = [x for u in present for x in (u.get("latencies_s") or [])]
     return {
-        "retries": sum(u.get("retries", 0) for u in usage),
-        "model_calls": sum(u.get("model_calls", 0) for u in usage),
-        "prompt_tokens": sum(u.get("prompt_tokens", 0) for u in usage),
-        "completion_tokens": sum(u.get("completion_tokens", 0) for u in usage),
-        "cached_tokens": sum(u.get("cached_tokens", 0) or 0 for u in usage),
-        "reasoning_tokens": sum(u.get("reasoning_tokens", 0) or 0 for u in usage),
+        "retries": _known_sum(usage, "retries"),
+        "model_calls": _known_sum(usage, "model_calls"),
+        "prompt_tokens": _known_sum(usage, "prompt_tokens"),
+        "completion_tokens": _known_sum(usage, "completion_tokens"),
+        "cached_tokens": _reported_sum(usage, "cached_tokens"),
+        "reasoning_tokens": _reported_sum(usage, "reasoning_tokens"),
         "token_source": " ".join(f"{src} {n / total_sourced:.0%}" for src, n in sorted(sources.items())),
-        "cost_usd": round(sum(u.get("cost_usd", 0) or 0 for u in usage), 6),
-        "cost_list_usd": round(sum(u.get("cost_list_usd", 0) or 0 for u in usage), 6),
+        "cost_usd": _known_sum(usage, "cost_usd", 6),
+        "cost_list_usd": _known_sum(usage, "cost_list_usd", 6),
         "cost_billed_usd": billed if billed_calls else "",
-        "cost_discrepancy_usd": (round(billed - sum(u.get("cost_list_of_billed_usd", 0) or 0 for u in usage), 6)
+        "cost_discrepancy_usd": (round(billed - sum(u.get("cost_list_of_billed_usd", 0) or 0 for u in present), 6)
                                  if billed_calls else ""),
-        "latency_p50_s": _percentile(latencies, 50), "latency_p90_s": _percentile(latencies, 90),
-        "latency_p99_s": _percentile(latencies, 99),
-        "wait_time_s": round(sum(u.get("backoff_s", 0) or 0 for u in usage), 1),
+        **_percentiles("latency", latencies, (50, 90, 99)),
+        "wait_time_s": _known_sum(usage, "backoff_s", 1),
     }
 
 
@@ -188,7 +218,8 @@ def repo_of(instance_id: str) -> str:
 
 
 def per_task_scores(batch: dict, tasks: dict[str, list[dict]], k: int) -> dict[str, tuple[float, float]]:
-    """Each task's contribution to pass@1 and pass@K under the batch's policy (docs/metrics.md)."""
+    """Each task's contribution to pass@1 and pass@K under the batch's policy (docs/metrics.md).
+    The pass@K part is only meaningful when `k_shortfall` is empty."""
     out = {}
     for iid, per in tasks.items():
         if not per:
@@ -198,6 +229,61 @@ def per_task_scores(batch: dict, tasks: dict[str, list[dict]], k: int) -> dict[s
             out[iid] = (pass_at_k(len(per), c, 1), pass_at_k(len(per), c, min(k, len(per))))
         else:
             out[iid] = (float(per[0]["outcome"] == RESOLVED), float(c > 0))
+    return out
+
+
+def k_shortfall(batch: dict, tasks: dict[str, list[dict]], k: int) -> list[str]:
+    """Tasks whose pass@K would mix in a smaller k: fewer than K attempts (all-attempts policy), or
+    fewer than K attempts and none resolved (early stopping: a resolved task needs no more)."""
+    all_attempts = not batch.get("stop_after_resolved", True)
+    return sorted(iid for iid, per in tasks.items() if per and len(per) < k and
+                  (all_attempts or not any(a["outcome"] == RESOLVED for a in per)))
+
+
+def _durations(attempts: list[dict], key: str) -> list[float]:
+    return [a[key] for a in attempts if isinstance(a.get(key), (int, float))]
+
+
+def _times(batch: dict, ev: dict, attempts: list[dict]) -> dict:
+    """Wall, agent and evaluator time; a time nobody recorded is empty, never 0."""
+    wall = batch.get("wall_seconds")
+    durations = _durations(attempts, "duration_seconds")
+    return {
+        # each second once: the batch's wall time already holds the grading done inside it
+        "wall_time_s": round(wall + (ev.get("post_batch_wall_seconds") or 0), 1) if wall is not None else "",
+        "agent_time_s": round(sum(durations), 1) if len(durations) == len(attempts) else "",
+        **_percentiles("attempt_wall", durations, (50, 90)),
+        **_percentiles("overhead", _durations(attempts, "overhead_seconds"), (50, 90)),
+        "eval_time_s": round(ev["wall_seconds"], 1) if isinstance(ev.get("wall_seconds"), (int, float)) else "",
+    }
+
+
+def _scores(manifest: dict, batch: dict, tasks: dict[str, list[dict]], k: int, row: dict) -> dict:
+    """The score cells of an ok row: rates, their intervals (one method per slice: sweboard.intervals)."""
+    n_tasks = len(manifest["slice"]["instance_ids"])
+    per_task = list(tasks.values())
+    scores = per_task_scores(batch, tasks, k)
+    repos = [repo_of(iid) for iid in scores]
+    resolved = sum(1 for per in per_task if any(a["outcome"] == RESOLVED for a in per))
+    low1, high1 = rate_interval([v[0] for v in scores.values()], repos)
+    out = {
+        "pass@1": round(sum(v[0] for v in scores.values()) / n_tasks, 4),
+        "pass@1_ci_low": low1, "pass@1_ci_high": high1, "ci_method": ci_method(repos),
+        "pass_estimator": (f"unbiased (n={min(len(per) for per in per_task)})"
+                           if not batch.get("stop_after_resolved", True) else "first attempt / within K"),
+        "resolved": resolved, "resolve_rate": round(resolved / n_tasks, 4),
+        "submitted": sum(1 for per in per_task if any(a["status"] == "submitted" for a in per)),
+        "empty_patches": sum(1 for per in per_task if per[-1]["outcome"] == EMPTY),
+        "errors": sum(1 for per in per_task if is_failure(per[-1]["outcome"])),
+        "run_fail_rate": round(row["attempts_failed"] / row["attempts_total"], 4),
+    }
+    if not k_shortfall(batch, tasks, k):
+        lowk, highk = rate_interval([v[1] for v in scores.values()], repos)
+        out.update({"pass@K": round(sum(v[1] for v in scores.values()) / n_tasks, 4),
+                    "pass@K_ci_low": lowk, "pass@K_ci_high": highk})
+    if row["cost_usd"] != "":
+        out["cost_per_task"] = round(row["cost_usd"] / n_tasks, 6)
+        out["cost_per_resolved"] = round(row["cost_usd"] / resolved, 6) if resolved else ""
     return out
 
 
@@ -221,45 +307,24 @@ def batch_metrics(manifest: dict, model_id: str) -> dict:
         "attempts_failed": sum(errors.values()), **errors,
         "attempts_interrupted": sum(1 for x in set_aside if x.get("reason") == "interrupted"),
         "attempts_infra_retried": sum(1 for x in set_aside if x.get("reason") == "infra"),
-        **_usage_totals(attempts, set_aside),
-        # each second once: the batch's wall time already holds the grading done inside it
-        "wall_time_s": round((batch.get("wall_seconds") or 0) + (ev.get("post_batch_wall_seconds") or 0), 1),
-        "agent_time_s": round(sum(a.get("duration_seconds") or 0 for a in attempts), 1),
-        "attempt_wall_p50_s": _percentile([a.get("duration_seconds") or 0 for a in attempts], 50),
-        "attempt_wall_p90_s": _percentile([a.get("duration_seconds") or 0 for a in attempts], 90),
-        "overhead_p50_s": _percentile([a["overhead_seconds"] for a in attempts if a.get("overhead_seconds") is not None], 50),
-        "overhead_p90_s": _percentile([a["overhead_seconds"] for a in attempts if a.get("overhead_seconds") is not None], 90),
-        "eval_time_s": round(ev.get("wall_seconds") or 0, 1),
-        "status": status,
+        "verdicts_reused": sum(1 for a in attempts if a.get("verdict_reused")),
+        **_usage_totals(attempts, set_aside), **_times(batch, ev, attempts),
         **{c: "" for c in SCORE_COLUMNS},
     }
-    if status != OK or not n_tasks:
-        return row
-    per_task = list(tasks.values())
-    scores = per_task_scores(batch, tasks, k)
-    p1 = sum(v[0] for v in scores.values()) / n_tasks
-    pk = sum(v[1] for v in scores.values()) / n_tasks
-    if not batch.get("stop_after_resolved", True):
-        estimator = f"unbiased (n={min(len(per) for per in per_task)})"
-    else:
-        estimator = "first attempt / within K"
-    resolved = sum(1 for per in per_task if any(a["outcome"] == RESOLVED for a in per))
-    repos = [repo_of(iid) for iid in scores]
-    low1, high1, method = interval([v[0] for v in scores.values()], repos)
-    lowk, highk, _ = interval([v[1] for v in scores.values()], repos)
-    row.update({
-        "pass@1_ci_low": low1, "pass@1_ci_high": high1, "pass@K_ci_low": lowk, "pass@K_ci_high": highk,
-        "ci_method": method,
-        "cost_per_task": round(row["cost_usd"] / n_tasks, 6),
-        "cost_per_resolved": round(row["cost_usd"] / resolved, 6) if resolved else "",
-        "pass@1": round(p1, 4), "pass@K": round(pk, 4), "pass_estimator": estimator,
-        "resolved": resolved, "resolve_rate": round(resolved / n_tasks, 4),
-        "submitted": sum(1 for per in per_task if any(a["status"] == "submitted" for a in per)),
-        "empty_patches": sum(1 for per in per_task if per[-1]["outcome"] == EMPTY),
-        "errors": sum(1 for per in per_task if is_failure(per[-1]["outcome"])),
-        "run_fail_rate": round(row["attempts_failed"] / len(attempts), 4),
-    })
+    if status == OK and n_tasks:
+        row.update(_scores(manifest, batch, tasks, k, row))
+        short = k_shortfall(batch, tasks, k)
+        if short:
+            status = (f"ok; pass@K empty: {len(short)} tasks have fewer than K={k} attempts "
+                      f"({', '.join(short[:3])}{', ...' if len(short) > 3 else ''})")
+    row["status"] = status
     return row
+
+
+def board_key(row: dict) -> tuple:
+    """Rows are ranked only against rows of the same slice and K."""
+    return (row.get("dataset", ""), row.get("dataset_revision", ""), row.get("instance_ids_sha256", ""),
+            row.get("split", ""), row.get("K", 0))
 
 
 def leaderboard_rows(manifests: list[dict]) -> list[dict]:
@@ -267,23 +332,27 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
     for m in manifests:
         metrics = {model_id: batch_metrics(m, model_id) for model_id in m.get("batches", {})}
         baseline = next((metrics[mid]["pass@1"] for mid, b in m["batches"].items()
-                         if b.get("kind") == "baseline" and metrics[mid]["status"] == OK), None)
+                         if b.get("kind") == "baseline" and scored(metrics[mid]["status"])), None)
         groups = run_rank_groups(m, metrics)
         for model_id, batch in m["batches"].items():
             row = {"model": model_id, "provider": batch["model"].get("provider", ""), "kind": batch["kind"],
                    "runner": batch.get("runner") or "", "price_source": batch["model"].get("price_source", ""),
                    "run_id": m["run_id"], "dataset": m["dataset_lock"]["repo_id"],
                    "dataset_revision": m["dataset_lock"]["revision"][:12], "split": m["slice"]["split"],
-                   **metrics[model_id]}
-            if baseline is not None and row["status"] == OK:
+                   "instance_ids_sha256": m["slice"].get("instance_ids_sha256", ""), **metrics[model_id]}
+            if baseline is not None and scored(row["status"]):
                 row["baseline_pass@1"] = baseline
                 row["delta_vs_baseline"] = round(row["pass@1"] - baseline, 4)
             if model_id in groups:
                 row["rank_group"] = groups[model_id]
             rows.append(row)
     kind_order = {"model": 0, "test-equipment": 1, "baseline": 2}
-    rows.sort(key=lambda r: (kind_order.get(r["kind"], 3), r["status"] != OK,
-                             -(r["pass@K"] or 0), -(r["pass@1"] or 0), r["model"], r["run_id"]))
+    # one slice and one K together (the order of first appearance), ranked within
+    boards: dict[tuple, int] = {}
+    for r in rows:
+        boards.setdefault(board_key(r), len(boards))
+    rows.sort(key=lambda r: (boards[board_key(r)], kind_order.get(r["kind"], 3), not scored(r["status"]),
+                             -(r["pass@1"] or 0), -(r["pass@K"] or 0), r["model"], r["run_id"]))
     return rows
 
 
@@ -291,30 +360,55 @@ def resolved_sets(manifest: dict, model_id: str) -> dict[str, bool]:
     return {iid: any(a["outcome"] == RESOLVED for a in per) for iid, per in task_outcomes(manifest, model_id).items()}
 
 
+def pass1_by_task(manifest: dict, model_id: str) -> dict[str, float]:
+    """Each task's pass@1 contribution (first attempt, or c/n with all attempts): what pairs are tested on."""
+    batch = manifest["batches"][model_id]
+    tasks = task_outcomes(manifest, model_id)
+    return {iid: v[0] for iid, v in per_task_scores(batch, tasks, 1).items()}
+
+
+def _k_groups(metrics: dict[str, dict]) -> dict[int, list[str]]:
+    """Scored rows of one run by K: ranks and their pairwise tests stay within one K."""
+    out: dict[int, list[str]] = {}
+    for mid in sorted(metrics):
+        if scored(metrics[mid]["status"]):
+            out.setdefault(metrics[mid]["K"], []).append(mid)
+    return out
+
+
 def pairwise_rows(manifest: dict, metrics: dict[str, dict] | None = None) -> list[dict]:
-    """Every pair of scored rows in a run: tasks both / only A / only B resolved, exact McNemar p and
-    its Holm adjustment over all pairs of the run (the same test compare_runs uses)."""
+    """Every pair of scored rows of a run with the same K: pass@1 of each, the paired difference
+    (B - A) with its 95 % interval, the exact paired p (McNemar on 0/1 tasks) and its Holm
+    adjustment over the pairs of that K; distinguishable = p_holm < 0.05 (the rank groups' test)."""
     metrics = metrics or {mid: batch_metrics(manifest, mid) for mid in manifest["batches"]}
-    scored = sorted(mid for mid, v in metrics.items() if v["status"] == OK)
-    sets = {mid: resolved_sets(manifest, mid) for mid in scored}
     rows = []
-    for i, a in enumerate(scored):
-        for b in scored[i + 1:]:
-            test = paired(sets[a], sets[b])
-            rows.append({"run_id": manifest["run_id"], "model_a": a, "model_b": b, "tasks": test.n, "both": test.both,
-                         "only_a": len(test.only_a), "only_b": len(test.only_b), "p_value": round(test.p_value, 6)})
-    for row, adj in zip(rows, holm([r["p_value"] for r in rows])):
-        row["p_holm"] = round(adj, 6)
-        row["distinguishable"] = adj < ALPHA
+    for k, models in sorted(_k_groups(metrics).items()):
+        values = {mid: pass1_by_task(manifest, mid) for mid in models}
+        family = []
+        for i, a in enumerate(models):
+            for b in models[i + 1:]:
+                test = paired(values[a], values[b])
+                family.append({"run_id": manifest["run_id"], "K": k, "model_a": a, "model_b": b, "tasks": test.n,
+                               "pass@1_a": metrics[a]["pass@1"], "pass@1_b": metrics[b]["pass@1"],
+                               "diff_b_minus_a": test.diff, "diff_ci_low": test.ci_low, "diff_ci_high": test.ci_high,
+                               "both": test.both, "only_a": len(test.only_a), "only_b": len(test.only_b),
+                               "p_value": round(test.p_value, 6)})
+        for row, adj in zip(family, holm([r["p_value"] for r in family])):
+            row["p_holm"] = round(adj, 6)
+            row["distinguishable"] = adj < ALPHA
+        rows.extend(family)
     return rows
 
 
 def run_rank_groups(manifest: dict, metrics: dict[str, dict]) -> dict[str, int]:
-    """Rank groups of a run's scored model rows (the baseline ranks with them: it is the floor)."""
-    pairs = pairwise_rows(manifest, metrics)
-    adjusted = {frozenset((r["model_a"], r["model_b"])): r["p_holm"] for r in pairs}
-    scored = [mid for mid, v in metrics.items() if v["status"] == OK]
-    return rank_groups(scored, {mid: metrics[mid]["pass@1"] for mid in scored}, adjusted)
+    """Rank groups of a run's scored rows, per K, on pass@1 and its paired test (pairwise.csv). The
+    baseline ranks with the models: it is the floor."""
+    told_apart = {frozenset((r["model_a"], r["model_b"])) for r in pairwise_rows(manifest, metrics)
+                  if r["distinguishable"]}
+    groups = {}
+    for models in _k_groups(metrics).values():
+        groups.update(rank_groups(models, {mid: metrics[mid]["pass@1"] for mid in models}, told_apart))
+    return groups
 
 
 def breakdown_rows(manifests: list[dict], by: str) -> list[dict]:
@@ -324,7 +418,7 @@ def breakdown_rows(manifests: list[dict], by: str) -> list[dict]:
         difficulty = (m["slice"].get("difficulty") or {})
         for model_id, batch in m["batches"].items():
             metrics = batch_metrics(m, model_id)
-            if metrics["status"] != OK:
+            if not scored(metrics["status"]):
                 continue
             tasks = task_outcomes(m, model_id)
             scores = per_task_scores(batch, tasks, metrics["K"])
@@ -333,13 +427,15 @@ def breakdown_rows(manifests: list[dict], by: str) -> list[dict]:
                 key = repo_of(iid) if by == "repo" else (difficulty.get(iid) or "unlabelled")
                 groups.setdefault(key, []).append(iid)
             for key, ids in sorted(groups.items()):
-                low, high, method = interval([scores[i][0] for i in ids], [repo_of(i) for i in ids])
+                clusters = [repo_of(i) for i in ids]
+                low, high = rate_interval([scores[i][0] for i in ids], clusters)
                 rows.append({"run_id": m["run_id"], "model": model_id, "kind": batch["kind"], by: key,
                              "tasks": len(ids),
                              "resolved": sum(1 for i in ids if any(a["outcome"] == RESOLVED for a in tasks[i])),
                              "pass@1": round(sum(scores[i][0] for i in ids) / len(ids), 4),
-                             "pass@K": round(sum(scores[i][1] for i in ids) / len(ids), 4),
-                             "pass@1_ci_low": low, "pass@1_ci_high": high, "ci_method": method})
+                             "pass@K": (round(sum(scores[i][1] for i in ids) / len(ids), 4)
+                                        if metrics["pass@K"] != "" else ""),
+                             "pass@1_ci_low": low, "pass@1_ci_high": high, "ci_method": ci_method(clusters)})
     return rows
 
 
@@ -347,7 +443,8 @@ BY_REPO = ("run_id", "model", "kind", "repo", "tasks", "resolved", "pass@1", "pa
            "pass@1_ci_high", "ci_method")
 BY_DIFFICULTY = ("run_id", "model", "kind", "difficulty", "tasks", "resolved", "pass@1", "pass@K", "pass@1_ci_low",
                  "pass@1_ci_high", "ci_method")
-PAIRWISE = ("run_id", "model_a", "model_b", "tasks", "both", "only_a", "only_b", "p_value", "p_holm", "distinguishable")
+PAIRWISE = ("run_id", "K", "model_a", "model_b", "tasks", "pass@1_a", "pass@1_b", "diff_b_minus_a", "diff_ci_low",
+            "diff_ci_high", "both", "only_a", "only_b", "p_value", "p_holm", "distinguishable")
 
 
 def write_breakdowns(out_dir: Path, manifests: list[dict], by_repo: list[dict]) -> list[Path]:

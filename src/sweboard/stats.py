@@ -1,10 +1,10 @@
-"""Paired tests for comparing outcomes on the same tasks.
+"""Paired tests and rank groups for comparing outcomes on the same tasks.
 
 Why paired: two runs (or two models) grade the *same* tasks, so the evidence of a change is
 in the tasks whose outcome flipped, not in two independent binomial rates. The exact
 McNemar test asks whether b flips one way and c the other could come from a fair coin:
-p = min(1, 2 * P(X <= min(b, c))) with X ~ Binomial(b + c, 1/2). With few flips no result
-can reach significance; `mcnemar` says so rather than calling that "no change".
+p = min(1, 2 * P(X <= min(b, c))) with X ~ Binomial(b + c, 1/2). Not significant is not
+"the same": that needs an interval inside a margin (`compare.reproduction_gate`).
 """
 
 from __future__ import annotations
@@ -39,36 +39,44 @@ def min_flips_to_detect(alpha: float = ALPHA) -> int:
 
 @dataclass(frozen=True)
 class PairedResult:
+    """One paired comparison of per-task values (pass@1 contributions) on the tasks both sides graded.
+
+    `diff` is mean(b - a) (B minus A), with its paired 95 % interval (`sweboard.intervals`);
+    `p_value` is the exact McNemar test on the tasks' gains and losses (fractional counts with all
+    attempts); it is below 0.05 exactly when the interval excludes 0."""
+
     n: int  # tasks compared
-    only_a: list[str]  # resolved in A only
-    only_b: list[str]  # resolved in B only
-    both: int
+    only_a: list[str]  # tasks where A scored higher
+    only_b: list[str]  # tasks where B scored higher
+    both: int  # tasks where both scored the same, above 0
+    diff: float
+    ci_low: float
+    ci_high: float
     p_value: float
-    detectable: bool  # could any split of this many flips (or of n tasks) reach significance?
 
     @property
     def significant(self) -> bool:
         return self.p_value < ALPHA
 
     def statement(self) -> str:
-        flips = len(self.only_a) + len(self.only_b)
-        need = min_flips_to_detect()
-        if self.n < need:
-            return (f"only {self.n} tasks: no difference can reach p < {ALPHA} with fewer than {need} tasks; "
-                    "this comparison cannot detect a change")
-        if not self.significant and flips and flips < need:
-            return (f"{flips} flips ({len(self.only_a)} vs {len(self.only_b)}): too few to detect a change of this "
-                    f"size (at least {need} flips, all one way, are needed for p < {ALPHA})")
-        return f"exact McNemar p = {self.p_value:.3g} on {flips} flips ({len(self.only_a)} vs {len(self.only_b)})"
+        flips = f"{len(self.only_a)} tasks better in A, {len(self.only_b)} in B"
+        return (f"pass@1 change {self.diff:+.3f} (95% interval {self.ci_low:+.3f} to {self.ci_high:+.3f}); "
+                f"exact paired p = {self.p_value:.3g} ({flips})")
 
 
-def paired(resolved_a: dict[str, bool], resolved_b: dict[str, bool]) -> PairedResult:
-    common = sorted(set(resolved_a) & set(resolved_b))
-    only_a = [t for t in common if resolved_a[t] and not resolved_b[t]]
-    only_b = [t for t in common if resolved_b[t] and not resolved_a[t]]
-    both = sum(1 for t in common if resolved_a[t] and resolved_b[t])
-    return PairedResult(len(common), only_a, only_b, both, mcnemar_exact(len(only_a), len(only_b)),
-                        len(common) >= min_flips_to_detect())
+def paired(values_a: dict[str, float], values_b: dict[str, float]) -> PairedResult:
+    """Compare B with A on the tasks both have (per-task pass@1 contributions in [0, 1])."""
+    from sweboard.intervals import difference_interval, paired_p
+
+    common = sorted(set(values_a) & set(values_b))
+    diffs = [values_b[t] - values_a[t] for t in common]
+    only_a = [t for t, d in zip(common, diffs) if d < 0]
+    only_b = [t for t, d in zip(common, diffs) if d > 0]
+    both = sum(1 for t, d in zip(common, diffs) if d == 0 and values_a[t] > 0)
+    low, high = difference_interval(diffs)
+    diff = round(sum(diffs) / len(diffs), 4) if diffs else 0.0
+    gains, losses = sum(d for d in diffs if d > 0), -sum(d for d in diffs if d < 0)
+    return PairedResult(len(common), only_a, only_b, both, diff, low, high, paired_p(gains, losses))
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -85,8 +93,6 @@ def holm(p_values: list[float]) -> list[float]:
 
 # --- confidence intervals -------------------------------------------------------------------
 
-RESAMPLES = 10_000
-SEED = 20261126
 LEVEL = 0.95
 
 
@@ -120,49 +126,6 @@ def clopper_pearson(successes: int, n: int, level: float = LEVEL) -> tuple[float
     return low, high
 
 
-def interval(per_task: list[float], clusters: list[str], level: float = LEVEL) -> tuple[float, float, str]:
-    """A 95 % interval for the mean of per-task values, and how it was made.
-
-    - every task 0, or every task 1: the exact Clopper-Pearson interval (a bootstrap would collapse
-      to a point and claim certainty);
-    - 3 or more clusters (repos): percentile bootstrap resampling whole repos (tasks of one repo
-      are not independent), RESAMPLES draws, fixed SEED;
-    - otherwise, per-task values all 0 or 1: the exact Clopper-Pearson interval;
-    - otherwise: percentile bootstrap over tasks.
-    """
-    import numpy as np
-
-    values = np.asarray(per_task, dtype=float)
-    n = len(values)
-    if n == 0:
-        return 0.0, 1.0, "none"
-    groups = sorted(set(clusters))
-    rng = np.random.default_rng(SEED)
-    binary = set(np.unique(values)) <= {0.0, 1.0}
-    if binary and len(np.unique(values)) == 1:
-        # all tasks alike (0/n or n/n): any bootstrap collapses to a point; the exact interval does not
-        low, high = clopper_pearson(int(values.sum()), n, level)
-        return round(low, 4), round(high, 4), "exact Clopper-Pearson"
-    if len(groups) >= 3:
-        index = {g: np.flatnonzero(np.asarray(clusters) == g) for g in groups}
-        sums = np.array([values[index[g]].sum() for g in groups])
-        sizes = np.array([len(index[g]) for g in groups])
-        draws = rng.integers(0, len(groups), size=(RESAMPLES, len(groups)))
-        means = sums[draws].sum(axis=1) / sizes[draws].sum(axis=1)
-        method = f"bootstrap clustered by repo ({len(groups)} repos, {RESAMPLES} resamples, seed {SEED})"
-    elif binary:
-        low, high = clopper_pearson(int(values.sum()), n, level)
-        return round(low, 4), round(high, 4), "exact Clopper-Pearson"
-    else:
-        draws = rng.integers(0, n, size=(RESAMPLES, n))
-        means = values[draws].mean(axis=1)
-        method = f"bootstrap over tasks ({RESAMPLES} resamples, seed {SEED})"
-    alpha = (1 - level) / 2
-    low, high = np.quantile(means, [alpha, 1 - alpha])
-    point = float(values.mean())  # a percentile interval can miss a skewed estimate: widen to hold it
-    return round(min(float(low), point), 4), round(max(float(high), point), 4), method
-
-
 def half_width(n: int, p: float = 0.5, level: float = LEVEL) -> float:
     """Half the width of the exact interval at rate p on n tasks: what a slice of n can resolve."""
     low, high = clopper_pearson(round(p * n), n, level)
@@ -175,14 +138,23 @@ def min_detectable_flips(n: int, alpha: float = ALPHA) -> int | None:
     return need if need <= n else None
 
 
-def rank_groups(models: list[str], rates: dict[str, float], adjusted_p: dict[frozenset, float]) -> dict[str, int]:
-    """Rank groups: models sorted by rate; a model joins the current group unless the paired test
-    (Holm-adjusted) tells it apart from the group's leader, which then starts the next group."""
-    order = sorted(models, key=lambda m: (-rates[m], m))
-    groups, rank, leader = {}, 0, None
-    for m in order:
-        if leader is None or adjusted_p.get(frozenset((leader, m)), 1.0) < ALPHA:
+def rank_groups(models: list[str], rates: dict[str, float], distinguishable: set[frozenset]) -> dict[str, int]:
+    """Rank groups on one metric (the rate the pairs were tested on), by a rule that sees no names.
+
+    Models are taken in order of rate, tied rates as one block (a tie is never distinguishable: its
+    paired difference sums to 0). A block joins the current group unless one of its models is told
+    apart (`distinguishable`) from one already in the group; then the block starts the next group.
+    So two models in one group are never distinguishable; models in different groups need not be
+    (the group boundary is drawn where some member is)."""
+    blocks: dict[float, list[str]] = {}
+    for m in models:
+        blocks.setdefault(round(rates[m], 9), []).append(m)
+    groups, rank, current = {}, 0, []
+    for rate in sorted(blocks, reverse=True):
+        block = blocks[rate]
+        if not current or any(frozenset((x, y)) in distinguishable for x in block for y in current):
             rank += 1
-            leader = m
-        groups[m] = rank
+            current = []
+        current.extend(block)
+        groups.update({m: rank for m in block})
     return groups

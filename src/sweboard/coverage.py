@@ -1,0 +1,140 @@
+"""Simulated coverage of the board's intervals on the project's own slice shapes.
+
+Why: an interval is only as good as the share of repeated experiments it covers. This draws
+slices the way the board meets them — tasks grouped in repos, a repo effect of a given
+intra-repo correlation (ICC), tasks of different difficulty, one or K attempts — computes the
+board's interval (`sweboard.intervals`) on each, and counts how often it holds the true rate.
+`tools/interval_coverage.py` prints the table; tests/test_intervals.py asserts it.
+
+Generative model (all draws from one seeded generator, so a table is reproducible):
+- repo r's rate p_r ~ Beta(mu * s, (1 - mu) * s) with s = (1 - ICC) / ICC (p_r = mu when ICC = 0);
+- K = 1: each task is one Bernoulli(p_r) attempt;
+- K = 3 all attempts: task t's rate p_t ~ Beta(p_r * 2, (1 - p_r) * 2) (tasks differ), and its three
+  attempts are Bernoulli(p_t); pass@1 is mean(c / 3), pass@3 the share of tasks with c > 0.
+- paired (B minus A): both models share the task's p_t; B attempts at p_t + delta/2 and A at
+  p_t - delta/2 (clipped to [0, 1]).
+The true value is the mean over the generative model, computed by a large seeded draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sweboard.intervals import LEVEL, design_effect, difference_bounds, exact_bounds
+
+SHAPES = ((8, 4), (19, 6), (12, 3))  # (tasks, repos): i1, i3 and a three-repo slice
+ICCS = (0.0, 0.2)
+RATES = (0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95)
+DELTAS = (0.0, 0.2, 0.4)
+REPLICATES = 2000
+SEED = 20261130
+TASK_SPREAD = 2.0  # Beta concentration of task rates around their repo's rate under K = 3
+
+
+@dataclass(frozen=True)
+class Cell:
+    metric: str  # "pass@1 K=1", "pass@1 K=3 all", "pass@3 K=3 all", "diff pass@1 K=1", "diff pass@1 K=3 all"
+    tasks: int
+    repos: int
+    icc: float
+    rate: float  # mu (for a difference: the shared base rate)
+    delta: float  # the difference's size (0 for a rate)
+    coverage: float
+    min_width: float
+
+
+def repo_sizes(tasks: int, repos: int) -> list[int]:
+    return [tasks // repos + (1 if r < tasks % repos else 0) for r in range(repos)]
+
+
+def _repo_rates(rng, mu: float, icc: float, shape: tuple[int, int]):
+    import numpy as np
+
+    if icc == 0:
+        return np.full(shape, mu)
+    s = (1 - icc) / icc
+    return rng.beta(mu * s, (1 - mu) * s, size=shape)
+
+
+def _task_rates(rng, mu: float, icc: float, sizes: list[int], reps: int, spread: bool):
+    """(reps, tasks) rates: the repo's rate, spread per task when `spread` (K = 3)."""
+    import numpy as np
+
+    per_repo = _repo_rates(rng, mu, icc, (reps, len(sizes)))
+    p = np.repeat(per_repo, sizes, axis=1)
+    if spread:
+        p = rng.beta(np.clip(p * TASK_SPREAD, 1e-9, None), np.clip((1 - p) * TASK_SPREAD, 1e-9, None))
+    return p
+
+
+def _values(rng, p, k: int, metric: str):
+    import numpy as np
+
+    c = rng.binomial(k, p)
+    return c / k if metric == "pass@1" else (c > 0).astype(float)
+
+
+def _truth(mu, icc, k, metric, delta=0.0, draws=400_000):
+    import numpy as np
+
+    rng = np.random.default_rng(SEED + 1)
+    p = _task_rates(rng, mu, icc, [1], draws, spread=k > 1)[:, 0]
+    if delta:
+        a, b = np.clip(p - delta / 2, 0, 1), np.clip(p + delta / 2, 0, 1)
+        return float((b - a).mean()) if metric == "pass@1" else None
+    return float(p.mean()) if metric == "pass@1" else float((1 - (1 - p) ** k).mean())
+
+
+def _interval(values, clusters, level):
+    """The board's interval on each replicate's per-task values (rows of `values`)."""
+    n = values.shape[1]
+    n_eff = n / design_effect(clusters)
+    return exact_bounds(values.mean(axis=1) * n_eff, n_eff, level)
+
+
+def rate_cell(tasks, repos, icc, mu, k, metric, reps=REPLICATES) -> Cell:
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    sizes = repo_sizes(tasks, repos)
+    clusters = [f"r{r}" for r, s in enumerate(sizes) for _ in range(s)]
+    values = _values(rng, _task_rates(rng, mu, icc, sizes, reps, spread=k > 1), k, metric)
+    low, high = _interval(values, clusters, LEVEL)
+    truth = _truth(mu, icc, k, metric)
+    name = f"{metric} K={k}" + (" all" if k > 1 else "")
+    inner = (values.mean(axis=1) > 0) & (values.mean(axis=1) < 1)
+    width = float((high - low)[inner].min()) if inner.any() else float("nan")
+    return Cell(name, tasks, repos, icc, mu, 0.0, float(((low <= truth) & (truth <= high)).mean()), width)
+
+
+def diff_cell(tasks, repos, icc, mu, delta, k, reps=REPLICATES) -> Cell:
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    sizes = repo_sizes(tasks, repos)
+    clusters = [f"r{r}" for r, s in enumerate(sizes) for _ in range(s)]
+    p = _task_rates(rng, mu, icc, sizes, reps, spread=k > 1)
+    a = rng.binomial(k, np.clip(p - delta / 2, 0, 1)) / k
+    b = rng.binomial(k, np.clip(p + delta / 2, 0, 1)) / k
+    d = b - a
+    low, high = difference_bounds(np.maximum(d, 0).sum(axis=1), np.maximum(-d, 0).sum(axis=1), tasks)
+    truth = _truth(mu, icc, k, "pass@1", delta) if delta else 0.0
+    name = f"diff pass@1 K={k}" + (" all" if k > 1 else "")
+    return Cell(name, tasks, repos, icc, mu, delta, float(((low <= truth) & (truth <= high)).mean()),
+                float((high - low).min()))
+
+
+def table(reps: int = REPLICATES) -> list[Cell]:
+    """Every cell the board's promise covers: rates (K = 1; K = 3 pass@1 and pass@3) and paired differences."""
+    cells = []
+    for tasks, repos in SHAPES:
+        for icc in ICCS:
+            for mu in RATES:
+                cells.append(rate_cell(tasks, repos, icc, mu, 1, "pass@1", reps))
+                cells.append(rate_cell(tasks, repos, icc, mu, 3, "pass@1", reps))
+                cells.append(rate_cell(tasks, repos, icc, mu, 3, "pass@K", reps))
+            for mu in (0.3, 0.5):
+                for delta in DELTAS:
+                    cells.append(diff_cell(tasks, repos, icc, mu, delta, 1, reps))
+                    cells.append(diff_cell(tasks, repos, icc, mu, delta, 3, reps))
+    return cells

@@ -1,0 +1,262 @@
+"""The board's statistics keep their promise: intervals that cover, ranks that agree with the paired
+tests, a reproduction gate that proves equivalence, and unknown numbers left empty (issue 16)."""
+
+import csv
+import json
+import random
+
+import pytest
+
+from sweboard.compare import FAIL, NA, PASS, compare, reproduction_gate
+from sweboard.coverage import SHAPES, repo_sizes, table
+from sweboard.errors import SweboardError
+from sweboard.evaluation import reusable
+from sweboard.intervals import difference_interval, paired_p, rate_interval
+from sweboard.leaderboard import (batch_metrics, breakdown_rows, columns, leaderboard_rows, pairwise_rows,
+                                  write_csv)
+from sweboard.stats import mcnemar_exact
+from test_leaderboard import _write, attempt, manifest
+
+
+def repos_of(n, r):
+    return [f"r{i}" for i, s in enumerate(repo_sizes(n, r)) for _ in range(s)]
+
+
+# --- intervals -------------------------------------------------------------------------------
+
+def test_every_printed_interval_covers_on_the_projects_slice_shapes():
+    """2,000 replicates a cell: 8x4, 19x6, 12x3; ICC 0 and 0.2; K = 1 and K = 3 all attempts; differences."""
+    cells = table()
+    worst = min(cells, key=lambda c: c.coverage)
+    assert worst.coverage >= 0.93, worst
+    assert all(c.min_width > 0 for c in cells if c.min_width == c.min_width), "0 < x < n never gives a point"
+    assert {c.metric for c in cells} >= {"pass@1 K=1", "pass@1 K=3 all", "pass@K K=3 all", "diff pass@1 K=1"}
+    assert {(c.tasks, c.repos) for c in cells} == set(SHAPES) and {c.icc for c in cells} == {0.0, 0.2}
+
+
+@pytest.mark.parametrize("n, r", SHAPES + ((6, 6), (1, 1)))
+def test_intervals_are_monotone_and_never_a_point_inside(n, r):
+    clusters = repos_of(n, r)
+    bounds = [rate_interval([1.0] * x + [0.0] * (n - x), clusters) for x in range(n + 1)]
+    lows, highs = [b[0] for b in bounds], [b[1] for b in bounds]
+    assert lows == sorted(lows) and highs == sorted(highs), "more successes never lower a bound"
+    assert all(b[0] < b[1] for b in bounds)
+    assert bounds[0][0] == 0.0 and bounds[-1][1] == 1.0
+
+
+def test_the_issues_zero_width_cases_have_honest_widths():
+    assert rate_interval([1, 0] * 3, list("abcdef")) == (0.1181, 0.8819), "3/6, one task a repo: exact"
+    low, high = rate_interval([1.0] * 6 + [0.0] * 13, repos_of(19, 6))
+    assert high - low > 0.3, "6/19 over 6 repos is not (0.286, 0.333)"
+    low, high = rate_interval([2 / 3] * 8, repos_of(8, 4))
+    assert high - low > 0.4, "all-attempts rows with one fraction on every task"
+
+
+def test_the_method_depends_on_the_design_not_the_data():
+    m = manifest("R", {"all": {t: [attempt(1)] for t in ("a__x-1", "b__y-1", "c__z-1", "c__z-2")},
+                       "none": {t: [attempt(1)] for t in ("a__x-1", "b__y-1", "c__z-1", "c__z-2")},
+                       "one": {t: [attempt(1)] for t in ("a__x-1", "b__y-1", "c__z-1", "c__z-2")}},
+                 {"all": {t: ["resolved"] for t in ("a__x-1", "b__y-1", "c__z-1", "c__z-2")},
+                  "none": {t: ["unresolved"] for t in ("a__x-1", "b__y-1", "c__z-1", "c__z-2")},
+                  "one": {"a__x-1": ["resolved"], "b__y-1": ["unresolved"], "c__z-1": ["unresolved"],
+                          "c__z-2": ["unresolved"]}},
+                 ids=("a__x-1", "b__y-1", "c__z-1", "c__z-2"))
+    assert len({batch_metrics(m, x)["ci_method"] for x in ("all", "none", "one")}) == 1
+    by_repo = [r for r in breakdown_rows([m], "repo") if r["repo"] == "a/x"]
+    assert all(r["pass@1_ci_low"] < r["pass@1_ci_high"] for r in by_repo), "a one-task repo is not a point"
+
+
+def test_paired_differences_with_intervals():
+    low, high = difference_interval([0.0] * 19)
+    assert low < 0 < high and high - low > 0.3, "19 identical tasks cannot show two runs are the same within 0.1"
+    low, high = difference_interval([-1.0] * 10 + [0.0] * 9)
+    assert low < -10 / 19 < high < 0, "ten losses, no gain: the change is negative and covered"
+
+
+def test_the_paired_p_is_mcnemar_and_agrees_with_the_interval():
+    for b in range(0, 13):
+        for c in range(0, 13):
+            diffs = [1.0] * b + [-1.0] * c + [0.0] * 7
+            p = paired_p(b, c)
+            assert p == pytest.approx(mcnemar_exact(b, c))
+            low, high = difference_interval(diffs)
+            assert (p < 0.05) == (low > 0 or high < 0), (b, c)
+    assert paired_p(19 * 2 / 3, 0) < 0.05, "all-attempts: every task 3/3 then 1/3"
+    assert paired_p(1 / 3, 1 / 3) == 1.0
+
+
+# --- rank groups ----------------------------------------------------------------------------
+
+def _board(rng: random.Random, n_models: int, n_tasks: int, n_repos: int, names: list[str]) -> dict:
+    ids = tuple(f"r{i % n_repos}__x-{i}" for i in range(n_tasks))
+    strengths = [rng.choice((0.05, 0.3, 0.5, 0.7, 0.95)) for _ in range(n_models)]
+    ease = [rng.random() for _ in ids]
+    verdicts = {}
+    for name, s in zip(names, strengths):
+        verdicts[name] = {t: ["resolved" if e < s else "unresolved"] for t, e in zip(ids, ease)}
+        for t in rng.sample(ids, k=rng.randint(0, 3)):  # a little noise
+            verdicts[name][t] = ["unresolved" if verdicts[name][t] == ["resolved"] else "resolved"]
+    batches = {name: {t: [attempt(1)] for t in ids} for name in names}
+    return manifest("R", json.loads(json.dumps(batches)), verdicts, ids=ids)
+
+
+def _groups(m):
+    return {r["model"]: r["rank_group"] for r in leaderboard_rows([m])}
+
+
+def test_rank_groups_agree_with_pairwise_are_ordered_by_pass1_and_ignore_names():
+    rng = random.Random(16)
+    boards_with_apart = multi_group = 0
+    for _ in range(150):
+        n = rng.randint(3, 6)
+        names = [f"m{i}" for i in range(n)]
+        m = _board(rng, n, rng.randint(12, 40), rng.randint(2, 6), names)
+        rows = {r["model"]: r for r in leaderboard_rows([m])}
+        groups = {k: r["rank_group"] for k, r in rows.items()}
+        pairs = pairwise_rows(m)
+        for p in pairs:
+            if p["distinguishable"]:
+                assert groups[p["model_a"]] != groups[p["model_b"]], ("same group, told apart", p)
+        for a in rows:
+            for b in rows:
+                if rows[a]["pass@1"] > rows[b]["pass@1"]:
+                    assert groups[a] <= groups[b], "groups follow the tested metric"
+        renamed = {name: f"z{n - i}" for i, name in enumerate(names)}  # reverses alphabetical order
+        m2 = json.loads(json.dumps(m))
+        m2["batches"] = {renamed[k]: v for k, v in m["batches"].items()}
+        m2["evaluations"] = {renamed[k]: v for k, v in m["evaluations"].items()}
+        assert {renamed[k]: g for k, g in groups.items()} == _groups(m2), "a name never moves a model"
+        boards_with_apart += any(p["distinguishable"] for p in pairs)
+        multi_group += max(groups.values()) >= 3
+    assert boards_with_apart > 50 and multi_group > 10, "the generator must exercise the tests and Holm"
+
+
+def test_k3_groups_are_tested_on_pass1_not_within_k():
+    """Early stopping, K = 3: A resolves more tasks on the first attempt; B only within three."""
+    ids = tuple(f"r{i % 4}__x-{i}" for i in range(16))
+    a_tasks = {t: [attempt(1)] for t in ids}
+    b_tasks = {t: [attempt(1), attempt(2)] for t in ids}
+    verdicts = {"a": {t: ["resolved"] if i < 12 else ["unresolved"] for i, t in enumerate(ids)},
+                "b": {t: ["unresolved", "resolved"] for t in ids}}
+    for t in ids[12:]:
+        a_tasks[t] = [attempt(1), attempt(2), attempt(3)]
+        verdicts["a"][t] = ["unresolved"] * 3
+    m = manifest("R", {"a": a_tasks, "b": b_tasks}, verdicts, ids=ids)
+    m["batches"]["b"]["attempts_per_task"] = 3  # both ran with K = 3; b stopped early everywhere
+    rows = {r["model"]: r for r in leaderboard_rows([m])}
+    [pair] = pairwise_rows(m)
+    assert rows["a"]["pass@1"] == 0.75 and rows["b"]["pass@1"] == 0.0 and rows["b"]["pass@K"] == 1.0
+    assert pair["distinguishable"] and rows["a"]["rank_group"] < rows["b"]["rank_group"]
+
+
+# --- the reproduction gate ------------------------------------------------------------------
+
+def _pair(home, a_verdicts, b_verdicts, ids, stop=True, attempts=1):
+    tasks = {t: [attempt(k + 1) for k in range(attempts)] for t in ids}
+    _write(home / "runs", manifest("A", {"m": json.loads(json.dumps(tasks))}, {"m": a_verdicts}, ids=ids,
+                                   stop_after_resolved=stop))
+    _write(home / "runs", manifest("B", {"m": json.loads(json.dumps(tasks))}, {"m": b_verdicts}, ids=ids,
+                                   stop_after_resolved=stop))
+    comparisons, _, _ = compare("A", "B")
+    return comparisons, reproduction_gate(comparisons)
+
+
+def test_a_big_loss_never_passes_as_reproduction(home):
+    ids = tuple(f"r{i % 6}__x-{i}" for i in range(19))
+    a = {t: ["resolved" if i < 10 else "unresolved"] for i, t in enumerate(ids)}
+    b = {t: ["resolved" if i < 5 else "unresolved"] for i, t in enumerate(ids)}
+    [c], (_, state, detail) = _pair(home, a, b, ids)
+    assert state == NA and "cannot show either" in detail, "5 lost, 0 gained: not significant, but not shown equal"
+    assert c.test.diff == pytest.approx(-5 / 19, abs=1e-4) and c.test.ci_low < -5 / 19
+
+
+def test_a_significant_change_fails_the_gate(home):
+    ids = tuple(f"r{i % 6}__x-{i}" for i in range(19))
+    a = {t: ["resolved" if i < 15 else "unresolved"] for i, t in enumerate(ids)}
+    b = {t: ["resolved" if i < 3 else "unresolved"] for i, t in enumerate(ids)}
+    [c], (_, state, detail) = _pair(home, a, b, ids)
+    assert state == FAIL and c.moved and "m -0.632" in detail
+
+
+def test_all_attempts_changes_in_pass1_are_seen(home):
+    """Every task 3/3 then 1/3: resolved-within-K is identical, pass@1 fell from 1.00 to 0.33."""
+    ids = tuple(f"r{i % 6}__x-{i}" for i in range(19))
+    [c], (_, state, _) = _pair(home, {t: ["resolved"] * 3 for t in ids},
+                               {t: ["resolved", "unresolved", "unresolved"] for t in ids}, ids, stop=False, attempts=3)
+    assert c.rate_a == 1.0 and c.rate_b == pytest.approx(0.3333, abs=1e-4)
+    assert state == FAIL
+
+
+def test_equivalence_passes_only_when_the_interval_is_inside_delta(home):
+    ids = tuple(f"r{i % 40}__x-{i}" for i in range(800))
+    same = {t: ["resolved" if i % 2 else "unresolved"] for i, t in enumerate(ids)}
+    [c], (_, state, detail) = _pair(home, same, same, ids)
+    assert state == PASS and -0.1 <= c.test.ci_low and c.test.ci_high <= 0.1, detail
+
+
+def test_a_run_compared_with_itself_is_refused(home):
+    with pytest.raises(SweboardError, match="compared with itself"):
+        compare("A", "A")
+
+
+# --- pass@K, unknowns, percentiles, reuse, slices --------------------------------------------
+
+def test_pass_at_k_needs_k_attempts_on_every_task():
+    ids = ("t1", "t2")
+    m = manifest("R", {"m": {"t1": [attempt(1), attempt(2), attempt(3)], "t2": [attempt(1)]}},
+                 {"m": {"t1": ["resolved", "unresolved", "resolved"], "t2": ["unresolved"]}}, ids=ids,
+                 stop_after_resolved=False)
+    row = batch_metrics(m, "m")
+    assert row["pass@K"] == "" and row["pass@K_ci_low"] == "" and row["pass@1"] != ""
+    assert row["status"].startswith("ok; pass@K empty: 1 tasks have fewer than K=3 attempts (t2)")
+
+
+def test_unknown_is_empty_not_zero():
+    m = manifest("R", {"m": {"t1": [attempt(1, cost=0.5)], "t2": [attempt(1, cost=0.5)]}},
+                 {"m": {"t1": ["resolved"], "t2": ["resolved"]}})
+    a1, a2 = m["batches"]["m"]["attempts"]["t1"][0], m["batches"]["m"]["attempts"]["t2"][0]
+    a1["usage"].update({"answered_calls": 3, "cached_tokens": 0, "cached_tokens_calls": 0})
+    del a2["usage"]
+    a2["duration_seconds"] = None
+    del m["batches"]["m"]["wall_seconds"]
+    del m["evaluations"]["m"]["wall_seconds"]
+    row = batch_metrics(m, "m")
+    assert row["status"] == "ok"
+    for col in ("cached_tokens", "reasoning_tokens", "cost_usd", "cost_per_task", "cost_per_resolved",
+                "prompt_tokens", "agent_time_s", "wall_time_s", "eval_time_s"):
+        assert row[col] == "", col
+    assert row["attempt_wall_n"] == 1 and row["attempt_wall_p50_s"] == "", "one duration supports no median"
+
+
+def test_percentiles_need_the_sample_to_support_them():
+    m = manifest("R", {"m": {"t1": [attempt(1)], "t2": [attempt(1)]}}, {"m": {"t1": ["resolved"], "t2": ["resolved"]}})
+    for i, per in enumerate(m["batches"]["m"]["attempts"].values()):
+        per[0]["usage"]["latencies_s"] = [float(x) for x in range(i * 5, i * 5 + 5)]
+    row = batch_metrics(m, "m")
+    assert (row["latency_n"], row["latency_p50_s"], row["latency_p90_s"], row["latency_p99_s"]) == (10, 4.0, 8.0, "")
+
+
+def test_load_dependent_verdicts_are_never_reused_and_reuse_is_counted(tmp_path):
+    assert reusable({"verdict": "unresolved"}) and reusable({"verdict": "error", "error_class": "patch_apply_failed"})
+    assert not reusable({"verdict": "error", "error_class": "test_timeout"})
+    assert not reusable({"verdict": "error", "error_class": "evaluator_crash"})
+    m = manifest("R", {"m": {"t1": [attempt(1)], "t2": [attempt(1)]}}, {"m": {"t1": ["resolved"], "t2": ["resolved"]}})
+    m["evaluations"]["m"]["instances"]["t2"][0]["reused_from"] = "attempts/x/t2/attempt-1/verdict.json"
+    rows = leaderboard_rows([m])
+    assert rows[0]["verdicts_reused"] == 1
+    out = write_csv(tmp_path / "b.csv", columns(), rows)
+    assert next(csv.DictReader(out.open()))["verdicts_reused"] == "1"
+
+
+def test_rows_are_ranked_only_within_one_slice_and_k():
+    small = manifest("S", {"weak": {"t1": [attempt(1)], "t2": [attempt(1)]}},
+                     {"weak": {"t1": ["resolved"], "t2": ["unresolved"]}})
+    other = manifest("O", {"strong": {"u1": [attempt(1)], "u2": [attempt(1)]}},
+                     {"strong": {"u1": ["resolved"], "u2": ["resolved"]}}, ids=("u1", "u2"))
+    other["slice"]["instance_ids_sha256"] = "other"
+    small2 = manifest("S2", {"mid": {"t1": [attempt(1)], "t2": [attempt(1)]}},
+                      {"mid": {"t1": ["resolved"], "t2": ["unresolved"]}})
+    rows = leaderboard_rows([small, other, small2])
+    order = [r["model"] for r in rows]
+    assert order.index("strong") not in (1,), "another slice's row never sits between rows of one slice"
+    assert abs(order.index("weak") - order.index("mid")) == 1
