@@ -136,11 +136,11 @@ def test_i1_offline_failure_modes_kill_resume_and_compare(home, offline_images):
     # + at most one call in flight, never recorded, per attempt the kill cut short (jobs=8)
     assert upstream_a <= upstream_b <= upstream_a + interrupted + 10
 
-    # the comparison agrees and the gates pass
+    # the comparison agrees; on 8 tasks, identical outcomes cannot prove a +/-0.10 match: N/A, exit 1
     cmp = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "tools" / "compare_runs.py"), "i1-a", "i1-b"],
                          capture_output=True, text=True)
-    assert cmp.returncode == 0, cmp.stdout + cmp.stderr
-    assert "CHANGED" not in cmp.stdout and "PASS  reruns reproduce" in cmp.stdout
+    assert cmp.returncode == 1, cmp.stdout + cmp.stderr
+    assert "CHANGED" not in cmp.stdout and "N/A   reruns reproduce" in cmp.stdout and "cannot show either" in cmp.stdout
     assert "PASS  best model >= 1.5x" in cmp.stdout
 
     # a run with another K is another experiment: refused, one line, exit 2

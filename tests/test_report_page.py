@@ -65,6 +65,7 @@ def page(home):
                                                                      for i, t in enumerate(ids)},
                   "base": {t: ["empty_patch"] for t in ids}}, ids=ids)
     m["created_at"] = "2026-11-26T00:00:00Z"
+    m["evaluations"]["model/b"]["instances"]["a__x-2"][0]["reused_from"] = "attempts/model__a/a__x-2/attempt-1/verdict.json"
     (home / "runs" / "run-page").mkdir()
     (home / "runs" / "run-page" / "manifest.json").write_text(json.dumps(m))
     assert generate_leaderboard([]) == 0
@@ -78,6 +79,8 @@ def test_the_page_is_static_and_links_every_number(page):
     assert '<svg class="chart pareto"' in html and 'class="chart heatmap"' in html and 'class="chart failures"' in html
     assert html.count('class="point') == 3 and html.count("on-frontier") >= 1 and 'class="whisker"' in html
     assert "<details>" in html and (page.parent / "run-page" / "pairwise.csv").is_file()
+    assert '<span class="reused">1 verdict reused from identical patches</span>' in html
+    assert '<th>verdicts_reused</th>' in html
 
 
 @pytest.mark.skipif(BROWSER is None, reason="no chromium here (Debian's `chromium` package installs it)")

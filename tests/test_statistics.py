@@ -257,6 +257,29 @@ def test_rows_are_ranked_only_within_one_slice_and_k():
     small2 = manifest("S2", {"mid": {"t1": [attempt(1)], "t2": [attempt(1)]}},
                       {"mid": {"t1": ["resolved"], "t2": ["unresolved"]}})
     rows = leaderboard_rows([small, other, small2])
-    order = [r["model"] for r in rows]
-    assert order.index("strong") not in (1,), "another slice's row never sits between rows of one slice"
-    assert abs(order.index("weak") - order.index("mid")) == 1
+    assert [r["model"] for r in rows] == ["mid", "weak", "strong"], "a better row of another slice ranks apart"
+
+
+def test_every_curated_mutant_still_applies():
+    """tools/run_mutants.py runs them (minutes); here only that the list follows the code."""
+    from pathlib import Path
+
+    from sweboard.testbench import mutation
+
+    root = Path(__file__).resolve().parents[1]
+    tests, mutants = mutation.load(root / "tests" / "mutants.yaml")
+    mutation.check(root, mutants)
+    assert len(mutants) >= 30 and all((root / t).is_file() for t in tests)
+
+
+def test_the_baseline_ranks_at_the_runs_k_as_the_floor():
+    """The no-patch baseline makes one attempt (it is deterministic) while models make K = 2."""
+    ids = tuple(f"r{i % 3}__x-{i}" for i in range(12))
+    m = manifest("R", {"m": {t: [attempt(1), attempt(2)] for t in ids}, "base": {t: [attempt(1)] for t in ids}},
+                 {"m": {t: ["resolved", "resolved"] for t in ids}, "base": {t: ["empty_patch"] for t in ids}},
+                 ids=ids, stop_after_resolved=False)
+    rows = {r["model"]: r for r in leaderboard_rows([m])}
+    assert (rows["m"]["K"], rows["base"]["K"]) == (2, 1)
+    assert (rows["m"]["rank_group"], rows["base"]["rank_group"]) == (1, 2)
+    [pair] = pairwise_rows(m)
+    assert {pair["model_a"], pair["model_b"]} == {"m", "base"} and pair["distinguishable"]

@@ -566,6 +566,57 @@ def compare_runs(argv=None):
 
 
 @_cli
+def interval_coverage(argv=None):
+    from sweboard import coverage
+
+    p = argparse.ArgumentParser(prog="interval_coverage.py", description=(
+        "Simulate the board's 95% intervals on the project's slice shapes (8x4, 19x6, 12x3 tasks x repos; repo "
+        "ICC 0 and 0.2; K=1 and K=3 all attempts; paired differences) and print the worst coverage per shape "
+        "and metric (sweboard.coverage)."))
+    p.add_argument("--replicates", type=int, default=coverage.REPLICATES, help="simulated slices a cell (2000)")
+    p.add_argument("--dry-run", action="store_true", help="same as the default: this tool only computes")
+    args = p.parse_args(argv)
+    worst: dict[tuple, coverage.Cell] = {}
+    for c in coverage.table(args.replicates):
+        key = (c.metric, c.tasks, c.repos, c.icc)
+        if key not in worst or c.coverage < worst[key].coverage:
+            worst[key] = c
+    print(f"{'metric':22} {'tasks x repos':>13} {'ICC':>4} {'worst coverage':>14} {'at rate':>7} {'delta':>5}")
+    for (metric, tasks, repos, icc), c in sorted(worst.items()):
+        print(f"{metric:22} {f'{tasks} x {repos}':>13} {icc:>4} {c.coverage:>14.3f} {c.rate:>7} {c.delta:>5}")
+    print(f"lowest: {min(c.coverage for c in worst.values()):.3f} ({args.replicates} replicates a cell)")
+    return 0
+
+
+@_cli
+def run_mutants(argv=None):
+    from sweboard.testbench import mutation
+
+    root = Path(__file__).resolve().parents[2]
+    p = argparse.ArgumentParser(prog="run_mutants.py", description=(
+        "Mutation testing of the statistics and fold code: apply each mutant of tests/mutants.yaml to a copy of "
+        "src/, run the fast statistics tests, and print killed/survived per mutant and the score (exit 1 under "
+        "--min-score)."))
+    p.add_argument("--list", type=Path, default=root / "tests" / "mutants.yaml", help="the mutant list")
+    p.add_argument("--jobs", type=int, default=2, help="mutants tested side by side (default 2)")
+    p.add_argument("--min-score", type=float, default=0.9, help="fraction of mutants that must be killed (0.9)")
+    p.add_argument("--dry-run", action="store_true", help="only check that every mutant still applies")
+    args = p.parse_args(argv)
+    tests, mutants = mutation.load(args.list)
+    mutation.check(root, mutants)
+    if args.dry_run:
+        print(f"{len(mutants)} mutants apply; the tests would be: {' '.join(tests)}")
+        return 0
+    outcomes = mutation.run_all(root, tests, mutants, args.jobs)
+    for o in outcomes:
+        print(f"{'killed  ' if o.killed else 'SURVIVED'}  {o.mutant.file}: {o.mutant.why} -- {o.detail}")
+    killed = sum(o.killed for o in outcomes)
+    score = killed / len(outcomes) if outcomes else 0.0
+    print(f"mutation score: {killed}/{len(outcomes)} killed ({score:.0%})")
+    return 0 if score >= args.min_score else 1
+
+
+@_cli
 def describe_slice(argv=None):
     from sweboard.taskinfo import describe
 

@@ -68,8 +68,6 @@ def _task_rates(rng, mu: float, icc: float, sizes: list[int], reps: int, spread:
 
 
 def _values(rng, p, k: int, metric: str):
-    import numpy as np
-
     c = rng.binomial(k, p)
     return c / k if metric == "pass@1" else (c > 0).astype(float)
 
@@ -112,7 +110,6 @@ def diff_cell(tasks, repos, icc, mu, delta, k, reps=REPLICATES) -> Cell:
 
     rng = np.random.default_rng(SEED)
     sizes = repo_sizes(tasks, repos)
-    clusters = [f"r{r}" for r, s in enumerate(sizes) for _ in range(s)]
     p = _task_rates(rng, mu, icc, sizes, reps, spread=k > 1)
     a = rng.binomial(k, np.clip(p - delta / 2, 0, 1)) / k
     b = rng.binomial(k, np.clip(p + delta / 2, 0, 1)) / k

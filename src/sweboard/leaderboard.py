@@ -324,7 +324,20 @@ def batch_metrics(manifest: dict, model_id: str) -> dict:
 def board_key(row: dict) -> tuple:
     """Rows are ranked only against rows of the same slice and K."""
     return (row.get("dataset", ""), row.get("dataset_revision", ""), row.get("instance_ids_sha256", ""),
-            row.get("split", ""), row.get("K", 0))
+            row.get("split", ""), row.get("board_K", row.get("K", 0)))
+
+
+def ranking_k(manifest: dict, metrics: dict[str, dict], model_id: str) -> int:
+    """The K a row is ranked at: its own, except the no-patch baseline's. The baseline is
+    deterministic (one attempt is every attempt), so it ranks as the floor at the models' K: the
+    run's configured K when a scored model row has it, else the largest K among them."""
+    k = metrics[model_id]["K"]
+    if manifest["batches"][model_id].get("kind") != "baseline":
+        return k
+    others = {v["K"] for mid, v in metrics.items()
+              if scored(v["status"]) and manifest["batches"][mid].get("kind") != "baseline"}
+    configured = (manifest.get("runner_config") or {}).get("attempts")
+    return configured if configured in others else max(others, default=k)
 
 
 def leaderboard_rows(manifests: list[dict]) -> list[dict]:
@@ -339,7 +352,8 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
                    "runner": batch.get("runner") or "", "price_source": batch["model"].get("price_source", ""),
                    "run_id": m["run_id"], "dataset": m["dataset_lock"]["repo_id"],
                    "dataset_revision": m["dataset_lock"]["revision"][:12], "split": m["slice"]["split"],
-                   "instance_ids_sha256": m["slice"].get("instance_ids_sha256", ""), **metrics[model_id]}
+                   "instance_ids_sha256": m["slice"].get("instance_ids_sha256", ""), **metrics[model_id],
+                   "board_K": ranking_k(m, metrics, model_id)}
             if baseline is not None and scored(row["status"]):
                 row["baseline_pass@1"] = baseline
                 row["delta_vs_baseline"] = round(row["pass@1"] - baseline, 4)
@@ -367,12 +381,12 @@ def pass1_by_task(manifest: dict, model_id: str) -> dict[str, float]:
     return {iid: v[0] for iid, v in per_task_scores(batch, tasks, 1).items()}
 
 
-def _k_groups(metrics: dict[str, dict]) -> dict[int, list[str]]:
+def _k_groups(manifest: dict, metrics: dict[str, dict]) -> dict[int, list[str]]:
     """Scored rows of one run by K: ranks and their pairwise tests stay within one K."""
     out: dict[int, list[str]] = {}
     for mid in sorted(metrics):
         if scored(metrics[mid]["status"]):
-            out.setdefault(metrics[mid]["K"], []).append(mid)
+            out.setdefault(ranking_k(manifest, metrics, mid), []).append(mid)
     return out
 
 
@@ -382,7 +396,7 @@ def pairwise_rows(manifest: dict, metrics: dict[str, dict] | None = None) -> lis
     adjustment over the pairs of that K; distinguishable = p_holm < 0.05 (the rank groups' test)."""
     metrics = metrics or {mid: batch_metrics(manifest, mid) for mid in manifest["batches"]}
     rows = []
-    for k, models in sorted(_k_groups(metrics).items()):
+    for k, models in sorted(_k_groups(manifest, metrics).items()):
         values = {mid: pass1_by_task(manifest, mid) for mid in models}
         family = []
         for i, a in enumerate(models):
@@ -406,7 +420,7 @@ def run_rank_groups(manifest: dict, metrics: dict[str, dict]) -> dict[str, int]:
     told_apart = {frozenset((r["model_a"], r["model_b"])) for r in pairwise_rows(manifest, metrics)
                   if r["distinguishable"]}
     groups = {}
-    for models in _k_groups(metrics).values():
+    for models in _k_groups(manifest, metrics).values():
         groups.update(rank_groups(models, {mid: metrics[mid]["pass@1"] for mid in models}, told_apart))
     return groups
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sweboard.catalog import Catalog, ModelEntry
+from sweboard.compare import DELTA
 from sweboard.errors import SweboardError
+from sweboard.intervals import difference_interval, rate_interval
+from sweboard.leaderboard import repo_of
 from sweboard.ledger import Ledger
 from sweboard.runconfig import RunnerConfig
-from sweboard.stats import half_width, min_detectable_flips
+from sweboard.stats import min_detectable_flips
 
 # Which catalog providers each iteration drives (the plan: i1 = Chutes, i2 = Chutes + OpenRouter).
 ITERATION_PROVIDERS = {"i1": ("chutes",), "i2": ("chutes", "openrouter"), "i3": ("chutes", "openrouter"),
@@ -49,6 +52,7 @@ class ModelPlan:
     attempts_bound: int
     calls_bound: int
     cost_bound: float
+    repos: tuple[str, ...] = ()  # each task's repo: the slice's design, which fixes its intervals
 
 
 def plan(models: list[ModelEntry], instance_ids: list[str], config: RunnerConfig) -> list[ModelPlan]:
@@ -57,7 +61,8 @@ def plan(models: list[ModelEntry], instance_ids: list[str], config: RunnerConfig
         attempts = sum((1 if m.is_baseline else config.attempts_for(m.id, iid)[0]) for iid in instance_ids)
         calls = 0 if m.is_baseline else attempts * config.step_limit * (1 + config.gateway_max_retries)
         per_call = (config.prompt_tokens_bound * m.price_per_1k_input + config.max_tokens * m.price_per_1k_output) / 1000
-        out.append(ModelPlan(m, len(instance_ids), attempts, calls, round(calls * per_call, 4)))
+        out.append(ModelPlan(m, len(instance_ids), attempts, calls, round(calls * per_call, 4),
+                             tuple(repo_of(iid) for iid in instance_ids)))
     return out
 
 
@@ -90,10 +95,17 @@ def render(plans: list[ModelPlan], config: RunnerConfig, ledger: Ledger | None =
             left = prov.dollar_cap - used["dollars"]
             lines.append(f"{name}: ${used['dollars']:.4f} spent of ${prov.dollar_cap:.2f}; bound ${cost:.4f} "
                          f"{'fits' if cost <= left else 'EXCEEDS what is left: the run stops at the cap and resumes later'}")
-    n = plans[0].tasks if plans else 0
-    if n:
-        detect = min_detectable_flips(n)
-        lines.append(f"what {n} tasks can resolve: a rate near 0.5 has a 95% interval of +/-{half_width(n):.2f}; a paired "
-                     f"test between two models needs {detect if detect else 'more tasks than the slice has'}"
-                     f"{' tasks flipping one way' if detect else ''} to tell them apart")
+    if plans and plans[0].tasks:
+        lines.append(resolution(plans[0].tasks, list(plans[0].repos)))
     return "\n".join(lines)
+
+
+def resolution(n: int, repos: list[str]) -> str:
+    """What a slice of n tasks (in these repos) can resolve, by the board's own methods."""
+    low, high = rate_interval([1.0] * (n // 2) + [0.0] * (n - n // 2), repos or [f"t{i}" for i in range(n)])
+    same_low, same_high = difference_interval([0.0] * n)
+    detect = min_detectable_flips(n)
+    return (f"what {n} tasks can resolve: a rate near 0.5 has a 95% interval of +/-{(high - low) / 2:.2f}; a paired "
+            f"test between two models needs {detect if detect else 'more tasks than the slice has'}"
+            f"{' tasks flipping one way' if detect else ''} to tell them apart; a rerun with identical outcomes "
+            f"bounds the change to +/-{same_high:.2f} (the reproduction gate passes within +/-{DELTA:g})")

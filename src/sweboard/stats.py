@@ -91,47 +91,6 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
-# --- confidence intervals -------------------------------------------------------------------
-
-LEVEL = 0.95
-
-
-def _binom_cdf(k: int, n: int, p: float) -> float:
-    if p <= 0:
-        return 1.0
-    if p >= 1:
-        return 0.0 if k < n else 1.0
-    return sum(comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k + 1))
-
-
-def clopper_pearson(successes: int, n: int, level: float = LEVEL) -> tuple[float, float]:
-    """Exact binomial interval (by bisection on the binomial CDF; no SciPy needed)."""
-    if n == 0:
-        return 0.0, 1.0
-    alpha = 1 - level
-
-    def solve(target, k, increasing):
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            value = _binom_cdf(k, n, mid)
-            if (value > target) == increasing:
-                hi = mid
-            else:
-                lo = mid
-        return (lo + hi) / 2
-
-    low = 0.0 if successes == 0 else solve(1 - alpha / 2, successes - 1, False)
-    high = 1.0 if successes == n else solve(alpha / 2, successes, False)
-    return low, high
-
-
-def half_width(n: int, p: float = 0.5, level: float = LEVEL) -> float:
-    """Half the width of the exact interval at rate p on n tasks: what a slice of n can resolve."""
-    low, high = clopper_pearson(round(p * n), n, level)
-    return round((high - low) / 2, 3)
-
-
 def min_detectable_flips(n: int, alpha: float = ALPHA) -> int | None:
     """Fewest tasks, all flipping one way between two models, that a paired test on n tasks detects."""
     need = min_flips_to_detect(alpha)

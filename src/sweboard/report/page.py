@@ -45,6 +45,12 @@ def _table(cols, rows, link, cls) -> str:
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
 
 
+def _reused(rows: list[dict]) -> str:
+    """How many verdicts were reused (an identical patch already graded on the same image and evaluator)."""
+    n = sum(r.get("verdicts_reused") or 0 for r in rows)
+    return f'<span class="reused">{n} verdict{"" if n == 1 else "s"} reused from identical patches</span>'
+
+
 def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[dict], breakdown: list[dict],
            err_columns: tuple[str, ...]) -> Path:
     by_run: dict[str, list[dict]] = {}
@@ -63,7 +69,8 @@ def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[
 <h2>Run <a href="{link}">{escape(run_id)}</a></h2>
 <p class="meta">{escape(m['dataset_lock']['repo_id'])}@{escape(m['dataset_lock']['revision'][:12])}, split
 {escape(m['slice']['split'])}, {len(m['slice']['instance_ids'])} tasks; created {escape(created.get(run_id, ''))};
-run status {escape(str(m.get('status')))}. <a href="{escape(run_id)}/pairwise.csv">pairwise comparisons</a></p>
+run status {escape(str(m.get('status')))}; {_reused(run_rows)}. <a href="{escape(run_id)}/pairwise.csv">pairwise
+comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</p>
 {_table(HEADLINE, run_rows, link, "headline")}
 <details><summary>All {len(cols)} columns</summary>{_table(cols, run_rows, link, "full")}</details>
 <div class="charts">
@@ -88,7 +95,8 @@ details {{ overflow-x: auto; max-width: 100%; }} .note {{ color: #666; }}
 <h1>sweboard leaderboard</h1>
 <p>Every number comes from the linked <code>manifest.json</code> of its run. A score is shown only when the row's
 status is <em>ok</em>; otherwise the cell is empty and the status says why. Rates are fractions 0&ndash;1, with 95%
-intervals; models in the same <code>rank_group</code> cannot be told apart by a paired test. Rows of kind
+intervals; rows of one <code>rank_group</code> (within one run and one K) are never told apart by the paired
+test of its pairwise comparisons (rows of different groups need not be). Rows of kind
 <em>test-equipment</em> come from the scripted offline provider and are never a model's result.
 Definitions: docs/metrics.md. Data: <a href="leaderboard.csv">leaderboard.csv</a>,
 <a href="leaderboard_by_repo.csv">by repo</a>, <a href="leaderboard_by_difficulty.csv">by difficulty</a>.</p>
