@@ -1,5 +1,6 @@
 """The scripted provider over real HTTP on 127.0.0.1."""
 
+import base64
 import json
 import time
 import urllib.error
@@ -56,7 +57,9 @@ def test_solver_drives_mini_swe_agent_to_a_submission(server):
     status, _, body = post(server.base_url, "scripted/solver", conversation(0))
     assert status == 200 and body["system_fingerprint"] == FINGERPRINT
     name, args = call_of(body)
-    assert name == "bash" and "git apply" in json.loads(args)["command"] and ROW["patch"].strip() in json.loads(args)["command"]
+    command = json.loads(args)["command"]
+    encoded = command.split("printf '%s' '", 1)[1].split("'", 1)[0]
+    assert name == "bash" and "git apply" in command and base64.b64decode(encoded).decode() == ROW["patch"]
     usage = body["usage"]
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0 and usage["cost"] > 0
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -65,11 +68,27 @@ def test_solver_drives_mini_swe_agent_to_a_submission(server):
 
 
 def test_solver_drives_swe_agent_through_its_own_tools_and_submits_twice(server):
-    names = [call_of(post(server.base_url, "scripted/solver", conversation(i), SWEAGENT_TOOLS)[2])[0] for i in range(4)]
-    assert names == ["bash", "str_replace_editor", "submit", "submit"]
-    edit = json.loads(call_of(post(server.base_url, "scripted/solver", conversation(1), SWEAGENT_TOOLS)[2])[1])
-    assert edit["command"] == "str_replace" and edit["path"] == "/testbed/tinycalc/stats.py"
-    assert "return low" in edit["old_str"] and "return high" in edit["new_str"]
+    names = [call_of(post(server.base_url, "scripted/solver", conversation(i), SWEAGENT_TOOLS)[2])[0] for i in range(5)]
+    assert names == ["bash", "str_replace_editor", "bash", "submit", "submit"]
+    view = json.loads(call_of(post(server.base_url, "scripted/solver", conversation(1), SWEAGENT_TOOLS)[2])[1])
+    assert view == {"command": "view", "path": "/testbed/tinycalc/stats.py"}
+    apply = json.loads(call_of(post(server.base_url, "scripted/solver", conversation(2), SWEAGENT_TOOLS)[2])[1])
+    assert "base64 -d" in apply["command"] and "git apply" in apply["command"]
+
+
+def test_gold_patches_replay_byte_for_byte_through_a_shell(tmp_path):
+    """A trailing blank context line, a missing final newline, quotes and a heredoc word survive."""
+    import subprocess
+
+    from sweboard.testbench.provider import _apply_command
+
+    patch = ("--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n a 'q' \"dq\" $HOME SWEBOARD_PATCH_EOF\n-b\n+c\n \n"
+             "\\ No newline at end of file\n")
+    cmd = _apply_command(patch).replace("cd /testbed && ", "").replace(" && git apply --whitespace=nowarn "
+                                                                      "/tmp/sweboard-gold.patch", "")
+    cmd = cmd.replace("/tmp/sweboard-gold.patch", str(tmp_path / "out.patch")).replace(" && rm -f " + str(tmp_path / "out.patch"), "")
+    subprocess.run(["bash", "-c", cmd], check=True)
+    assert (tmp_path / "out.patch").read_text() == patch
 
 
 def test_empty_wrong_and_malformed(server):
@@ -114,3 +133,25 @@ def test_stops_by_itself():
     assert p.state.stopping.wait(5)
     with pytest.raises(OSError):  # refused or reset: nobody serves any more
         urllib.request.urlopen(p.base_url + "/models", timeout=1)
+
+
+def test_the_provider_serves_rows_given_on_its_command_line(tmp_path):
+    """Real SWE-bench rows (here a made-up one) from a JSONL file; a bad file is one line, exit 2."""
+    import subprocess
+    import sys
+
+    row = {"instance_id": "owner__repo-1", "problem_statement": "Widget breaks on blank lines\nmore", "patch":
+           "--- a/w.py\n+++ b/w.py\n@@ -1,2 +1,2 @@\n-x = 1\n+x = 2\n \n"}
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps(row) + "\n")
+    from sweboard.testbench.provider import ScriptedProvider, load_rows_file
+
+    with ScriptedProvider(rows=load_rows_file(rows)) as p:
+        _, _, body = post(p.base_url, "scripted/solver", [{"role": "user", "content": row["problem_statement"]}])
+        command = json.loads(call_of(body)[1])["command"]
+        assert base64.b64decode(command.split("printf '%s' '", 1)[1].split("'", 1)[0]).decode() == row["patch"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instance_id": "x", "patch": "p"}\n')
+    proc = subprocess.run([sys.executable, "-m", "sweboard.testbench.provider", "--rows", str(bad)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"error: {bad}:1: field 'problem_statement': expected a non-empty string"

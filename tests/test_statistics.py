@@ -283,3 +283,71 @@ def test_the_baseline_ranks_at_the_runs_k_as_the_floor():
     assert (rows["m"]["rank_group"], rows["base"]["rank_group"]) == (1, 2)
     [pair] = pairwise_rows(m)
     assert {pair["model_a"], pair["model_b"]} == {"m", "base"} and pair["distinguishable"]
+
+
+# --- pinned details (each guards a mutant of tests/mutants.yaml) ------------------------------
+
+def test_the_design_effect_weights_repos_by_their_size():
+    from sweboard.intervals import design_effect
+
+    assert design_effect(["a"] * 5 + ["b", "c", "d"]) == pytest.approx(1 + (28 / 8 - 1) * 0.2)
+    assert design_effect(["a"] * 8) == 1.0
+
+
+def test_bounds_are_rounded_outwards_and_one_success_is_not_zero():
+    from scipy.stats import beta
+
+    for x in range(1, 19):
+        low, high = rate_interval([1.0] * x + [0.0] * (19 - x), [f"t{i}" for i in range(19)])
+        assert low <= beta.ppf(0.025, x, 19 - x + 1) and high >= beta.ppf(0.975, x + 1, 19 - x), x
+    assert rate_interval([1.0] + [0.0] * 9, list("abcdefghij"))[0] > 0
+
+
+def test_the_difference_interval_keeps_its_bonferroni_share():
+    assert difference_interval([0.0] * 19) == (-0.2434, 0.2434), "1 - 0.005 ** (1 / 19): q at 99 %"
+
+
+def test_pairs_are_holm_adjusted_over_the_run():
+    ids = tuple(f"r{i % 4}__x-{i}" for i in range(20))
+    verdicts = {"a": {t: ["resolved" if i < 10 else "unresolved"] for i, t in enumerate(ids)},
+                "b": {t: ["resolved" if i < 4 else "unresolved"] for i, t in enumerate(ids)},
+                "c": {t: ["resolved" if i < 9 else "unresolved"] for i, t in enumerate(ids)}}
+    m = manifest("R", {x: {t: [attempt(1)] for t in ids} for x in "abc"}, verdicts, ids=ids)
+    pair = {(p["model_a"], p["model_b"]): p for p in pairwise_rows(m)}[("a", "b")]
+    assert pair["p_value"] == pytest.approx(0.03125) and pair["p_holm"] == pytest.approx(0.09375)
+    assert not pair["distinguishable"]
+
+
+def test_tokens_some_calls_did_not_report_are_empty_and_all_reported_are_summed():
+    m = manifest("R", {"m": {"t1": [attempt(1)], "t2": [attempt(1)]}}, {"m": {"t1": ["resolved"], "t2": ["resolved"]}})
+    a1, a2 = (m["batches"]["m"]["attempts"][t][0] for t in ("t1", "t2"))
+    a1["usage"].update({"answered_calls": 3, "cached_tokens": 5, "cached_tokens_calls": 3})
+    a2["usage"].update({"answered_calls": 3, "cached_tokens": 7, "cached_tokens_calls": 2})
+    assert batch_metrics(m, "m")["cached_tokens"] == ""
+    a2["usage"]["cached_tokens_calls"] = 3
+    assert batch_metrics(m, "m")["cached_tokens"] == 12
+
+
+def test_rows_of_another_k_rank_apart():
+    k1 = manifest("A", {"one": {"t1": [attempt(1)], "t2": [attempt(1)]}},
+                  {"one": {"t1": ["resolved"], "t2": ["unresolved"]}})
+    k2 = manifest("B", {"two": {"t1": [attempt(1), attempt(2)], "t2": [attempt(1)]}},
+                  {"two": {"t1": ["resolved", "resolved"], "t2": ["resolved"]}}, stop_after_resolved=False)
+    k1b = manifest("C", {"again": {"t1": [attempt(1)], "t2": [attempt(1)]}},
+                   {"again": {"t1": ["unresolved"], "t2": ["unresolved"]}})
+    assert [r["model"] for r in leaderboard_rows([k1, k2, k1b])] == ["one", "again", "two"]
+
+
+def test_the_reproduction_gate_adjusts_over_the_models(home):
+    ids = tuple(f"r{i % 6}__x-{i}" for i in range(19))
+    tasks = {t: [attempt(1)] for t in ids}
+    a = {"m1": {t: ["resolved" if i < 10 else "unresolved"] for i, t in enumerate(ids)},
+         "m2": {t: ["resolved"] for t in ids}}
+    b = {"m1": {t: ["resolved" if 6 <= i < 10 else "unresolved"] for i, t in enumerate(ids)},
+         "m2": {t: ["resolved"] for t in ids}}
+    for run, verdicts in (("A", a), ("B", b)):
+        _write(home / "runs", manifest(run, {x: json.loads(json.dumps(tasks)) for x in ("m1", "m2")}, verdicts, ids=ids))
+    comparisons, _, _ = compare("A", "B")
+    m1 = {c.model: c for c in comparisons}["m1"]
+    assert m1.test.p_value == pytest.approx(0.03125) and m1.p_holm == pytest.approx(0.0625) and not m1.moved
+    assert reproduction_gate(comparisons)[1] == NA

@@ -18,9 +18,11 @@ model's result. It binds 127.0.0.1 only and shuts itself down after `max_seconds
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import math
+import sys
 import threading
 import time
 import uuid
@@ -96,7 +98,11 @@ def find_task(messages: list[dict], tasks: dict[str, dict]) -> dict | None:
 
 
 def _apply_command(patch: str) -> str:
-    return f"cd /testbed && git apply --whitespace=nowarn <<'SWEBOARD_PATCH_EOF'\n{patch.rstrip()}\nSWEBOARD_PATCH_EOF"
+    """Apply the gold patch byte for byte: base64 survives any shell, JSON or tool-call handling of
+    whitespace (a stripped trailing blank context line is a "corrupt patch" to git)."""
+    encoded = base64.encodebytes(patch.encode()).decode()
+    return (f"cd /testbed && printf '%s' '{encoded}' | base64 -d > /tmp/sweboard-gold.patch "
+            "&& git apply --whitespace=nowarn /tmp/sweboard-gold.patch && rm -f /tmp/sweboard-gold.patch")
 
 
 def _wrong_command(patch: str) -> str:
@@ -141,14 +147,18 @@ def plan(scenario: str, agent: str, row: dict | None) -> list[tuple[str, dict]]:
     """The scripted actions, as (tool name, arguments), for one conversation.
 
     For SWE-agent the solver works through SWE-agent's own tools: `bash` to look, its
-    `str_replace_editor` to edit, and `submit` twice (its review step asks to confirm)."""
+    `str_replace_editor` to view the file, `bash` to apply the gold patch byte for byte (an edit
+    re-typed through the editor cannot reproduce every patch: missing final newlines, blank
+    context lines), and `submit` twice (its review step asks to confirm)."""
     solves = row is not None and scenario in ("solver", "ratelimited", "slow", "hang")
     if scenario == "escape":
         return [("bash", {"command": ESCAPE_COMMAND}), ("bash", {"command": "echo still here"})]
     if agent == "sweagent":
         steps: list[tuple[str, dict]] = [("bash", {"command": "cd /testbed && git status --short && ls"})]
-        if solves:
-            steps += editor_steps(row["patch"])
+        if solves:  # look through SWE-agent's editor (its tool bundle), apply the gold patch byte for byte
+            steps.append(("str_replace_editor", {"command": "view",
+                                                 "path": f"/testbed/{taskset._files_in_patch(row['patch'])[0]}"}))
+            steps.append(("bash", {"command": _apply_command(row["patch"])}))
         elif row is not None and scenario == "wrong":
             steps.append(("bash", {"command": _wrong_command(row["patch"])}))
         return steps + [("submit", {}), ("submit", {})]
@@ -310,9 +320,11 @@ class _Handler(BaseHTTPRequestHandler):
 class ScriptedProvider:
     """Start with `with ScriptedProvider() as p: p.base_url` (a thread in this process)."""
 
-    def __init__(self, settings: ProviderSettings | None = None, port: int = 0):
+    def __init__(self, settings: ProviderSettings | None = None, port: int = 0, rows: list[dict] | None = None):
+        """`rows`: the tasks it knows (default: the bundled offline set); real SWE-bench rows work too."""
         self.settings = settings or ProviderSettings()
-        self.state = _State(settings=self.settings, tasks={r["instance_id"]: r for r in taskset.load_rows()})
+        rows = taskset.load_rows() if rows is None else rows
+        self.state = _State(settings=self.settings, tasks={r["instance_id"]: r for r in rows})
         handler = type("Handler", (_Handler,), {"state": self.state})
         self.httpd = ThreadingHTTPServer((HOST, port), handler)
         self.httpd.daemon_threads = True
@@ -361,6 +373,31 @@ class ScriptedProvider:
         self.stop()
 
 
+def load_rows_file(path: Path) -> list[dict]:
+    """Rows from a JSONL file, each checked for what the solver needs (one-line errors)."""
+    from sweboard.errors import SweboardError
+
+    rows = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise SweboardError(f"{path}: cannot read ({exc.strerror})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise SweboardError(f"{path}:{n}: not a JSON object") from None
+        for key in ("instance_id", "problem_statement", "patch"):
+            if not isinstance(row, dict) or not isinstance(row.get(key), str) or not row[key].strip():
+                raise SweboardError(f"{path}:{n}: field {key!r}: expected a non-empty string")
+        rows.append(row)
+    if not rows:
+        raise SweboardError(f"{path}: no rows (expected one JSON object a line)")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Scripted OpenAI-compatible provider on 127.0.0.1 (test equipment).")
     p.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: a free one)")
@@ -373,12 +410,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate-limit-failures", type=int, default=3, help="429s per conversation for scripted/ratelimited")
     p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds on 429")
     p.add_argument("--hang-seconds", type=float, default=120.0, help="how long scripted/hang holds a call")
+    p.add_argument("--rows", type=Path,
+                   help="JSONL of dataset rows to serve (instance_id, problem_statement, patch), e.g. "
+                        "runs/<run_id>/dataset.jsonl; default: the bundled offline set")
     args = p.parse_args(argv)
+    try:
+        rows = load_rows_file(args.rows) if args.rows else None
+    except Exception as exc:  # SweboardError: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     settings = ProviderSettings(rate_limit_failures=args.rate_limit_failures, retry_after_seconds=args.retry_after,
                                 latency_seconds=args.latency, min_latency_seconds=args.min_latency,
                                 hang_seconds=args.hang_seconds,
                                 max_seconds=args.max_seconds, call_log=args.call_log)
-    provider = ScriptedProvider(settings, port=args.port)
+    provider = ScriptedProvider(settings, port=args.port, rows=rows)
     if args.port_file:
         args.port_file.write_text(str(provider.port))
     print(f"scripted provider (TEST EQUIPMENT) on {provider.base_url}; stops after {args.max_seconds:g}s", flush=True)
