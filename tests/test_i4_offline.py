@@ -2,6 +2,7 @@
 the pairwise file and the page, for real (the solver and the baseline, to keep CI's time)."""
 
 import csv
+import json
 import subprocess
 from pathlib import Path
 
@@ -44,5 +45,12 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
     assert pair["distinguishable"] == "True" and int(pair["only_b"]) + int(pair["only_a"]) == 10
     page = (runs / "leaderboard.html").read_text()
     assert 'id="i4-off"' in page and '<svg class="chart pareto"' in page and 'class="chart heatmap"' in page
-    # the canary ran first, on the same slice, and stays off the board
-    assert any(p.name.startswith("canary-offline-") for p in runs.iterdir())
+    # the preflight ran first, on the same slice: its canary and solver runs stay off the board
+    manifest = json.loads((runs / "i4-off" / "manifest.json").read_text())
+    pf = manifest["preflight"]
+    assert pf["passed"] and [s["name"] for s in pf["steps"]] == ["credentials", "probe", "images", "canary", "solver"]
+    assert pf["steps"][1]["detail"] == "skipped (--no-probe)", "the offline set's failing models are not probed"
+    assert json.loads((runs / "i4-off.canary" / "manifest.json").read_text())["kind"] == "canary"
+    assert json.loads((runs / "i4-off.solver" / "manifest.json").read_text())["kind"] == "preflight"
+    on_board = {r["run_id"] for r in rows(runs / "leaderboard.csv")}
+    assert "i4-off.canary" not in on_board and "i4-off.solver" not in on_board

@@ -10,10 +10,12 @@ HOME_DIR="${SWEBOARD_HOME:-$ROOT}"
 usage() {
   cat <<USAGE
 Usage: tools/bootstrap_i0.sh [--offline] [--model ID]... [--runner mini|sweagent] [--run-id ID] [--resume]
-                            [--jobs N] [--dry-run] [--help]
+                            [--jobs N] [--preflight] [--no-probe] [--dry-run] [--help]
 
 Runs the i0 slice (config/instances_i0.yaml) end to end and writes runs/leaderboard.csv:
 sets up .venv if missing, ensures a Docker engine, locks the dataset if no lock exists,
+runs the preflight (tools/preflight.py: keys, a one-token probe per model, images, the evaluator
+canary, the scripted solver through the runner; nothing is spent unless it passes),
 runs the models' agent batches at once (tools/run_models.py), evaluates with the official SWE-bench evaluator,
 marks the run finished, and folds manifests into the leaderboard.
 
@@ -26,6 +28,8 @@ marks the run finished, and folds manifests into the leaderboard.
   --run-id ID   default: i0-<offline|lite>-<UTC timestamp>
   --resume      continue an existing run; finished attempts (and their model calls) are not repeated
   --jobs N      agent attempts at once across the models (default 8, config/sweagent.yaml); 1: one at a time
+  --preflight   run only the preflight, then stop
+  --no-probe    no one-token request per model in the preflight
   --dry-run     print the steps and each tool's plan; change nothing
   --help        this text
 USAGE
@@ -34,6 +38,8 @@ USAGE
 OFFLINE=0
 RESUME=0
 DRY_RUN=0
+PREFLIGHT_ONLY=0
+PROBE_FLAGS=()
 RUN_ID=""
 RUNNER=""
 JOBS_FLAGS=()
@@ -43,6 +49,8 @@ while [[ $# -gt 0 ]]; do
     --offline) OFFLINE=1 ;;
     --resume) RESUME=1 ;;
     --dry-run) DRY_RUN=1 ;;
+    --preflight) PREFLIGHT_ONLY=1 ;;
+    --no-probe) PROBE_FLAGS=(--no-probe) ;;
     --run-id) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --run-id needs a value" >&2; exit 2; }; RUN_ID="$2"; shift ;;
     --model) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --model needs a value" >&2; exit 2; }; MODELS+=("$2"); shift ;;
     --runner) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --runner needs a value" >&2; exit 2; }; RUNNER="$2"; shift ;;
@@ -81,6 +89,11 @@ if [[ "$DRY_RUN" == 1 ]]; then
   tools/setup_venv.sh --dry-run
   [[ -x "$PY" ]] || exit 0
   tools/ensure_docker.sh --dry-run
+  PF_MODELS=()
+  for model in "${MODELS[@]}"; do PF_MODELS+=(--model "$model"); done
+  "$PY" tools/preflight.py --run-id "$RUN_ID" --section "$SECTION" "${PF_MODELS[@]}" ${RUNNER:+--runner "$RUNNER"} \
+    ${PROBE_FLAGS[@]+"${PROBE_FLAGS[@]}"} --dry-run
+  [[ "$PREFLIGHT_ONLY" == 1 ]] && exit 0
   for model in "${MODELS[@]}"; do
     "$PY" tools/run_model_batch.py --run-id "$RUN_ID" --model "$model" --section "$SECTION" --dry-run ${BATCH_FLAGS[@]+"${BATCH_FLAGS[@]}"}
   done
@@ -88,7 +101,7 @@ if [[ "$DRY_RUN" == 1 ]]; then
   exit 0
 fi
 
-if [[ "$RESUME" == 0 && -e "${HOME_DIR}/runs/${RUN_ID}" ]]; then
+if [[ "$RESUME" == 0 && -e "${HOME_DIR}/runs/${RUN_ID}/manifest.json" ]]; then
   echo "bootstrap_i0.sh: runs/${RUN_ID} already exists and is immutable; pass --resume or choose a new --run-id" >&2
   exit 2
 fi
@@ -113,6 +126,16 @@ fi
 
 MODEL_FLAGS=()
 for model in "${MODELS[@]}"; do MODEL_FLAGS+=(--model "$model"); done
+step "preflight: keys, probe, images, evaluator canary, scripted solver through the runner"
+PREFLIGHT_FLAGS=()
+[[ "$RESUME" == 1 ]] && PREFLIGHT_FLAGS+=(--resume)
+[[ -n "$RUNNER" ]] && PREFLIGHT_FLAGS+=(--runner "$RUNNER")
+if ! "$PY" tools/preflight.py --run-id "$RUN_ID" --section "$SECTION" "${MODEL_FLAGS[@]}" \
+     ${PREFLIGHT_FLAGS[@]+"${PREFLIGHT_FLAGS[@]}"} ${PROBE_FLAGS[@]+"${PROBE_FLAGS[@]}"}; then
+  echo "bootstrap_i0.sh: the preflight failed (the line above says what to do); no model was run" >&2
+  exit 1
+fi
+if [[ "$PREFLIGHT_ONLY" == 1 ]]; then echo "preflight only (--preflight): no model was run"; exit 0; fi
 step "agent batches, at once: ${MODELS[*]}"
 BATCHES_RC=0
 "$PY" tools/run_models.py --run-id "$RUN_ID" --section "$SECTION" "${MODEL_FLAGS[@]}" ${BATCH_FLAGS[@]+"${BATCH_FLAGS[@]}"} \

@@ -152,12 +152,23 @@ def init_run(plan: BatchPlan, resume: bool) -> None:
         _init_run(plan, resume)
 
 
+PREFLIGHT_FILES = ("preflight.json", "preflight-probe")  # what tools/preflight.py writes before the run exists
+
+
+def _preflight(run_id: str) -> dict:
+    """The run's preflight record (tools/preflight.py), for its manifest."""
+    from sweboard.preflight import read_record
+
+    rec = read_record(run_id)
+    return {"preflight": rec} if rec else {}
+
+
 def _init_run(plan: BatchPlan, resume: bool) -> None:
     existing = read_manifest(plan.run_id)
     batch_dir = run_dir(plan.run_id) / "attempts" / plan.model.slug
     if existing is None:
         rd = run_dir(plan.run_id)
-        if rd.exists() and any(rd.iterdir()):
+        if rd.exists() and any(p.name not in PREFLIGHT_FILES for p in rd.iterdir()):
             raise SweboardError(f"runs/{plan.run_id}: exists without a manifest.json; refusing to write into it")
         rd.mkdir(parents=True, exist_ok=True)
         # The exact rows agents and evaluator see: the locked data, this slice, nothing else.
@@ -169,11 +180,13 @@ def _init_run(plan: BatchPlan, resume: bool) -> None:
                       "instance_ids": list(plan.slice.instance_ids), "instance_ids_sha256": plan.slice.ids_hash,
                       "rationale": plan.slice.rationale, "difficulty": plan.slice.difficulty},
             "dataset_file": "dataset.jsonl", "runner_config": plan.config.to_dict(),
-            "batches": {}, "evaluations": {},
+            "batches": {}, "evaluations": {}, **_preflight(plan.run_id),
         })
         return
     if existing.get("status") == "finished" and not resume:
         raise SweboardError(f"run {plan.run_id} is finished and immutable; use a new --run-id")
+    if _preflight(plan.run_id) and existing.get("preflight") != _preflight(plan.run_id)["preflight"]:
+        update_manifest(plan.run_id, lambda m: m.update(_preflight(plan.run_id)))  # repeated: images changed
     if existing["slice"]["instance_ids_sha256"] != plan.slice.ids_hash:
         raise SweboardError(f"run {plan.run_id} was started on another instance list ({existing['slice']['file']} "
                             f"[{existing['slice']['section']}]); use a new --run-id")
@@ -498,7 +511,11 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         runner.prepare()  # e.g. the warm fork server starts importing while images are checked
     if plan.model.calls_a_model or plan.model.provider.name == "canary":
         ensure_images(plan.rows, log)  # before any attempt's clock: a pull is never the model's time
-    # a thread per task (attempts of one task in order); what runs at once is capped by slots.py:
+    if hasattr(runner, "prepare_images"):
+        try:  # SWE-agent's derived images, built before any attempt's clock
+            runner.prepare_images([r["image"] for r in plan.rows], log)
+        except SweboardError as exc:
+            log(f"{plan.model.id}: SWE-agent images: {exc}")  # each attempt of such a task is infrastructure    # a thread per task (attempts of one task in order); what runs at once is capped by slots.py:
     # jobs across the iteration's batches, the provider's max_concurrency, and the CPU guardrail
     capacity = capacity_for(plan.config)
     workers = max(1, min(plan.config.jobs, len(plan.rows)))
@@ -584,6 +601,7 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, sto
         "model": plan.model.public_dict(),
         "kind": "baseline" if plan.model.is_baseline else ("test-equipment" if plan.model.test_equipment else "model"),
         "runner": runner.name, "runner_version": runner.version(),
+        **({"runner_images": runner.image_record()} if hasattr(runner, "image_record") else {}),
         "attempts_per_task": max(plan.attempts_for(r["instance_id"])[0] for r in plan.rows),
         "stop_after_resolved": plan.config.stop_after_resolved,
         "status": status, "started_at": started_at, "finished_at": utc_now(),

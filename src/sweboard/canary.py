@@ -45,6 +45,22 @@ class PatchRunner:
                              duration_seconds=time.monotonic() - started)
 
 
+def _misgraded(run_id: str) -> tuple[list[str], list[str]]:
+    """(tasks whose gold patch did not resolve, tasks an empty patch resolved), each with its outcome."""
+    from sweboard.leaderboard import task_outcomes
+    from sweboard.manifest import read_manifest
+    from sweboard.outcomes import RESOLVED
+
+    m = read_manifest(run_id) or {}
+    if not m.get("batches"):
+        return [], []
+    gold = [f"{iid} ({per[-1]['outcome'] if per else 'no attempt'})" for iid, per in
+            sorted(task_outcomes(m, GOLD.id).items()) if not per or per[-1]["outcome"] != RESOLVED]
+    empty = [iid for iid, per in sorted(task_outcomes(m, EMPTY.id).items())
+             if per and per[-1]["outcome"] == RESOLVED]
+    return gold, empty
+
+
 def run_canary(sl: Slice, run_id: str | None = None, log=print) -> dict:
     """Grade gold and empty patches on the slice; returns {run_id, passed, gold, empty, detail}."""
     lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
@@ -62,15 +78,16 @@ def run_canary(sl: Slice, run_id: str | None = None, log=print) -> dict:
                             "graded": sum(ev["counts"].values()), "pending": ev["pending"]}
     n = len(rows)
     gold, empty = counts[GOLD.id], counts[EMPTY.id]
+    gold["failed"], empty["failed"] = _misgraded(run_id)
     problems = []
     if gold["batch"] != "ok" or empty["batch"] != "ok":
         problems.append(f"batches did not complete (gold: {gold['batch']}; empty: {empty['batch']})")
     if gold["evaluation"] != "ok" or empty["evaluation"] != "ok":
         problems.append(f"evaluator did not grade everything (gold: {gold['evaluation']}; empty: {empty['evaluation']})")
     if gold["resolved"] != n:
-        problems.append(f"gold patches resolved {gold['resolved']}/{n} (expected {n})")
+        problems.append(f"gold patches resolved {gold['resolved']}/{n} (expected {n}; not: {', '.join(gold['failed'])})")
     if empty["resolved"] != 0:
-        problems.append(f"empty patches resolved {empty['resolved']}/{n} (expected 0)")
+        problems.append(f"empty patches resolved {empty['resolved']}/{n} (expected 0; resolved: {', '.join(empty['failed'])})")
     result = {"run_id": run_id, "passed": not problems, "instances": n, "gold": gold, "empty": empty,
               "detail": "; ".join(problems) or f"gold {n}/{n} resolved, empty 0/{n}"}
 

@@ -566,6 +566,59 @@ def compare_runs(argv=None):
 
 
 @_cli
+def preflight(argv=None):
+    from sweboard import preflight as pf
+    from sweboard.catalog import load_catalog
+    from sweboard.dataset_lock import load_locked_rows
+    from sweboard.runconfig import load_runner_config
+
+    p = argparse.ArgumentParser(prog="preflight.py", description=(
+        "Prove the real path before anything is spent, on the run's own slice, split and runner: credentials, "
+        "a one-token probe per model (in the ledger), task images (and SWE-agent's derived images), the evaluator "
+        "canary, and the scripted solver through the runner. One line a step; stops at the first failure (exit 1). "
+        "A passed preflight is recorded in runs/<run_id>/preflight.json and the run's manifest, and not repeated "
+        "on --resume unless a task image changed."))
+    p.add_argument("--run-id", required=True, help="the run this preflight is for")
+    p.add_argument("--model", action="append", default=[], help="model id from config/model_catalog.yaml (repeat)")
+    _slice_args(p)
+    p.add_argument("--runner", choices=["mini", "sweagent"], help="override config/sweagent.yaml's runner")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting of config/sweagent.yaml")
+    p.add_argument("--no-probe", action="store_true", help="skip the one-token request per model")
+    p.add_argument("--resume", action="store_true", help="reuse a passed preflight of this run while its images hold")
+    p.add_argument("--dry-run", action="store_true", help="say which steps would run; run nothing")
+    args = p.parse_args(argv)
+    _valid_run_id(args.run_id)
+    if not args.model:
+        raise SweboardError("--model: name at least one model (config/model_catalog.yaml)")
+    config = load_runner_config(overrides={**_overrides(args.set), **({"runner": args.runner} if args.runner else {})})
+    catalog = load_catalog()
+    models = [catalog.get(m) for m in args.model]
+    sl = _load_slice(args)
+    if args.dry_run:  # the keys are checked even now: they cost nothing to look at
+        try:
+            keys = pf.credentials_step(models)
+        except SweboardError as exc:
+            keys = f"MISSING: {exc}"
+        print(f"would run the preflight of {args.run_id} on {len(sl.instance_ids)} tasks [{sl.section}] with "
+              f"runner {config.runner}: credentials ({keys}), {'no probe' if args.no_probe else 'probe'}, images, "
+              "canary, solver")
+        return 0
+    if args.resume:
+        _, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
+        rec = pf.still_valid(args.run_id, rows, config.runner)
+        if rec:
+            print(f"preflight passed at {rec['finished_at']} with the same task images: not repeated")
+            return 0
+    rec = pf.run(args.run_id, sl, models, config.runner, config, probe=not args.no_probe)
+    if not rec["passed"]:
+        failed = rec["steps"][-1]
+        print(f"preflight FAILED at {failed['name']}: nothing was spent on the models", file=sys.stderr)
+        return 1
+    print(f"preflight passed in {sum(s['seconds'] for s in rec['steps']):.1f}s (runs/{args.run_id}/preflight.json)")
+    return 0
+
+
+@_cli
 def interval_coverage(argv=None):
     from sweboard import coverage
 

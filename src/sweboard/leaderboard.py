@@ -57,7 +57,7 @@ def load_manifests(root: Path | None = None) -> list[dict]:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise SweboardError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        if isinstance(data, dict) and data.get("kind") in ("testbench-gold-check", "canary"):  # checks, not results
+        if isinstance(data, dict) and data.get("kind") in ("testbench-gold-check", "canary", "preflight"):  # checks, not results
             continue
         check_manifest(data, path)
         manifests.append(data)

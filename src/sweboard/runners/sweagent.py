@@ -34,7 +34,9 @@ from sweboard.dockerutil import remove_labelled_containers
 from sweboard.errors import SweboardError
 from sweboard.runners.base import (BATCH_LABEL, CONTAINER_LABEL, Attempt, AttemptResult, child_env, finish, read_json, run_child,
                                    scrub_files)
+from sweboard.runners import sweagent_image
 from sweboard.runners.rexbridge import TOKEN_VAR, RexBridge
+from sweboard.runners.sweagent_image import SweAgentImage
 
 KEY_VAR = "SWEBOARD_AGENT_API_KEY"  # the only key variable the child sees
 SOURCE_RECORD = ".sweagent-source.json"  # written by tools/install_sweagent.sh into .venv
@@ -64,6 +66,19 @@ class SweAgentRunner:
 
     def __init__(self, python: str | None = None):
         self.python = python or sys.executable
+        self.images: dict[str, SweAgentImage] = {}  # row image -> what its attempts start from
+
+    def prepare_images(self, images: list[str], log=print) -> None:
+        """Derive (or reuse) SWE-agent's image of every task image, before any attempt's clock."""
+        self.images.update(sweagent_image.ensure_all(images, log))
+
+    def image_for(self, row_image: str) -> str:
+        if row_image not in self.images:
+            self.images[row_image] = sweagent_image.ensure(row_image)
+        return self.images[row_image].image
+
+    def image_record(self) -> dict:
+        return sweagent_image.record(self.images)
 
     def version(self) -> str | None:
         try:
@@ -127,7 +142,12 @@ class SweAgentRunner:
         registry.write_text(json.dumps(self.registry(attempt), indent=2))
         sa_out = out / "sweagent"
         remove_labelled_containers(f"{CONTAINER_LABEL}={attempt.uid}")  # left by a killed session
-        bridge = RexBridge(attempt.row["image"], attempt.uid, container_seconds=int(attempt.timeout_seconds) + 120,
+        try:
+            image = self.image_for(attempt.row["image"])
+        except SweboardError as exc:
+            return AttemptResult("error", "EnvironmentStartFailed", "", "infra", str(exc)[:800],
+                                 time.monotonic() - started)
+        bridge = RexBridge(image, attempt.uid, container_seconds=int(attempt.timeout_seconds) + 120,
                            labels={BATCH_LABEL: attempt.batch_label})
         try:
             bridge.start()

@@ -1,17 +1,16 @@
 """Task images built with no registry: debootstrap base → per-repo env → per-task image.
 
 Why three layers: the base (a Debian rootfs, ~1 min) is built once per machine; the env
-image holds the repo's test dependencies and `swerex-remote`, installed offline from a
-host-side wheelhouse; the task image only adds the repo at `base_commit`, so it builds in
-seconds. Each image carries a `sweboard.recipe` label (a hash of everything that went
+image holds the repo's test dependencies, installed offline from a host-side wheelhouse; the
+task image only adds the repo at `base_commit`, so it builds in seconds. Each image carries a `sweboard.recipe` label (a hash of everything that went
 into it) and is rebuilt only when that recipe changes.
 
 Every task image: is tagged with the exact `image` its dataset row names; has the repo at
 `/testbed`; stops at once (`STOPSIGNAL SIGKILL`; the harness's PID 1 is `tail -f`, which
 ignores SIGTERM and would cost 15 s per stop); has `kill` (procps) for the harness's
-timeout handler; has swe-rex in a venv of its own (`/opt/swerex`), which SWE-agent's runner
-serves on a Unix socket (runners/rexbridge.py); and has what SWE-agent's tool bundles would
-pip-install at start-up, since the containers have no network.
+timeout handler. Like a real SWE-bench image it has neither swe-rex nor what SWE-agent's tool
+bundles pip-install at start-up: SWE-agent's runner derives its own image from it
+(runners/sweagent_image.py), exactly as it does from a real one.
 """
 
 from __future__ import annotations
@@ -33,9 +32,9 @@ from sweboard.testbench import taskset
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BASE_PACKAGES = ("python3", "python3-venv", "git", "patch", "procps", "ca-certificates")
-SWEREX_REQUIREMENT = "swe-rex==1.4.0"
-# What SWE-agent's edit_anthropic tool bundle pip-installs at start-up: present beforehand, its
-# install.sh finds them satisfied and needs no network (the containers have none).
+SWEREX_REQUIREMENT = "swe-rex==1.4.0"  # put into SWE-agent's derived images (runners/sweagent_image.py)
+# What SWE-agent's edit_anthropic tool bundle pip-installs at start-up: present beforehand in the
+# derived image, its install.sh finds them satisfied and needs no network (the containers have none).
 SWEAGENT_TOOL_REQUIREMENTS = ("tree-sitter==0.21.3", "tree-sitter-languages==1.10.2")
 RECIPE_LABEL = "sweboard.recipe"
 
@@ -101,16 +100,19 @@ def build_base(force: bool = False, tag: str | None = None) -> BuildEvent:
     return BuildEvent(tag, "built", time.monotonic() - start)
 
 
-def wheelhouse(requirements: list[str]) -> Path:
-    """`pip download` the requirements on the host (which can reach PyPI) into the cache."""
+def wheelhouse(requirements: list[str], python_version: str | None = None) -> Path:
+    """`pip download` the requirements on the host (which can reach PyPI) into the cache: for the
+    offline images' Python 3.11 by default, else into a folder of their own for that version."""
     dest = cache_dir() / "wheelhouse"
+    if python_version:
+        dest = dest / f"py{python_version}-{_digest(*sorted(requirements))}"
     dest.mkdir(parents=True, exist_ok=True)
     stamp = dest / f".done-{_digest(*sorted(requirements))}"
     if stamp.exists():
         return dest
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-         "--python-version", "3.11", "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
+         "--python-version", python_version or "3.11", "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
          "--platform", "manylinux_2_28_x86_64", "--platform", "any",
          "-d", str(dest), *requirements],
         capture_output=True, text=True,
@@ -131,14 +133,12 @@ def _docker_build(tag: str, context: Path, recipe: str) -> None:
 
 
 def _env_dockerfile(base: str, requirements: tuple[str, ...]) -> str:
-    reqs = " ".join(f"'{r}'" for r in (*requirements, *SWEAGENT_TOOL_REQUIREMENTS))
+    reqs = " ".join(f"'{r}'" for r in requirements)
+    install = f"/opt/venv/bin/pip install --quiet --no-index --find-links /tmp/wheels {reqs}" if reqs else "true"
     return f"""FROM {base}
 COPY wheels /tmp/wheels
 RUN python3 -m venv /opt/venv \\
- && /opt/venv/bin/pip install --quiet --no-index --find-links /tmp/wheels {reqs}
-RUN python3 -m venv /opt/swerex \\
- && /opt/swerex/bin/pip install --quiet --no-index --find-links /tmp/wheels '{SWEREX_REQUIREMENT}' \\
- && ln -s /opt/swerex/bin/swerex-remote /usr/local/bin/swerex-remote \\
+ && {install} \\
  && rm -rf /tmp/wheels
 RUN git config --system --add safe.directory /testbed \\
  && git config --system user.email agent@sweboard.invalid && git config --system user.name agent \\
@@ -159,7 +159,7 @@ def build_env(repo: taskset.FixtureRepo) -> BuildEvent:
     if _is_current(tag, recipe):
         return BuildEvent(tag, "cached", 0.0)
     start = time.monotonic()
-    wheels = wheelhouse([*repo.requirements, *SWEAGENT_TOOL_REQUIREMENTS, SWEREX_REQUIREMENT])
+    wheels = wheelhouse(list(repo.requirements))
     with tempfile.TemporaryDirectory(prefix="sweboard-env-") as tmp:
         ctx = Path(tmp)
         shutil.copytree(wheels, ctx / "wheels")
