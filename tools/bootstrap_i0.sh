@@ -108,6 +108,10 @@ fi
 
 step "Python environment (.venv)"
 tools/setup_venv.sh
+# one driver per run, and --resume only of a run that exists (a mistyped id never starts a new run)
+CLAIM_ARGS=(--run-id "$RUN_ID" --pid "$$")
+[[ "$RESUME" == 1 ]] && CLAIM_ARGS+=(--resume)
+"$PY" tools/claim_run.py "${CLAIM_ARGS[@]}" || exit 2
 if [[ "$OFFLINE" == 1 ]]; then tools/ensure_debootstrap.sh; fi
 
 step "Docker engine"

@@ -110,6 +110,10 @@ if [[ "$RESUME" == 0 && -e "${HOME_DIR}/runs/${RUN_ID}/manifest.json" ]]; then
   echo "run_${ITERATION}.sh: runs/${RUN_ID} already exists and is immutable; pass --resume or choose a new --run-id" >&2
   exit 2
 fi
+# one driver per run, and --resume only of a run that exists (a mistyped id never starts a new run)
+CLAIM_ARGS=(--run-id "$RUN_ID" --pid "$$")
+[[ "$RESUME" == 1 ]] && CLAIM_ARGS+=(--resume)
+"$PY" tools/claim_run.py "${CLAIM_ARGS[@]}" || exit 2
 if [[ "$OFFLINE" == 1 ]]; then tools/ensure_debootstrap.sh; fi
 tools/ensure_docker.sh
 if [[ "$OFFLINE" == 0 && ! -f "${HOME_DIR}/config/dataset.lock" ]]; then

@@ -619,6 +619,29 @@ def preflight(argv=None):
 
 
 @_cli
+def claim_run(argv=None):
+    from sweboard import runclaim
+
+    p = argparse.ArgumentParser(prog="claim_run.py", description=(
+        "Hold a run for one driver (its PID) so a second driver of the same run is refused up front; with "
+        "--resume, first check the run exists (a mistyped id never starts a new run). Exit 2 with one line if not."))
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--pid", type=int, required=True, help="the driver's PID ($$)")
+    p.add_argument("--resume", action="store_true", help="the run must already exist")
+    p.add_argument("--dry-run", action="store_true", help="only check; claim nothing")
+    args = p.parse_args(argv)
+    _valid_run_id(args.run_id)
+    if args.resume:
+        runclaim.require_resumable(args.run_id)
+    other = runclaim.holder(args.run_id)
+    if args.dry_run:
+        print(f"run {args.run_id}: " + (f"held by PID {other}" if other else "free"))
+        return 0
+    runclaim.claim(args.run_id, args.pid)
+    return 0
+
+
+@_cli
 def interval_coverage(argv=None):
     from sweboard import coverage
 

@@ -1,0 +1,38 @@
+"""A run cannot be started by mistake: --resume of an unknown id is refused, and so is a second driver."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def claim(*args):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "claim_run.py"), *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_resume_of_a_run_that_does_not_exist_is_refused_with_the_nearest_ids(home):
+    (home / "runs" / "i4-offline-20261130").mkdir()
+    (home / "runs" / "i4-offline-20261130" / "manifest.json").write_text("{}")
+    proc = claim("--run-id", "i4-ofline-20261130", "--pid", "1", "--resume")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "no run 'i4-ofline-20261130' to resume" in proc.stderr and "nearest: i4-offline-20261130" in proc.stderr
+    driver = subprocess.run(["bash", str(ROOT / "tools" / "run_i1.sh"), "--offline", "--execute", "--resume",
+                             "--run-id", "no-such-run"], capture_output=True, text=True, timeout=300)
+    assert driver.returncode == 2 and "no run 'no-such-run' to resume" in driver.stderr
+    assert not (home / "runs" / "no-such-run").exists(), "nothing was started"
+
+
+def test_a_second_driver_of_a_run_in_progress_is_refused_until_the_first_is_gone(home):
+    first = subprocess.Popen(["sleep", "30"])
+    try:
+        assert claim("--run-id", "busy", "--pid", str(first.pid)).returncode == 0
+        second = claim("--run-id", "busy", "--pid", str(subprocess.os.getpid()))
+        assert second.returncode == 2 and f"run busy is being run by PID {first.pid}" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+    time.sleep(0.1)
+    assert claim("--run-id", "busy", "--pid", str(subprocess.os.getpid())).returncode == 0, "free once it is gone"
