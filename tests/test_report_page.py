@@ -101,3 +101,48 @@ def test_a_real_browser_draws_the_table_and_the_charts(page, tmp_path):
             if max(r, g, b) - min(r, g, b) > 60:
                 colored += 1
     assert colored > 2000, f"only {colored} coloured pixels: the charts were not drawn"
+
+
+def _measure(page: Path, tmp_path: Path, width: int, height: int, name: str) -> dict:
+    """Lay the page out in Chromium in a frame of exactly this size (a headless window is at least
+    500 px wide, so the phone width is a frame); a wrapper page reports the layout into its DOM: the
+    page's scroll width against its width (the headline scrolls inside its own box), the legend's
+    keys and the bars' colours. A screenshot of the frame is kept beside it."""
+    probe = page.with_name(f"probe-{name}.html")
+    probe.write_text(f"""<!doctype html><html><body style="margin:0">
+<iframe id="f" src="{page.name}" style="width:{width}px;height:{height}px;border:0"></iframe>
+<script>
+document.getElementById('f').addEventListener('load', () => {{
+  const d = document.getElementById('f').contentDocument;
+  const r = {{sw: d.documentElement.scrollWidth, cw: d.documentElement.clientWidth, keys: [], fills: []}};
+  for (const k of d.querySelectorAll('svg.failures rect.key')) r.keys.push(k.getAttribute('fill'));
+  for (const s of d.querySelectorAll('svg.failures rect.seg')) r.fills.push(s.getAttribute('fill'));
+  const svg = d.querySelector('svg.failures'); const texts = [...d.querySelectorAll('svg.failures text')];
+  r.legend_inside = texts.every(t => t.getBBox().y + t.getBBox().height <= svg.viewBox.baseVal.height);
+  document.body.setAttribute('data-layout', JSON.stringify(r));
+}});
+</script></body></html>""")
+    flags = [*FLAGS, "--allow-file-access-from-files", f"--window-size={max(width, 500)},{height}"]
+    shot = tmp_path / f"page-{name}.png"
+    subprocess.run([BROWSER, *flags, f"--user-data-dir={tmp_path / ('p' + name)}", f"--screenshot={shot}",
+                    probe.as_uri()], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run([BROWSER, *flags, f"--user-data-dir={tmp_path / ('d' + name)}", "--virtual-time-budget=3000",
+                          "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    import html as htmllib
+    import re
+
+    raw = re.search(r'data-layout="([^"]*)"', dom)
+    assert raw, dom[-2000:]
+    return {**json.loads(htmllib.unescape(raw.group(1))), "shot": shot}
+
+
+@pytest.mark.skipif(BROWSER is None, reason="no chromium here (Debian's `chromium` package installs it)")
+@pytest.mark.parametrize("width, height", [(1400, 1000), (390, 844)])
+def test_the_page_reads_on_a_desktop_and_a_phone(page, tmp_path, width, height):
+    layout = _measure(page, tmp_path, width, height, str(width))
+    assert layout["sw"] <= layout["cw"] <= width, f"the page itself scrolls sideways at {width}px: {layout}"
+    assert layout["shot"].is_file()
+    assert set(layout["fills"]) <= set(layout["keys"]), "every colour drawn has a legend entry"
+    assert layout["legend_inside"], "the legend is cut off"
+    assert len(set(layout["keys"])) == len(layout["keys"]), "one colour per class"
+    print(f"{width}x{height}: page {layout['sw']}px wide; screenshot {layout['shot']}")

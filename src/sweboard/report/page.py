@@ -71,7 +71,7 @@ def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[
 {escape(m['slice']['split'])}, {len(m['slice']['instance_ids'])} tasks; created {escape(created.get(run_id, ''))};
 run status {escape(str(m.get('status')))}; {_reused(run_rows)}. <a href="{escape(run_id)}/pairwise.csv">pairwise
 comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</p>
-{_table(HEADLINE, run_rows, link, "headline")}
+<div class="scroll">{_table(HEADLINE, run_rows, link, "headline")}</div>
 <details><summary>All {len(cols)} columns</summary>{_table(cols, run_rows, link, "full")}</details>
 <div class="charts">
 <figure><figcaption>Cost per task vs pass@1 (whiskers: 95% interval; dashed: the frontier)</figcaption>{svg.pareto(run_rows)}</figure>
@@ -80,7 +80,8 @@ comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</
 </div>
 </section>""")
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>sweboard leaderboard</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>sweboard leaderboard</title>
 <style>
 body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; margin: .5em 0; }} th, td {{ border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }}
@@ -91,6 +92,9 @@ tr.test-equipment td {{ color: #666; font-style: italic; }} tr.baseline td {{ ba
 section.run {{ border-top: 2px solid #888; margin-top: 1.5em; }}
 .charts {{ display: flex; flex-wrap: wrap; gap: 1.5em; }} figure {{ margin: 0; }} figcaption {{ font-weight: 600; }}
 details {{ overflow-x: auto; max-width: 100%; }} .note {{ color: #666; }}
+.scroll {{ overflow-x: auto; max-width: 100%; }} svg.chart {{ max-width: 100%; height: auto; }}
+figure {{ max-width: 100%; min-width: 0; overflow-x: auto; }} p {{ overflow-wrap: anywhere; }}
+@media (max-width: 600px) {{ body {{ margin: .5em; }} th, td {{ padding: 2px 4px; }} td.status {{ min-width: 10em; }} }}
 </style></head><body>
 <h1>sweboard leaderboard</h1>
 <p>Every number comes from the linked <code>manifest.json</code> of its run. A score is shown only when the row's

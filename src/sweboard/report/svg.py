@@ -91,17 +91,41 @@ def heatmap(models: list[str], repos: list[str], cells: dict[tuple[str, str], di
     return "".join(parts)
 
 
+# One colour per outcome class, never shared: the model's failures warm, infrastructure's greys
+# (never mistaken for the model's), graded green.
+OUTCOME_COLOURS = {
+    "graded": "#9fd5a4", "err_malformed_patch": "#d62728", "err_patch_apply_failed": "#ff7f0e",
+    "err_path_not_found": "#8c564b", "err_timeout": "#1f77b4", "err_step_limit": "#9467bd",
+    "err_malformed_output": "#e377c2", "err_context_overflow": "#bcbd22", "err_agent": "#17becf",
+    "err_provider_error": "#7f7f7f", "err_rate_limited": "#b0b0b0", "err_infra": "#4d4d4d",
+}
+
+
 def failure_bars(rows: list[dict], err_columns: tuple[str, ...], width: int = 560) -> str:
-    """Per model, its attempts by outcome class: graded by the evaluator (resolved or not), then each err_* class."""
+    """Per model, its attempts by outcome class (graded by the evaluator, then each err_* class), each
+    segment with its count; the legend lists every class drawn, all of it inside the chart."""
     classes = ["graded", *err_columns]
-    colors = {"graded": "#9fd5a4", **{c: PALETTE[i % len(PALETTE)] for i, c in enumerate(err_columns)}}
+    spare = iter(PALETTE)
+    colors = {c: OUTCOME_COLOURS.get(c) or next(spare, "#000000") for c in classes}
     left, bar_h, top = 220, 18, 10
-    height = top + (bar_h + 6) * len(rows) + 40
-    parts = [f'<svg class="chart failures" role="img" aria-label="attempt outcomes per model" width="{width + left}" '
-             f'height="{height}" viewBox="0 0 {width + left} {height}">']
-    for i, r in enumerate(rows):
+    counted = []
+    for r in rows:
         counts = {c: r.get(c) if isinstance(r.get(c), int) else 0 for c in err_columns}
         counts["graded"] = max(0, (r.get("attempts_total") or 0) - (r.get("attempts_failed") or 0))
+        counted.append(counts)
+    drawn = [c for c in classes if any(counts[c] for counts in counted)]
+    legend, lx, ly = [], left, 0
+    for c in drawn:  # lay the legend out first, so the chart is tall enough for all of it
+        step = 14 + 6.5 * len(c) + 24
+        if lx + step > width + left and lx > left:
+            lx, ly = left, ly + 14
+        legend.append((c, lx, ly))
+        lx += step
+    bars_bottom = top + (bar_h + 6) * len(rows)
+    height = bars_bottom + 12 + ly + 20
+    parts = [f'<svg class="chart failures" role="img" aria-label="attempt outcomes per model" width="{width + left}" '
+             f'height="{height}" viewBox="0 0 {width + left} {height}">']
+    for i, (r, counts) in enumerate(zip(rows, counted)):
         total = sum(counts.values()) or 1
         yy = top + i * (bar_h + 6)
         parts.append(f'<text x="{left - 8}" y="{yy + 13}" text-anchor="end" font-size="11">{escape(r["model"])}</text>')
@@ -111,14 +135,13 @@ def failure_bars(rows: list[dict], err_columns: tuple[str, ...], width: int = 56
                 bw = width * counts[c] / total
                 parts.append(f'<rect class="seg {c}" x="{xx:.1f}" y="{yy}" width="{bw:.1f}" height="{bar_h}" '
                              f'fill="{colors[c]}"><title>{escape(r["model"])}: {c} {counts[c]}</title></rect>')
+                if bw >= 16:
+                    parts.append(f'<text class="count" x="{xx + bw / 2:.1f}" y="{yy + 13}" text-anchor="middle" '
+                                 f'font-size="10">{counts[c]}</text>')
                 xx += bw
-    ly = top + (bar_h + 6) * len(rows) + 12
-    lx = left
-    for c in classes:
-        parts.append(f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{colors[c]}"/>'
-                     f'<text x="{lx + 13}" y="{ly + 9}" font-size="10">{escape(c)}</text>')
-        lx += 14 + 6.5 * len(c)
-        if lx > width + left - 80:
-            lx, ly = left, ly + 14
+    for c, x, y in legend:
+        yy = bars_bottom + 12 + y
+        parts.append(f'<rect class="key" x="{x:.1f}" y="{yy}" width="10" height="10" fill="{colors[c]}"/>'
+                     f'<text x="{x + 13:.1f}" y="{yy + 9}" font-size="10">{escape(c)}</text>')
     parts.append("</svg>")
     return "".join(parts)
