@@ -4,6 +4,7 @@ the pairwise file and the page, for real (the solver and the baseline, to keep C
 import csv
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,46 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
     assert json.loads((runs / "i4-off.solver" / "manifest.json").read_text())["kind"] == "preflight"
     on_board = {r["run_id"] for r in rows(runs / "leaderboard.csv")}
     assert "i4-off.canary" not in on_board and "i4-off.solver" not in on_board
+
+    # the field's format: the SWE-bench experiments layout, one attempt (the first) per task
+    out = home / "export"
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "export_submission.py"), "--run-id", "i4-off",
+                           "--model", "scripted/solver", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    folder = Path(proc.stdout.strip())
+    assert folder.parent == out / "evaluation" / "dev" and folder.name.endswith("_scripted_solver")
+    preds = [json.loads(line) for line in (folder / "all_preds.jsonl").read_text().splitlines()]
+    assert len(preds) == 10 and set(json.loads((folder / "preds.json").read_text())) == {p["instance_id"] for p in preds}
+    assert all(p["model_name_or_path"] == "scripted/solver" and p["model_patch"].startswith("diff --git") for p in preds)
+    for p in preds:
+        logs = folder / "logs" / p["instance_id"]
+        assert {f.name for f in logs.iterdir()} == {"patch.diff", "report.json", "test_output.txt", "run_instance.log",
+                                                     "eval.sh"}, logs
+        assert json.loads((logs / "report.json").read_text())[p["instance_id"]]["resolved"] is True
+        assert (folder / "trajs" / f"{p['instance_id']}.traj").is_file()
+    meta = __import__("yaml").safe_load((folder / "metadata.yaml").read_text())
+    assert set(meta) == {"info", "tags"} and meta["tags"]["system"] == {"attempts": "1"}
+    assert "attempt 1 of every task" in (folder / "README.md").read_text()
+    again = subprocess.run([sys.executable, str(ROOT / "tools" / "export_submission.py"), "--run-id", "i4-off",
+                            "--model", "scripted/solver", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "never overwritten" in again.stderr
+    print("exported:", *sorted(str(p.relative_to(out)) for p in folder.iterdir()))
+
+    # and back: the exported predictions, imported into a run of their own, grade the same
+    imported = subprocess.run([sys.executable, str(ROOT / "tools" / "run_evaluation.py"), "--predictions",
+                               str(folder / "all_preds.jsonl"), "--model-name", "external/solver", "--run-id",
+                               "i4-imported", "--offline", "--instances", str(ROOT / "config" / "instances_i3.yaml")],
+                              capture_output=True, text=True, timeout=600)
+    assert imported.returncode == 0, imported.stdout[-2000:] + imported.stderr[-2000:]
+    from sweboard.leaderboard import batch_metrics
+    from sweboard.manifest import read_manifest
+
+    row = batch_metrics(read_manifest("i4-imported"), "external/solver")
+    assert (row["status"], row["resolved"], row["pass@1"]) == ("ok", 10, 1.0)
+    assert row["cost_usd"] == "" and row["agent_time_s"] == "", "what happened elsewhere is unknown, not 0"
+    bad = home / "bad_preds.jsonl"
+    bad.write_text('{"instance_id": "not-in-the-slice", "model_patch": ""}\n')
+    refused = subprocess.run([sys.executable, str(ROOT / "tools" / "run_evaluation.py"), "--predictions", str(bad),
+                              "--model-name", "x", "--run-id", "i4-bad", "--offline", "--instances",
+                              str(ROOT / "config" / "instances_i3.yaml")], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "outside the slice" in refused.stderr and not (home / "runs" / "i4-bad").exists()

@@ -83,7 +83,9 @@ def test_bootstrap_offline_end_to_end_refusal_and_resume(home, offline_images, m
     # --resume: finishes at once, no model call repeated
     calls = home / "runs" / ".provider" / "e2e.calls.jsonl"
     n_calls = len(calls.read_text().splitlines())
-    assert n_calls == 9
+    assert n_calls == 9 + 1, "the solver's 3 tasks x 3 calls, and the preflight's one-token probe"
+    probe = [json.loads(x) for x in calls.read_text().splitlines()][0]
+    assert probe["model"] == "scripted/solver" and probe["status"] == 200
     t = time.monotonic()
     resumed = bootstrap("--offline", "--run-id", "e2e", "--resume")
     assert resumed.returncode == 0, resumed.stderr

@@ -274,11 +274,12 @@ def _write_record(plan: BatchPlan, runner: Runner, out: Path, row: dict, k: int,
               "queued_seconds": queued,  # waiting for a job/provider slot and the CPU guardrail: nobody's time
               # when it held its job slot (epoch seconds): what ran at once, to the millisecond
               "ran_epoch": [round(ran_from, 3), round(time.time(), 3)] if ran_from is not None else None,
-              "gateway_calls": calls, "usage": summarize_calls(calls)}
+              # imported predictions: what happened elsewhere is unknown (empty on the board), never 0
+              "gateway_calls": calls, "usage": None if runner.name == "imported" else summarize_calls(calls)}
     record["error"] = credentials.redact(record["error"], secrets)
     _atomic_json(out / RECORD, record)
     log(f"  {iid} #{k}: {result.status}{' (' + result.error_class + ')' if result.error_class else ''} "
-        f"in {result.duration_seconds:.1f}s, {record['usage']['model_calls']} calls"
+        f"in {result.duration_seconds or 0:.1f}s, {(record['usage'] or {}).get('model_calls', 0)} calls"
         + (f": {record['error'][:200]}" if is_infra(agent_failure(record) or "") else ""))
     return record
 
@@ -460,7 +461,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
                                secrets, log, queued, ran_from)
         if result.error_class == "model_unavailable":
             stop.set("skipped: model unavailable (provider answered 404 / unknown model)")
-        usage = record["usage"]
+        usage = record["usage"] or {"model_calls": 0, "failed_calls": 0}
         no_answer = usage["model_calls"] == usage["failed_calls"]  # not one answered call (hangs included)
         provider_side = agent_failure(record) in ("provider_error", "rate_limited", "provider_timeout", "agent_error")
         with streak_lock:
@@ -580,7 +581,8 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, sto
             rel = out.relative_to(run_dir(plan.run_id))
             attempts[iid].append({
                 "attempt": k, "status": rec["status"], "exit_status": rec["exit_status"],
-                "error_class": rec["error_class"], "duration_seconds": round(rec["duration_seconds"], 2),
+                "error_class": rec["error_class"], "duration_seconds": (round(rec["duration_seconds"], 2)
+                                                                            if rec["duration_seconds"] is not None else None),
                 "overhead_seconds": rec.get("overhead_seconds"),
                 "usage": rec["usage"], "record": str(rel / RECORD),
                 "trajectory": str(rel / rec["trajectory"]) if rec["trajectory"] else None,

@@ -58,8 +58,9 @@ class ModelEntry:
 
     @property
     def calls_a_model(self) -> bool:
-        """False for the no-patch baseline and the evaluator canaries: no gateway, no key, no call."""
-        return self.provider.name not in ("builtin", "canary")
+        """False for the no-patch baseline, the evaluator canaries and imported predictions: no gateway,
+        no key, no call."""
+        return self.provider.name not in ("builtin", "canary", "imported")
 
     @property
     def test_equipment(self) -> bool:

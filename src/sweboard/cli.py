@@ -98,14 +98,18 @@ def _slice_args(p: argparse.ArgumentParser, default_file: str = "instances_i0.ya
     p.add_argument("--section", default=None,
                    help="section of the slice file: 'swe-bench-lite' (default) or 'offline'")
     p.add_argument("--offline", action="store_true", help="shorthand for --section offline (bundled test task set)")
+    p.add_argument("--instance-ids", nargs="+", metavar="ID", help="only these tasks of the slice")
+    p.add_argument("--filter", metavar="REGEX", help="only the slice's tasks whose id matches (re.search)")
+    p.add_argument("--slice", metavar="START:STOP", help="only these positions of the slice (e.g. 0:5)")
 
 
 def _load_slice(args, default_file: str = "instances_i0.yaml"):
-    from sweboard.instances import load_slice
+    from sweboard.instances import load_slice, select
     from sweboard.paths import config_dir
 
     section = args.section or ("offline" if args.offline else "swe-bench-lite")
-    return load_slice(args.instances or config_dir() / default_file, section)
+    sl = load_slice(args.instances or config_dir() / default_file, section)
+    return select(sl, getattr(args, "instance_ids", None), getattr(args, "filter", None), getattr(args, "slice", None))
 
 
 @_cli
@@ -334,9 +338,28 @@ def run_evaluation(argv=None):
     p.add_argument("--gold", action="store_true", help=(
         "canary: grade the slice's gold patches (must all resolve) and empty patches (must resolve none) through "
         "the same path as model attempts; recorded as a run of kind canary; exit 1 if it fails"))
+    p.add_argument("--predictions", type=Path, help=(
+        "import: grade an external predictions file (all_preds.jsonl / preds.json) into --run-id as model "
+        "--model-name (runner 'imported'; usage and cost unknown) on the slice given by --instances/--section"))
+    p.add_argument("--model-name", help="with --predictions: the name the imported result gets on the board")
+    p.add_argument("--resume", action="store_true", help="with --predictions: add to an existing run")
     _slice_args(p, default_file="instances_i1.yaml")
     p.add_argument("--dry-run", action="store_true", help="print the evaluator command and the attempts; run nothing")
     args = p.parse_args(argv)
+    if args.predictions:
+        from sweboard.importing import import_predictions, read_predictions
+
+        if not args.run_id or not args.model_name:
+            raise SweboardError("--predictions: needs --run-id and --model-name")
+        _valid_run_id(args.run_id)
+        sl = _load_slice(args, default_file="instances_i1.yaml")
+        if args.dry_run:
+            print(f"would import {len(read_predictions(args.predictions))} predictions as {args.model_name} into run "
+                  f"{args.run_id} on {len(sl.instance_ids)} tasks of {sl.path.name} [{sl.section}] and grade them")
+            return 0
+        entry = import_predictions(args.run_id, args.model_name, args.predictions, sl, args.resume)
+        print(f"imported {args.model_name} into run {args.run_id}: batch {entry['status']}")
+        return 0 if entry["status"] == "ok" else 1
     if args.gold:
         sl = _load_slice(args, default_file="instances_i1.yaml")
         if args.dry_run:
@@ -615,6 +638,27 @@ def preflight(argv=None):
         print(f"preflight FAILED at {failed['name']}: nothing was spent on the models", file=sys.stderr)
         return 1
     print(f"preflight passed in {sum(s['seconds'] for s in rec['steps']):.1f}s (runs/{args.run_id}/preflight.json)")
+    return 0
+
+
+@_cli
+def export_submission(argv=None):
+    from sweboard.export import ATTEMPT_RULE, export
+
+    p = argparse.ArgumentParser(prog="export_submission.py", description=(
+        "Export one model of a finished run in the SWE-bench experiments layout (evaluation/<split>/<date>_<model>/: "
+        "all_preds.jsonl, preds.json, logs/<instance>/ with the evaluator's own files, trajs/, metadata.yaml, "
+        f"README.md). One attempt per task: {ATTEMPT_RULE}. Never overwrites."))
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--model", required=True, help="the model id as in the run")
+    p.add_argument("--out", type=Path, required=True, help="folder to write evaluation/<split>/... into")
+    p.add_argument("--dry-run", action="store_true", help="say where it would write; write nothing")
+    args = p.parse_args(argv)
+    _valid_run_id(args.run_id)
+    if args.dry_run:
+        print(f"would export {args.model} of run {args.run_id} under {args.out}/evaluation/")
+        return 0
+    print(export(args.run_id, args.model, args.out))
     return 0
 
 

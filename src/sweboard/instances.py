@@ -74,3 +74,37 @@ def load_slice(path: Path, section: str) -> Slice:
         split=require(spec, "split", str, where),
         instance_ids=tuple(ids), rationale=rationale, difficulty=difficulty,
     )
+
+
+def select(sl: Slice, instance_ids: list[str] | None = None, pattern: str | None = None,
+           span: str | None = None) -> Slice:
+    """Narrow a slice the way users of the field's tools do: `--instance-ids a b`, `--filter REGEX`
+    (searched in each id), `--slice START:STOP` (Python slicing of the slice's order), applied in that
+    order. The result is its own experiment (its own instance-id hash)."""
+    import re
+
+    ids = list(sl.instance_ids)
+    where = f"{sl.path}: {sl.section}"
+    if instance_ids:
+        unknown = sorted(set(instance_ids) - set(ids))
+        if unknown:
+            raise SweboardError(f"--instance-ids: {unknown} are not in {where}; expected some of {ids[:5]}...")
+        ids = [i for i in ids if i in set(instance_ids)]
+    if pattern:
+        try:
+            rx = re.compile(pattern)
+        except re.error as exc:
+            raise SweboardError(f"--filter {pattern!r}: not a regular expression ({exc})") from None
+        ids = [i for i in ids if rx.search(i)]
+    if span:
+        m = re.fullmatch(r"(-?\d*):(-?\d*)", span.strip())
+        if not m:
+            raise SweboardError(f"--slice {span!r}: expected START:STOP (e.g. 0:5)")
+        start, stop = (int(x) if x else None for x in m.groups())
+        ids = ids[start:stop]
+    if not ids:
+        raise SweboardError(f"the selection leaves no task of {where}; loosen --instance-ids / --filter / --slice")
+    keep = set(ids)
+    return Slice(sl.path, sl.section, sl.dataset_lock, sl.split, tuple(ids),
+                 {k: v for k, v in sl.rationale.items() if k in keep},
+                 {k: v for k, v in sl.difficulty.items() if k in keep})

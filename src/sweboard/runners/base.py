@@ -72,7 +72,7 @@ class AttemptResult:
     patch: str = ""
     error_class: str = ""  # see classify(); empty when status is submitted or empty
     error: str = ""  # one line, secrets scrubbed
-    duration_seconds: float = 0.0  # the agent's time: from its first model call (start-up excluded)
+    duration_seconds: float | None = 0.0  # the agent's time: from its first model call (start-up excluded); None: unknown
     trajectory: str = ""  # path relative to the attempt dir
     model_calls: list[dict] = field(default_factory=list)  # per call: tokens, cost, timestamp
     overhead_seconds: float | None = None  # start-up before the agent's first step (interpreter, imports, container)
