@@ -34,7 +34,7 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
     assert solver["ci_method"].startswith("exact Clopper-Pearson on tasks; repo design effect"), "one method, by design"
     assert solver["ci_method"] == board["instant_empty_submit"]["ci_method"]
     assert solver["latency_n"] != "" and solver["verdicts_reused"] != ""
-    assert float(solver["cost_per_task"]) > 0 and float(solver["cost_per_resolved"]) > 0
+    assert float(solver["cost_per_task_usd"]) > 0 and float(solver["cost_per_resolved_usd"]) > 0
     assert solver["token_source"] == "provider 100%" and float(solver["latency_p50_s"]) >= 0
     assert solver["rank_group"] == "1" and board["instant_empty_submit"]["rank_group"] == "2"
     assert_board_identities(runs / "leaderboard.csv")

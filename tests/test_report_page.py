@@ -81,6 +81,9 @@ def test_the_page_is_static_and_links_every_number(page):
     assert "<details>" in html and (page.parent / "run-page" / "pairwise.csv").is_file()
     assert '<span class="reused">1 verdict reused from identical patches</span>' in html
     assert '<th>verdicts_reused</th>' in html
+    # what an analyst reads: percentages with n/N, dollars, the run's total, and why a cell is empty
+    assert "100.0% (4/4 resolved)" in html and "50.0% (2/4 resolved)" in html and "n/a (0 resolved)" in html
+    assert "$0.0200" in html and "total cost $0.2400" in html and "<th>delta_vs_baseline</th>" in html
 
 
 @pytest.mark.skipif(BROWSER is None, reason="no chromium here (Debian's `chromium` package installs it)")
@@ -146,3 +149,29 @@ def test_the_page_reads_on_a_desktop_and_a_phone(page, tmp_path, width, height):
     assert layout["legend_inside"], "the legend is cut off"
     assert len(set(layout["keys"])) == len(layout["keys"]), "one colour per class"
     print(f"{width}x{height}: page {layout['sw']}px wide; screenshot {layout['shot']}")
+
+
+def test_each_finished_run_has_its_own_board_and_unfinished_runs_stay_off_the_page(page, home):
+    from sweboard.cli import generate_leaderboard
+
+    ids = ("a__x-1",)
+    open_run = manifest("run-open", {"m": {ids[0]: [attempt(1)]}}, {"m": {ids[0]: ["resolved"]}}, ids=ids)
+    open_run["status"] = "running"
+    (home / "runs" / "run-open").mkdir()
+    (home / "runs" / "run-open" / "manifest.json").write_text(json.dumps(open_run))
+    assert generate_leaderboard([]) == 0
+    html = page.read_text()
+    assert 'id="run-open"' not in html and "1 unfinished run not shown" in html
+    assert 'id="run-page"' in html
+    assert "run-open" in (home / "runs" / "leaderboard.csv").read_text(), "the CSV keeps every row"
+    own = home / "runs" / "run-page"
+    assert (own / "leaderboard.csv").is_file() and (own / "leaderboard.html").is_file()
+    assert 'href="../run-page/manifest.json"' in (own / "leaderboard.html").read_text()
+    assert not (home / "runs" / "run-open" / "leaderboard.csv").exists(), "an unfinished run has no board of its own"
+    sidecar = json.loads((home / "runs" / "leaderboard.columns.json").read_text())
+    types = {c["name"]: c["type"] for c in sidecar["columns"]}
+    assert types["resolved"] == "integer" and types["pass@1"] == "fraction" and types["cost_per_task_usd"] == "usd"
+    assert all(c["description"] for c in sidecar["columns"]), "every column described"
+    before = (own / "leaderboard.csv").read_bytes()
+    assert generate_leaderboard(["--all-runs"]) == 0 and 'id="run-open"' in page.read_text()
+    assert (own / "leaderboard.csv").read_bytes() == before, "a finished run's board is written once"

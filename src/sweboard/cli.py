@@ -469,7 +469,7 @@ def collect_manifests(argv=None):
 @_cli
 def generate_leaderboard(argv=None):
     from sweboard.leaderboard import (breakdown_rows, columns, leaderboard_rows, load_manifests, write_breakdowns,
-                                      write_csv, write_html)
+                                      write_columns_json, write_csv, write_html, write_run_board)
     from sweboard.paths import runs_dir
 
     p = argparse.ArgumentParser(prog="generate_leaderboard.py", description=(
@@ -478,6 +478,8 @@ def generate_leaderboard(argv=None):
     p.add_argument("--output", type=Path, default=None, help="default runs/leaderboard.csv")
     p.add_argument("--run-id", action="append", help="only these runs (repeatable; default all)")
     p.add_argument("--version", help="column set from config/leaderboard_columns.yaml: v0 to v4 (default: its 'default', v4)")
+    p.add_argument("--all-runs", action="store_true",
+                   help="the page shows unfinished runs too (default: finished runs only; the CSV always has every row)")
     p.add_argument("--dry-run", action="store_true", help="print the table instead of writing")
     args = p.parse_args(argv)
     cols = columns(args.version)
@@ -497,11 +499,22 @@ def generate_leaderboard(argv=None):
             print(",".join(str(r.get(c, "")) for c in cols))
         return 0
     out = write_csv(args.output or runs_dir() / "leaderboard.csv", cols, rows)
+    write_columns_json(out, cols, args.version)
     by_repo = breakdown_rows(manifests, "repo")  # once: for its file and for the page's heatmap
     extra = write_breakdowns(out.parent, manifests, by_repo)
-    page = write_html(out.with_suffix(".html"), cols, rows, manifests, by_repo)
-    print(f"{out}: {len(rows)} rows (and {page.name}, {', '.join(p.name for p in extra)})")
-    for r in rows:
+    for m in manifests:
+        write_run_board(m["run_id"], cols, rows, m, by_repo, args.version)
+    shown = manifests if args.all_runs else [m for m in manifests if m.get("status") == "finished"]
+    ids = {m["run_id"] for m in shown}
+    page = write_html(out.with_suffix(".html"), cols, [r for r in rows if r["run_id"] in ids], shown, by_repo,
+                      hidden=len(manifests) - len(shown))
+    print(f"{out}: {len(rows)} rows (and {out.stem}.columns.json, {page.name}, {', '.join(p.name for p in extra)}; "
+          "each finished run's own board in runs/<run_id>/)")
+    # the summary: the newest run's rows (the CSV and the page have the others)
+    newest = max(manifests, key=lambda m: (m.get("created_at") or "", m["run_id"]))["run_id"] if manifests else None
+    if len(manifests) > 1:
+        print(f"  rows of the newest run, {newest} ({len(manifests) - 1} other runs are in the CSV):")
+    for r in [r for r in rows if r["run_id"] == newest]:
         print(f"  {r['model']:<40} {r['kind']:<15} pass@1 {r['pass@1']:<6} pass@K {r['pass@K']:<6} "
               f"resolved {r['resolved']}/{r['instances']}  {r['status']}  [{r['run_id']}]")
     return 0

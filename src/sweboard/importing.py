@@ -35,6 +35,8 @@ def read_predictions(path: Path) -> dict[str, str]:
     items: list[tuple[str, object]] = []
     try:
         data = json.loads(text)
+        if isinstance(data, dict) and isinstance(data.get("instance_id"), str):  # JSONL of one prediction
+            data = [data]
         if isinstance(data, dict):
             items = [(f"{path}: [{k!r}]", v) for k, v in data.items()]
         elif isinstance(data, list):

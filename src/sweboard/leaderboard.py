@@ -359,6 +359,7 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
                 row["delta_vs_baseline"] = round(row["pass@1"] - baseline, 4)
             if model_id in groups:
                 row["rank_group"] = groups[model_id]
+            row["cost_per_task_usd"], row["cost_per_resolved_usd"] = row["cost_per_task"], row["cost_per_resolved"]
             rows.append(row)
     kind_order = {"model": 0, "test-equipment": 1, "baseline": 2}
     # one slice and one K together (the order of first appearance), ranked within
@@ -520,8 +521,61 @@ def write_csv(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
     return path
 
 
-def write_html(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[dict], by_repo: list[dict]) -> Path:
-    """The analyst's page (sweboard.report.page): sections per run, charts, every number linked."""
+INTEGER_COLUMNS = {"instances", "K", "attempts_total", "resolved", "submitted", "empty_patches", "errors",
+                   "attempts_failed", "attempts_interrupted", "attempts_infra_retried", "verdicts_reused", "retries",
+                   "model_calls", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
+                   "rank_group", "latency_n", "attempt_wall_n", "overhead_n"}
+
+
+def column_type(name: str) -> str:
+    """integer | fraction | usd | seconds | text: how a spreadsheet should read the column (an empty
+    cell is unknown or not applicable, never 0; `status` says why)."""
+    if name in INTEGER_COLUMNS or name.startswith("err_"):
+        return "integer"
+    if name == "attempts_mean":
+        return "number"
+    if name.startswith(("pass@", "baseline_pass@")) or name.endswith(("_rate", "_ci_low", "_ci_high")) \
+            or name == "delta_vs_baseline":
+        return "fraction"
+    if name.startswith("cost") or name.endswith("_usd"):
+        return "usd"
+    if name.endswith("_s"):
+        return "seconds"
+    return "text"
+
+
+def write_columns_json(csv_path: Path, cols: tuple[str, ...], version: str | None = None) -> Path:
+    """`<csv>.columns.json` beside a CSV: each column's name, type and description (a header
+    comment would not be CSV), so a spreadsheet or pandas reads integers as integers."""
+    data = load_yaml(config_dir() / "leaderboard_columns.yaml")
+    described = data.get("descriptions") or {}
+    out = csv_path.with_name(csv_path.stem + ".columns.json")
+    payload = {"csv": csv_path.name, "version": version or data.get("default"), "definitions": "docs/metrics.md",
+               "empty_cell": "unknown or not applicable; the row's status says why",
+               "columns": [{"name": c, "type": column_type(c), "description": described.get(c, "")} for c in cols]}
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    os.replace(tmp, out)
+    return out
+
+
+def write_run_board(run_id: str, cols: tuple[str, ...], rows: list[dict], manifest: dict, by_repo: list[dict],
+                    version: str | None = None) -> list[Path]:
+    """A finished run's own board: `runs/<run_id>/leaderboard.csv` (+ columns JSON) and page. Written
+    once: a finished run is immutable, so an existing file is left as it is."""
+    target = runs_dir() / run_id / "leaderboard.csv"
+    if manifest.get("status") != "finished" or target.exists() or not target.parent.is_dir():
+        return []
+    own = [r for r in rows if r["run_id"] == run_id]
+    return [write_csv(target, cols, own), write_columns_json(target, cols, version),
+            write_html(target.with_suffix(".html"), cols, own, [manifest], [b for b in by_repo if b["run_id"] == run_id],
+                       base="../")]
+
+
+def write_html(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[dict], by_repo: list[dict],
+               hidden: int = 0, base: str = "") -> Path:
+    """The analyst's page (sweboard.report.page): sections per run, charts, every number linked;
+    `hidden` unfinished runs are named as left out."""
     from sweboard.report.page import render
 
-    return render(path, cols, rows, manifests, by_repo, ERR_COLUMNS)
+    return render(path, cols, rows, manifests, by_repo, ERR_COLUMNS, hidden, base)

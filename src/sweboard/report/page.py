@@ -15,8 +15,9 @@ from pathlib import Path
 
 from sweboard.report import svg
 
-HEADLINE = ("model", "runner", "rank_group", "pass@1", "pass@K", "cost_per_task", "cost_per_resolved", "latency_p50_s",
-            "latency_p90_s", "status")
+HEADLINE = ("model", "runner", "rank_group", "pass@1", "pass@K", "delta_vs_baseline", "cost_per_task",
+            "cost_per_resolved", "latency_p50_s", "latency_p90_s", "status")
+PERCENT = ("pass@1", "pass@K", "delta_vs_baseline")  # fractions shown as percentages on the page (the CSV keeps 0-1)
 
 
 def _fmt(value) -> str:
@@ -27,12 +28,33 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _cell(col: str, row: dict, link: str) -> str:
-    value = row.get(col, "")
+def _pct(value) -> str:
+    return f"{value * 100:.1f}%" if isinstance(value, (int, float)) else ""
+
+
+def _headline_value(col: str, row: dict, value):
+    """What an analyst reads: percentages with n/N, dollars, and why a cell is empty when it says so."""
     if col == "pass@1" and value != "":
-        ci = f" [{_fmt(row.get('pass@1_ci_low'))}, {_fmt(row.get('pass@1_ci_high'))}]" if row.get("pass@1_ci_low") != "" else ""
-        pct = round(float(value) * 100)
-        return f'<a href="{link}"><span class="bar" style="--w:{pct}%">{_fmt(value)}</span>{escape(ci)}</a>'
+        ci = f" [{_pct(row.get('pass@1_ci_low'))}, {_pct(row.get('pass@1_ci_high'))}]" if row.get("pass@1_ci_low") != "" else ""
+        return f"{_pct(value)} ({row.get('resolved', '?')}/{row.get('instances', '?')} resolved){ci}"
+    if col in PERCENT and value != "":
+        return ("+" if col == "delta_vs_baseline" and value > 0 else "") + _pct(value)
+    if col.startswith("cost") and value != "":
+        return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    if col == "cost_per_resolved" and value == "" and row.get("resolved") == 0:
+        return "n/a (0 resolved)"
+    return value
+
+
+def _cell(col: str, row: dict, link: str, headline: bool = False) -> str:
+    value = row.get(col, "")
+    if headline:
+        shown = _headline_value(col, row, value)
+        if col == "pass@1" and value != "":
+            pct = round(float(value) * 100)
+            return f'<a href="{link}"><span class="bar" style="--w:{pct}%">{escape(shown)}</span></a>'
+        if shown is not value:
+            return f'<a href="{link}">{escape(str(shown))}</a>' if value != "" else escape(str(shown))
     if isinstance(value, (int, float)) and not isinstance(value, bool) and col not in ("rank_group",):
         return f'<a href="{link}">{escape(_fmt(value))}</a>'
     return escape(_fmt(value))
@@ -41,8 +63,15 @@ def _cell(col: str, row: dict, link: str) -> str:
 def _table(cols, rows, link, cls) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in cols)
     body = "\n".join(f'<tr class="{escape(r["kind"])}">' + "".join(
-        f'<td class="{escape(c)}">{_cell(c, r, link)}</td>' for c in cols) + "</tr>" for r in rows)
+        f'<td class="{escape(c)}">{_cell(c, r, link, cls == "headline")}</td>' for c in cols) + "</tr>" for r in rows)
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+
+
+def _total_cost(rows: list[dict]) -> str:
+    costs = [r.get("cost_usd") for r in rows]
+    if any(not isinstance(c, (int, float)) for c in costs):
+        return "total cost unknown (an attempt has no usage record)"
+    return f"total cost ${sum(costs):.4f}"
 
 
 def _reused(rows: list[dict]) -> str:
@@ -52,7 +81,8 @@ def _reused(rows: list[dict]) -> str:
 
 
 def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[dict], breakdown: list[dict],
-           err_columns: tuple[str, ...]) -> Path:
+           err_columns: tuple[str, ...], hidden: int = 0, base: str = "") -> Path:
+    """`base`: the way from the page's folder to runs/ ("" for runs/leaderboard.html, "../" for a run's own page)."""
     by_run: dict[str, list[dict]] = {}
     for r in rows:
         by_run.setdefault(r["run_id"], []).append(r)
@@ -60,7 +90,7 @@ def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[
     sections = []
     for run_id in sorted(by_run, key=lambda rid: (created.get(rid, ""), rid), reverse=True):
         run_rows = by_run[run_id]
-        link = f"{escape(run_id)}/manifest.json"
+        link = f"{base}{escape(run_id)}/manifest.json"
         m = next(x for x in manifests if x["run_id"] == run_id)
         cells = {(b["model"], b["repo"]): b for b in breakdown if b["run_id"] == run_id}
         repos = sorted({repo for _, repo in cells})
@@ -69,7 +99,7 @@ def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[
 <h2>Run <a href="{link}">{escape(run_id)}</a></h2>
 <p class="meta">{escape(m['dataset_lock']['repo_id'])}@{escape(m['dataset_lock']['revision'][:12])}, split
 {escape(m['slice']['split'])}, {len(m['slice']['instance_ids'])} tasks; created {escape(created.get(run_id, ''))};
-run status {escape(str(m.get('status')))}; {_reused(run_rows)}. <a href="{escape(run_id)}/pairwise.csv">pairwise
+run status {escape(str(m.get('status')))}; {_total_cost(run_rows)}; {_reused(run_rows)}. <a href="{base}{escape(run_id)}/pairwise.csv">pairwise
 comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</p>
 <div class="scroll">{_table(HEADLINE, run_rows, link, "headline")}</div>
 <details><summary>All {len(cols)} columns</summary>{_table(cols, run_rows, link, "full")}</details>
@@ -103,8 +133,10 @@ intervals; rows of one <code>rank_group</code> (within one run and one K) are ne
 test of its pairwise comparisons (rows of different groups need not be). Rows of kind
 <em>test-equipment</em> come from the scripted offline provider and are never a model's result.
 Definitions: docs/metrics.md. Data: <a href="leaderboard.csv">leaderboard.csv</a>,
-<a href="leaderboard_by_repo.csv">by repo</a>, <a href="leaderboard_by_difficulty.csv">by difficulty</a>.</p>
-{''.join(sections) or '<p>No runs yet.</p>'}
+<a href="{base}leaderboard_by_repo.csv">by repo</a>, <a href="{base}leaderboard_by_difficulty.csv">by difficulty</a>{
+'' if not base else ', <a href="../leaderboard.html">every run</a>'}.</p>
+{f'<p class="note">{hidden} unfinished run{"" if hidden == 1 else "s"} not shown (generate_leaderboard.py --all-runs shows them; leaderboard.csv has every row).</p>' if hidden else ''}
+{''.join(sections) or '<p>No finished runs yet.</p>'}
 </body></html>
 """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
