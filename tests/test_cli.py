@@ -38,9 +38,9 @@ def test_batch_dry_run_and_evaluation_dry_run_write_nothing(home):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (("run_model_batch", "--run-id", "x", "--model", "no/such-model", "--offline"), "is not in the catalog"),
+    (("run_model_batch", "--run-id", "x", "--model", "no/such-model", "--offline"), "not in model_catalog.yaml"),
     (("run_model_batch", "--run-id", "x", "--model", "scripted/solver", "--section", "nope"), "no section 'nope'"),
-    (("run_model_batch", "--run-id", "x", "--model", "scripted/solver", "--offline", "--set", "tiemout=3"), "unknown settings"),
+    (("run_model_batch", "--run-id", "x", "--model", "scripted/solver", "--offline", "--set", "tiemout=3"), "--set tiemout: unknown setting"),
     (("run_evaluation", "--run-id", "missing"), "no such run"),
     (("generate_leaderboard", "--version", "v9"), "no leaderboard version 'v9'"),
     (("bootstrap_i0.sh", "--run-id", "bad id"), "expected letters, digits"),

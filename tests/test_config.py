@@ -76,8 +76,14 @@ def test_bad_slice_section_and_entries(tmp_path):
 def test_runner_config_defaults_and_errors(tmp_path):
     cfg = load_runner_config(ROOT / "config" / "sweagent.yaml")
     assert cfg.runner == "mini" and cfg.attempt_timeout_seconds == 45 and cfg.temperature == 0
-    with pytest.raises(SweboardError, match="unknown settings"):
+    with pytest.raises(SweboardError, match=r"--set tiemout: unknown setting; settings are those of sweagent.yaml"):
         load_runner_config(ROOT / "config" / "sweagent.yaml", {"tiemout": 3})
+    with pytest.raises(SweboardError, match=r"--set atempts: unknown setting \(did you mean attempts\?\)"):
+        load_runner_config(ROOT / "config" / "sweagent.yaml", {"atempts": 2})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tiemout: 3\n")
+    with pytest.raises(SweboardError, match=r"bad.yaml: unknown settings \['tiemout'\]"):
+        load_runner_config(bad)
     with pytest.raises(SweboardError, match=r"attempt_timeout_seconds: expected float"):
         load_runner_config(ROOT / "config" / "sweagent.yaml", {"attempt_timeout_seconds": "soon"})
 

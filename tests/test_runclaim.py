@@ -36,3 +36,19 @@ def test_a_second_driver_of_a_run_in_progress_is_refused_until_the_first_is_gone
         first.wait()
     time.sleep(0.1)
     assert claim("--run-id", "busy", "--pid", str(subprocess.os.getpid())).returncode == 0, "free once it is gone"
+
+
+def test_a_check_run_is_off_the_board_from_its_first_write(home):
+    """A canary or preflight run still in progress never shows on the board (its kind is in the first manifest)."""
+    from sweboard.batch import BatchPlan, init_run
+    from sweboard.canary import GOLD
+    from sweboard.dataset_lock import load_locked_rows
+    from sweboard.instances import load_slice
+    from sweboard.leaderboard import load_manifests
+    from sweboard.runconfig import load_runner_config
+
+    sl = load_slice(ROOT / "config" / "instances_i0.yaml", "offline")
+    lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
+    init_run(BatchPlan("c1.canary", GOLD, sl, lock, rows, load_runner_config(), run_kind="canary"), resume=False)
+    init_run(BatchPlan("real", GOLD, sl, lock, rows, load_runner_config()), resume=False)
+    assert [m["run_id"] for m in load_manifests()] == ["real"]

@@ -53,6 +53,7 @@ class BatchPlan:
     lock: DatasetLock
     rows: list[dict]
     config: RunnerConfig
+    run_kind: str | None = None  # "canary" / "preflight": a check, never on the board, from its first write
 
     def attempts_for(self, instance_id: str) -> tuple[int, str]:
         if self.model.is_baseline:
@@ -181,6 +182,7 @@ def _init_run(plan: BatchPlan, resume: bool) -> None:
                       "rationale": plan.slice.rationale, "difficulty": plan.slice.difficulty},
             "dataset_file": "dataset.jsonl", "runner_config": plan.config.to_dict(),
             "batches": {}, "evaluations": {}, **_preflight(plan.run_id),
+            **({"kind": plan.run_kind} if plan.run_kind else {}),
         })
         return
     if existing.get("status") == "finished" and not resume:

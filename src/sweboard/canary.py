@@ -72,7 +72,8 @@ def run_canary(sl: Slice, run_id: str | None = None, log=print) -> dict:
     config = load_runner_config(overrides={"attempts": 1, "stop_after_resolved": "true"})
     counts = {}
     for model, gold in ((GOLD, True), (EMPTY, False)):
-        entry = run_batch(BatchPlan(run_id, model, sl, lock, rows, config), PatchRunner(gold), log=lambda s: None)
+        entry = run_batch(BatchPlan(run_id, model, sl, lock, rows, config, run_kind="canary"), PatchRunner(gold),
+                          log=lambda s: None)
         ev = evaluate(run_id, model.id, log=lambda s: None)
         counts[model.id] = {"batch": entry["status"], "evaluation": ev["status"], "resolved": ev["counts"]["resolved"],
                             "graded": sum(ev["counts"].values()), "pending": ev["pending"]}

@@ -94,7 +94,13 @@ class Catalog:
 
     def get(self, model_id: str) -> ModelEntry:
         if model_id not in self.models:
-            raise SweboardError(f"{self.path}: model {model_id!r} is not in the catalog; known: {sorted(self.models)}")
+            import difflib
+
+            near = difflib.get_close_matches(model_id, list(self.models), n=3, cutoff=0.5)
+            real = sorted(m for m, e in self.models.items() if not e.test_equipment)
+            hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
+            raise SweboardError(f"--model {model_id!r}: not in {self.path.name}; {hint}models: {real} "
+                                "(and scripted/* test equipment for --offline)")
         return self.models[model_id]
 
 

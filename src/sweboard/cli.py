@@ -533,7 +533,8 @@ def plan_run(argv=None):
     p.add_argument("--instances", type=Path, help="slice file (default: the iteration's; i2 uses i1's, i4 uses i3's)")
     p.add_argument("--offline", action="store_true", help="the offline slice and the scripted models (test equipment)")
     p.add_argument("--model", action="append", help="only these models (repeatable); the baseline is always added")
-    p.add_argument("--attempts", type=int, help="K (default: config/sweagent.yaml's attempts)")
+    p.add_argument("--attempts", type=int, default=planning.DRIVER_ATTEMPTS,
+                   help=f"K (default {planning.DRIVER_ATTEMPTS}: what the run_i*.sh drivers run)")
     p.add_argument("--all-attempts", action="store_true", help="plan all K attempts instead of stopping at the first resolved")
     p.add_argument("--list-models", action="store_true", help="print the model ids, one per line, and nothing else")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting of config/sweagent.yaml")

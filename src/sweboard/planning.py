@@ -22,6 +22,7 @@ from sweboard.stats import min_detectable_flips
 ITERATION_PROVIDERS = {"i1": ("chutes",), "i2": ("chutes", "openrouter"), "i3": ("chutes", "openrouter"),
                        "i4": ("chutes", "openrouter")}
 # Each iteration's slice file (i2 reuses i1's; i4 measures tokens, cost and latency on i3's).
+DRIVER_ATTEMPTS = 2  # K the run_i*.sh drivers run unless told otherwise (tools/run_iteration.sh --attempts)
 ITERATION_SLICES = {"i1": "instances_i1.yaml", "i2": "instances_i1.yaml", "i3": "instances_i3.yaml",
                     "i4": "instances_i3.yaml"}
 # The offline stand-ins, one per failure mode the pipeline must survive (TEST EQUIPMENT).
@@ -69,11 +70,13 @@ def plan(models: list[ModelEntry], instance_ids: list[str], config: RunnerConfig
 def render(plans: list[ModelPlan], config: RunnerConfig, ledger: Ledger | None = None) -> str:
     ledger = ledger or Ledger()
     lines = [f"{'model':44} {'provider':10} {'tasks':>5} {'attempts<=':>10} {'calls<=':>8} {'cost<= $':>10}"]
-    for p in plans:
+    for p in plans:  # test equipment (the scripted provider) costs nothing real: its prices only exercise the meter
+        cost = f"{'free':>10}" if p.model.test_equipment else f"{p.cost_bound:>10.4f}"
         lines.append(f"{p.model.id:44} {p.model.provider.name:10} {p.tasks:>5} {p.attempts_bound:>10} "
-                     f"{p.calls_bound:>8} {p.cost_bound:>10.4f}")
+                     f"{p.calls_bound:>8} {cost}")
+    real = sum(p.cost_bound for p in plans if not p.model.test_equipment)
     lines.append(f"{'total':44} {'':10} {'':>5} {sum(p.attempts_bound for p in plans):>10} "
-                 f"{sum(p.calls_bound for p in plans):>8} {sum(p.cost_bound for p in plans):>10.4f}")
+                 f"{sum(p.calls_bound for p in plans):>8} {real:>10.4f}")
     lines.append(f"bounds: K={config.attempts} ({'stop at first resolved' if config.stop_after_resolved else 'all K'}), "
                  f"step_limit={config.step_limit} calls/attempt, up to {config.gateway_max_retries} retries/call, "
                  f"{config.prompt_tokens_bound} prompt + {config.max_tokens} completion tokens/call, "

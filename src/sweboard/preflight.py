@@ -167,9 +167,8 @@ def _solver(sl: Slice, run_id: str, runner_name: str, config: RunnerConfig, rows
     with ScriptedProvider(rows=rows) as provider:
         os.environ["SWEBOARD_SCRIPTED_BASE_URL"] = provider.base_url
         try:
-            entry = run_batch(BatchPlan(run_id, model, sl, lock, rows, solver_config), get_runner(runner_name),
-                              log=lambda s: None)
-            update_manifest(run_id, lambda m: m.update(kind="preflight"))  # a check, never on the board
+            entry = run_batch(BatchPlan(run_id, model, sl, lock, rows, solver_config, run_kind="preflight"),
+                              get_runner(runner_name), log=lambda s: None)
         finally:
             if saved is None:
                 os.environ.pop("SWEBOARD_SCRIPTED_BASE_URL", None)

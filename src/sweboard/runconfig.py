@@ -153,8 +153,16 @@ def load_runner_config(path: Path | None = None, overrides: dict | None = None) 
     data = load_yaml(path) or {}
     if not isinstance(data, dict):
         raise SweboardError(f"{path}: expected a mapping of settings")
-    data = {**data, **(overrides or {})}
     fields = RunnerConfig.__dataclass_fields__
+    typos = sorted(set(overrides or {}) - set(fields))
+    if typos:  # the command line's mistake, not the file's
+        import difflib
+
+        near = {t: difflib.get_close_matches(t, list(fields), n=1) for t in typos}
+        hints = "; ".join(f"--set {t}: unknown setting" + (f" (did you mean {near[t][0]}?)" if near[t] else "")
+                          for t in typos)
+        raise SweboardError(f"{hints}; settings are those of {path.name}: {sorted(f for f in fields if f != 'overrides')}")
+    data = {**data, **(overrides or {})}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise SweboardError(f"{path}: unknown settings {unknown}; expected some of {sorted(fields)}")
