@@ -52,3 +52,32 @@ def test_a_check_run_is_off_the_board_from_its_first_write(home):
     init_run(BatchPlan("c1.canary", GOLD, sl, lock, rows, load_runner_config(), run_kind="canary"), resume=False)
     init_run(BatchPlan("real", GOLD, sl, lock, rows, load_runner_config()), resume=False)
     assert [m["run_id"] for m in load_manifests()] == ["real"]
+
+
+def test_a_docker_host_that_does_not_answer_is_named_and_nothing_is_started(tmp_path, monkeypatch):
+    from sweboard.dockerutil import require_engine
+    from sweboard.errors import SweboardError
+
+    sock = f"unix://{tmp_path}/no-engine.sock"
+    proc = subprocess.run(["bash", str(ROOT / "tools" / "ensure_docker.sh")], capture_output=True, text=True,
+                          timeout=60, env={**subprocess.os.environ, "DOCKER_HOST": sock})
+    assert proc.returncode == 1 and f"DOCKER_HOST={sock} does not answer" in proc.stderr
+    assert "starting dockerd" not in proc.stdout
+    monkeypatch.setenv("DOCKER_HOST", sock)
+    import pytest
+
+    with pytest.raises(SweboardError, match="DOCKER_HOST=.* does not answer; start it, or unset DOCKER_HOST"):
+        require_engine()
+
+
+def test_stop_only_stops_what_this_checkout_started(tmp_path):
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        (tmp_path / "dockerd-0123456789ab.pid").write_text(str(other.pid))  # another checkout's record
+        proc = subprocess.run(["bash", str(ROOT / "tools" / "ensure_docker.sh"), "--stop"], capture_output=True,
+                              text=True, timeout=60, env={**subprocess.os.environ, "SWEBOARD_STATE_DIR": str(tmp_path)})
+        assert proc.returncode == 0 and "nothing to stop" in proc.stdout
+        assert other.poll() is None, "another checkout's process was stopped"
+    finally:
+        other.kill()
+        other.wait()

@@ -3,12 +3,16 @@
 #
 # If `docker info` already answers, that engine is used untouched. Otherwise, as root with apt,
 # install Debian's docker.io and start our own dockerd with no default bridge and no iptables,
-# so no private-range network can exist. Its PID is recorded so `--stop` stops exactly that daemon.
+# so no private-range network can exist. Its PID is recorded per checkout, so `--stop` stops
+# exactly the daemon this checkout started (never another checkout's). With DOCKER_HOST set to an
+# engine that does not answer, nothing is started: that engine is the one meant.
 set -euo pipefail
 
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE_DIR="${SWEBOARD_STATE_DIR:-${HOME}/.cache/sweboard}"
-PID_FILE="${STATE_DIR}/dockerd.pid"
-LOG_FILE="${STATE_DIR}/dockerd.log"
+CHECKOUT="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+PID_FILE="${STATE_DIR}/dockerd-${CHECKOUT}.pid"
+LOG_FILE="${STATE_DIR}/dockerd-${CHECKOUT}.log"
 WAIT_SECONDS="${SWEBOARD_DOCKERD_WAIT:-60}"
 
 usage() {
@@ -18,7 +22,7 @@ Usage: tools/ensure_docker.sh [--stop] [--dry-run] [--help]
 Ensures a Docker engine answers 'docker info'.
   (no flag)   use a running engine, or install docker.io (root + apt) and start dockerd
               with --bridge=none --iptables=false --ip-forward=false --ip-masq=false
-  --stop      stop the dockerd this script started (PID in ${PID_FILE}); nothing else
+  --stop      stop the dockerd this checkout's script started (PID in ${PID_FILE}); nothing else
   --dry-run   print what would be done, change nothing
   --help      this text
 USAGE
@@ -39,7 +43,7 @@ engine_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2
 
 if [[ "$MODE" == stop ]]; then
   if [[ ! -f "$PID_FILE" ]]; then
-    echo "ensure_docker.sh: no dockerd started by sweboard (no ${PID_FILE}); nothing to stop"
+    echo "ensure_docker.sh: no dockerd started from this checkout (no ${PID_FILE}); nothing to stop"
     exit 0
   fi
   pid="$(cat "$PID_FILE")"
@@ -58,6 +62,10 @@ fi
 if engine_answers; then
   echo "ensure_docker.sh: Docker engine answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo unknown))"
   exit 0
+fi
+if [[ -n "${DOCKER_HOST:-}" && "${DOCKER_HOST}" != "unix:///var/run/docker.sock" ]]; then
+  echo "ensure_docker.sh: DOCKER_HOST=${DOCKER_HOST} does not answer; start that engine, or unset DOCKER_HOST to use (or start) the local one" >&2
+  exit 1
 fi
 
 if ! command -v dockerd >/dev/null 2>&1; then

@@ -7,6 +7,7 @@ operator would see and can paste into a terminal.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 from sweboard.errors import SweboardError
@@ -30,6 +31,9 @@ def engine_version() -> str | None:
 
 def require_engine() -> None:
     if engine_version() is None:
+        host = os.environ.get("DOCKER_HOST")
+        if host:  # that engine is the one meant: never advise starting another
+            raise SweboardError(f"the Docker engine at DOCKER_HOST={host} does not answer; start it, or unset DOCKER_HOST")
         raise SweboardError("no Docker engine answers 'docker info'; run tools/ensure_docker.sh")
 
 
