@@ -114,3 +114,24 @@ def test_the_progress_line_is_plain_when_not_a_terminal(tmp_path):
     text = stream.getvalue()
     assert text.startswith("progress: tasks 2/10 · attempts 3 (of at most 20)") and "ETA 2m00s" in text
     assert "\x1b" not in text and "\r" not in text  # no terminal control codes in a log file
+
+
+def test_a_terminal_of_zero_columns_gets_plain_progress_lines():
+    """Some CI runners and `script` report a terminal 0 columns wide: a bar there prints nothing at all."""
+    import fcntl
+    import os
+    import struct
+    import termios
+
+    from sweboard.scheduler import Progress, ProgressLine
+
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 0, 0, 0))
+    with os.fdopen(follower, "w") as stream:
+        assert stream.isatty()
+        line = ProgressLine(10, stream, every=0)
+        assert line.bar is None, "no bar on a terminal without columns"
+        line.update(Progress(models=1, tasks=10, attempts_bound=10), 1.0, force=True)
+        line.close()
+    assert b"progress:" in os.read(leader, 4096)
+    os.close(leader)

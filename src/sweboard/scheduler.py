@@ -108,13 +108,21 @@ def measure(run_root: Path, batches: list[BatchProcess], instance_ids: list[str]
     return p
 
 
+def _columns(stream) -> int:
+    """The terminal's width, 0 when it reports none (a bar there would draw nothing at all)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
 class ProgressLine:
     """One overall progress line: a tqdm bar on a terminal, a plain line every `every` seconds otherwise."""
 
     def __init__(self, total: int, stream=None, every: float = 15.0):
         self.stream = stream or sys.stderr
         self.every = every
-        self.tty = self.stream.isatty()
+        self.tty = self.stream.isatty() and _columns(self.stream) >= 40  # 0 columns (some CI, `script`): plain lines
         self.bar = None
         self._last_plain = 0.0
         self._last_text = ""
