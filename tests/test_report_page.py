@@ -122,6 +122,8 @@ document.getElementById('f').addEventListener('load', () => {{
   for (const s of d.querySelectorAll('svg.failures rect.seg')) r.fills.push(s.getAttribute('fill'));
   const svg = d.querySelector('svg.failures'); const texts = [...d.querySelectorAll('svg.failures text')];
   r.legend_inside = texts.every(t => t.getBBox().y + t.getBBox().height <= svg.viewBox.baseVal.height);
+  r.labels = [...d.querySelectorAll('svg.pareto text.label')].map(t => {{ const b = t.getBBox();
+    return [b.x, b.y, b.x + b.width, b.y + b.height]; }});
   document.body.setAttribute('data-layout', JSON.stringify(r));
 }});
 </script></body></html>""")
@@ -148,6 +150,11 @@ def test_the_page_reads_on_a_desktop_and_a_phone(page, tmp_path, width, height):
     assert set(layout["fills"]) <= set(layout["keys"]), "every colour drawn has a legend entry"
     assert layout["legend_inside"], "the legend is cut off"
     assert len(set(layout["keys"])) == len(layout["keys"]), "one colour per class"
+    boxes = layout["labels"]
+    assert len(boxes) == 3
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], ("scatter labels overlap", a, b)
     print(f"{width}x{height}: page {layout['sw']}px wide; screenshot {layout['shot']}")
 
 
@@ -175,3 +182,18 @@ def test_each_finished_run_has_its_own_board_and_unfinished_runs_stay_off_the_pa
     before = (own / "leaderboard.csv").read_bytes()
     assert generate_leaderboard(["--all-runs"]) == 0 and 'id="run-open"' in page.read_text()
     assert (own / "leaderboard.csv").read_bytes() == before, "a finished run's board is written once"
+
+
+def test_scatter_labels_never_sit_on_each_other_and_ticks_are_round():
+    import re
+
+    from sweboard.report.svg import model_colour, pareto
+
+    rows = [{"model": m, "pass@1": 0.5, "pass@1_ci_low": 0.2, "pass@1_ci_high": 0.8, "cost_per_task": 0.001217}
+            for m in ("scripted/slow", "scripted/ratelimited", "scripted/solver")]
+    svg = pareto(rows)
+    ys = sorted(float(y) for y in re.findall(r'<text class="label" x="[\d.]+" y="([\d.]+)"', svg))
+    assert len(ys) == 3 and all(b - a >= 13 for a, b in zip(ys, ys[1:])), ys
+    ticks = re.findall(r'font-size="11">(\$[^<]+)</text>', svg)
+    assert ticks == ["$0", "$0.0005", "$0.001", "$0.0015"], ticks
+    assert model_colour("scripted/solver") == model_colour("scripted/solver") and "nothing to plot" in pareto([])

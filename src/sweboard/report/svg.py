@@ -15,13 +15,51 @@ def _num(v):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def pareto(rows: list[dict], width: int = 640, height: int = 320) -> str:
+def model_colour(model: str) -> str:
+    """A model keeps its colour in every run's section (from its id, not its position)."""
+    import hashlib
+
+    return PALETTE[int(hashlib.sha256(model.encode()).hexdigest(), 16) % len(PALETTE)]
+
+
+def nice_ticks(top: float, n: int = 4) -> list[float]:
+    """Round tick values from 0 to at least `top` (1, 2, 2.5 or 5 times a power of ten)."""
+    import math
+
+    if top <= 0:
+        return []
+    raw = top / n
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    return [round(i * step, 12) for i in range(0, math.ceil(top / step - 1e-9) + 1)]
+
+
+def _money(v: float) -> str:
+    return f"${v:,.2f}" if v >= 1 else f"${v:.4g}"
+
+
+def _spread(ys: list[float], gap: float, low: float, high: float) -> list[float]:
+    """Label positions: in the points' order, at least `gap` apart, inside [low, high]."""
+    out: list[float] = []
+    for yv in ys:
+        out.append(max(yv, out[-1] + gap) if out else max(yv, low))
+    overflow = out[-1] - high if out else 0
+    if overflow > 0:  # pushed past the bottom: shift everything up (still gap apart)
+        out = [v - overflow for v in out]
+        for i in range(len(out) - 2, -1, -1):
+            out[i] = min(out[i], out[i + 1] - gap)
+    return out
+
+
+def pareto(rows: list[dict], width: int = 680, height: int = 320) -> str:
     """pass@1 (with its 95 % interval as a whisker) against cost per task; the frontier (no other model
-    is both cheaper and better) is joined by a line. Rows without both numbers are left out and listed."""
+    is both cheaper and better) is joined by a line. Labels sit in a column on the right, never on top
+    of each other, each joined to its point. Rows without both numbers are left out and listed."""
     pts = [r for r in rows if _num(r.get("pass@1")) is not None and _num(r.get("cost_per_task")) is not None]
-    left, right, top, bottom = 60, 130, 20, 45
+    left, right, top, bottom = 60, 200, 20, 45
     w, h = width - left - right, height - top - bottom
-    max_cost = max([r["cost_per_task"] for r in pts] + [1e-9]) * 1.1
+    ticks = nice_ticks(max([r["cost_per_task"] for r in pts] + [0.0]))
+    max_cost = ticks[-1] if ticks and ticks[-1] > 0 else 1.0
     x = lambda c: left + w * (c / max_cost)  # noqa: E731
     y = lambda p: top + h * (1 - p)  # noqa: E731
     parts = [f'<svg class="chart pareto" role="img" aria-label="cost versus pass@1" width="{width}" height="{height}" '
@@ -30,10 +68,12 @@ def pareto(rows: list[dict], width: int = 640, height: int = 320) -> str:
     for i in range(0, 6):
         p = i / 5
         parts.append(f'<line x1="{left}" x2="{left + w}" y1="{y(p):.1f}" y2="{y(p):.1f}" stroke="#e5e5e5"/>'
-                     f'<text x="{left - 6}" y="{y(p) + 4:.1f}" text-anchor="end" font-size="11">{p:.1f}</text>')
-    for i in range(0, 5):
-        c = max_cost * i / 4
-        parts.append(f'<text x="{x(c):.1f}" y="{top + h + 15}" text-anchor="middle" font-size="11">${c:.4g}</text>')
+                     f'<text x="{left - 6}" y="{y(p) + 4:.1f}" text-anchor="end" font-size="11">{p * 100:.0f}%</text>')
+    for c in ticks:
+        parts.append(f'<text x="{x(c):.1f}" y="{top + h + 15}" text-anchor="middle" font-size="11">{_money(c)}</text>')
+    if not pts:
+        parts.append(f'<text x="{left + w / 2}" y="{top + h / 2}" text-anchor="middle" font-size="12" fill="#666">'
+                     "nothing to plot: no row has both a score and a cost</text>")
     parts.append(f'<text x="{left + w / 2}" y="{height - 5}" text-anchor="middle" font-size="12">cost per task (USD)</text>'
                  f'<text x="14" y="{top + h / 2}" text-anchor="middle" font-size="12" '
                  f'transform="rotate(-90 14 {top + h / 2})">pass@1 (95% CI)</text>')
@@ -44,18 +84,23 @@ def pareto(rows: list[dict], width: int = 640, height: int = 320) -> str:
     if len(frontier) > 1:
         path = " ".join(f"{x(r['cost_per_task']):.1f},{y(r['pass@1']):.1f}" for r in frontier)
         parts.append(f'<polyline class="frontier" points="{path}" fill="none" stroke="#444" stroke-dasharray="4 3"/>')
-    for i, r in enumerate(pts):
-        color = PALETTE[i % len(PALETTE)]
+    order = sorted(pts, key=lambda r: (y(r["pass@1"]), r["model"]))
+    label_y = dict(zip((id(r) for r in order), _spread([y(r["pass@1"]) for r in order], 13, top + 4, top + h + 4)))
+    for r in pts:
+        color = model_colour(r["model"])
         cx, cy = x(r["cost_per_task"]), y(r["pass@1"])
         lo, hi = _num(r.get("pass@1_ci_low")), _num(r.get("pass@1_ci_high"))
         if lo is not None and hi is not None:
             parts.append(f'<line class="whisker" x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(lo):.1f}" y2="{y(hi):.1f}" '
                          f'stroke="{color}" stroke-width="2"/>')
         on = r in frontier
+        ly, lx = label_y[id(r)], left + w + 10
         parts.append(f'<circle class="point{" on-frontier" if on else ""}" cx="{cx:.1f}" cy="{cy:.1f}" r="{6 if on else 4}" '
                      f'fill="{color}" stroke="#222"><title>{escape(r["model"])}: pass@1 {r["pass@1"]} '
                      f'[{lo}, {hi}], ${r["cost_per_task"]}/task</title></circle>'
-                     f'<text x="{cx + 8:.1f}" y="{cy - 6:.1f}" font-size="11">{escape(r["model"])}</text>')
+                     f'<line class="leader" x1="{cx:.1f}" y1="{cy:.1f}" x2="{lx - 2:.1f}" y2="{ly - 4:.1f}" stroke="{color}" '
+                     f'stroke-opacity="0.35"/>'
+                     f'<text class="label" x="{lx:.1f}" y="{ly:.1f}" font-size="11">{escape(r["model"])}</text>')
     parts.append("</svg>")
     missing = [r["model"] for r in rows if r not in pts]
     note = (f'<p class="note">Not plotted (no score or no cost): {escape(", ".join(missing))}.</p>' if missing else "")
