@@ -135,3 +135,21 @@ def test_a_terminal_of_zero_columns_gets_plain_progress_lines():
         line.close()
     assert b"progress:" in os.read(leader, 4096)
     os.close(leader)
+
+
+def test_the_cpu_notice_is_given_once_a_minute_however_many_attempts_wait(monkeypatch):
+    """Eight attempts waiting in turn on a busy machine: one line, not eight (nor 52 over a run)."""
+    gate = slots.CpuGate(window=0.01)
+    clock, free_at = [1000.0], [0.0]
+    monkeypatch.setattr(gate, "percent", lambda: 100.0 if clock[0] < free_at[0] else 10.0)
+    monkeypatch.setattr(slots.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(slots.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + 1.0))
+    lines = []
+    for _ in range(8):  # each waits 7 s (past the 5 s grace)
+        free_at[0] = clock[0] + 7
+        gate.wait_below(80, log=lines.append)
+    assert len(lines) == 1 and "new work waits" in lines[0], lines
+    clock[0] += 60
+    free_at[0] = clock[0] + 7
+    gate.wait_below(80, log=lines.append)
+    assert len(lines) == 2, "a minute later it is said again"

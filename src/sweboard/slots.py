@@ -126,6 +126,7 @@ class CpuGate:
         self._last: tuple[float, int, int] | None = None  # (monotonic, total, idle) of the previous reading
         self._value: float | None = None
         self.waited_seconds = 0.0
+        self.told_at = float("-inf")  # when the last "new work waits" notice was given
 
     def percent(self) -> float | None:
         """Busy % since the previous reading, refreshed at most every `window` seconds."""
@@ -152,14 +153,21 @@ class CpuGate:
             if cancelled():
                 raise Cancelled()
             if log and not told and time.monotonic() - began > 5:
-                log(f"  CPU at {value:.0f}% (ceiling {ceiling:g}%): new work waits")
                 told = True
+                with self._lock:  # one notice a minute for the whole process, however many attempts wait
+                    say = time.monotonic() - self.told_at >= NOTICE_EVERY
+                    if say:
+                        self.told_at = time.monotonic()
+                if say:
+                    log(f"  CPU at {value:.0f}% (ceiling {ceiling:g}%): new work waits")
             time.sleep(min(0.25, self.window))
         waited = time.monotonic() - began
         with self._lock:
             self.waited_seconds += waited
         return waited
 
+
+NOTICE_EVERY = 60.0  # seconds between "CPU at ...: new work waits" notices of one process
 
 _GATE = CpuGate()
 
