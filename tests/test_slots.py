@@ -110,9 +110,13 @@ def test_the_progress_line_is_plain_when_not_a_terminal(tmp_path):
 
     stream = io.StringIO()
     line = ProgressLine(10, stream=stream, every=0)
-    line.update(Progress(attempts_done=3, attempts_bound=20, tasks_done=2, tasks=10, models=2, running=2), 30.0)
+    line.update(Progress(attempts_done=3, attempts_bound=20, tasks_done=2, tasks=10, models=2, running=2,
+                         timed_done=2, timed_tasks=10), 30.0)
     text = stream.getvalue()
     assert text.startswith("progress: tasks 2/10 · attempts 3 (of at most 20)") and "ETA 2m00s" in text
+    # the instant baseline's 5 tasks done at once: the ETA rests on the 5 timed tasks, 1 of them done
+    skewed = Progress(tasks_done=6, tasks=10, timed_done=1, timed_tasks=5).line(30.0)
+    assert "ETA 2m00s" in skewed, skewed
     assert "\x1b" not in text and "\r" not in text  # no terminal control codes in a log file
 
 

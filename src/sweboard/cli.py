@@ -299,7 +299,8 @@ def run_models(argv=None):
         batch += ["--runner", args.runner]
     if args.resume:
         batch.append("--resume")
-    batches = [scheduler.BatchProcess(m.id, m.slug, [sys.executable, *batch, "--model", m.id]) for m in models]
+    batches = [scheduler.BatchProcess(m.id, m.slug, [sys.executable, *batch, "--model", m.id], instant=m.is_baseline)
+               for m in models]
     if args.dry_run:
         print(f"{len(batches)} batches, {min(config.jobs, len(batches))} at once, {config.jobs} agent attempts at once "
               f"in all, CPU ceiling {config.cpu_ceiling_percent:g}%:")

@@ -46,6 +46,7 @@ class BatchProcess:
     started: float | None = None
     ended: float | None = None
     lines: list[str] = field(default_factory=list)
+    instant: bool = False  # the no-patch baseline: its tasks finish at once and would skew the ETA
 
 
 @dataclass
@@ -59,11 +60,13 @@ class Progress:
     models_done: int = 0
     models: int = 0
     running: int = 0
+    timed_done: int = 0  # tasks of batches that take time (not the instant baseline): what the ETA rests on
+    timed_tasks: int = 0
 
     def line(self, elapsed: float) -> str:
         eta = ""
-        if 0 < self.tasks_done < self.tasks:
-            eta = f", ETA {_clock(elapsed * (self.tasks - self.tasks_done) / self.tasks_done)}"
+        if 0 < self.timed_done < self.timed_tasks:
+            eta = f", ETA {_clock(elapsed * (self.timed_tasks - self.timed_done) / self.timed_done)}"
         return (f"tasks {self.tasks_done}/{self.tasks} · attempts {self.attempts_done} (of at most "
                 f"{self.attempts_bound}) · models {self.models_done}/{self.models} done, {self.running} running · "
                 f"{_clock(elapsed)} elapsed{eta}")
@@ -101,10 +104,12 @@ def measure(run_root: Path, batches: list[BatchProcess], instance_ids: list[str]
         finished = b.code is not None
         p.models_done += finished
         p.running += b.proc is not None and not finished
+        p.timed_tasks += 0 if b.instant else len(instance_ids)
         for iid in instance_ids:
             n, done = task_state(run_root / "attempts" / b.slug / iid, k_max)
             p.attempts_done += n
             p.tasks_done += done or finished
+            p.timed_done += 0 if b.instant else (done or finished)
     return p
 
 
