@@ -157,3 +157,17 @@ def test_the_cpu_notice_is_given_once_a_minute_however_many_attempts_wait(monkey
     free_at[0] = clock[0] + 7
     gate.wait_below(80, log=lines.append)
     assert len(lines) == 2, "a minute later it is said again"
+
+
+def test_lines_of_attempts_side_by_side_are_never_glued(capsys):
+    import threading
+
+    from sweboard.batch import say
+
+    threads = [threading.Thread(target=lambda i=i: [say(f"attempt {i} line {n}") for n in range(200)]) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1600 and all(line.startswith("attempt ") and line.count("line") == 1 for line in lines)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -301,7 +302,18 @@ class _Stop:
         return self.reason is not None
 
 
-def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=print) -> dict:
+_SAY = threading.Lock()
+
+
+def say(line: str) -> None:
+    """One whole line at a time: attempts running side by side never glue their lines together
+    (print writes the text and its newline separately)."""
+    with _SAY:
+        sys.stdout.write(f"{line}\n")
+        sys.stdout.flush()
+
+
+def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=say) -> dict:
     """Run every missing attempt of the plan; returns the batch entry written to the manifest."""
     if not plan.model.enabled:
         raise SweboardError(f"model {plan.model.id} is disabled in the catalog (enabled: false)")
