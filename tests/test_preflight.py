@@ -38,7 +38,7 @@ def test_the_whole_preflight_with_sweagent_derives_its_images_and_is_not_repeate
     print(proc.stdout)
     rec = json.loads((home / "runs" / "pf-sa" / "preflight.json").read_text())
     assert rec["passed"] and [s["name"] for s in rec["steps"]] == ["credentials", "probe", "images", "canary", "solver"]
-    assert rec["steps"][1]["detail"].startswith("1 models answered a one-token request")
+    assert rec["steps"][1]["detail"].startswith("1 model answered a one-token request")
     derived = rec["sweagent_images"]
     assert derived and all(d["image"].startswith("sweboard-sweagent/") and d["action"] in ("built", "cached")
                            for d in derived.values()), "the offline images lack swe-rex, as real ones do"

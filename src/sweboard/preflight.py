@@ -80,7 +80,7 @@ def credentials_step(models: list[ModelEntry]) -> str:
     needed = sorted({m.provider.api_key_env for m in models if m.calls_a_model and m.provider.api_key_env})
     for m in models:
         provider_key(m)  # raises with the variable's name
-    return f"keys present for {len(models)} models ({', '.join(needed) or 'none needed'})"
+    return f"keys present for {len(models)} model{'' if len(models) == 1 else 's'} ({', '.join(needed) or 'none needed'})"
 
 
 def _probe(run_id: str, models: list[ModelEntry], config: RunnerConfig) -> str:
@@ -114,7 +114,8 @@ def _probe(run_id: str, models: list[ModelEntry], config: RunnerConfig) -> str:
             if status != 200:
                 raise SweboardError(f"model {m.id}: the provider answered HTTP {status} to a one-token request "
                                     f"({' '.join(text.split())[:160]}); check the key, the model id and the provider")
-    return f"{len(calling)} models answered a one-token request (slowest {slowest:.1f}s)"
+    n = len(calling)
+    return f"{n} model{'' if n == 1 else 's'} answered a one-token request (slowest {slowest:.1f}s)"
 
 
 def _images(rows: list[dict], runner: str, bundled: bool, log) -> tuple[str, dict]:
@@ -124,7 +125,8 @@ def _images(rows: list[dict], runner: str, bundled: bool, log) -> tuple[str, dic
     if bundled:
         from sweboard.testbench import images
 
-        images.build_all([r["instance_id"] for r in rows], log=lambda s: None)
+        images.build_all([r["instance_id"] for r in rows],
+                         log=lambda s: None if s.startswith("cached") else log(f"  image {s}"))
     problems = {i: p for i, p in ensure_images(rows, log=log).items() if p}
     if problems:
         first = next(iter(problems.values()))
@@ -204,7 +206,9 @@ def run(run_id: str, sl: Slice, models: list[ModelEntry], runner: str, config: R
     extra: dict = {}
     lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
 
-    def step(name, fn) -> bool:
+    def step(name, fn, doing: str = "") -> bool:
+        if doing:  # a slow step says what it is doing before its one result line
+            log(f"preflight {name:11} ...            {doing}")
         began = time.monotonic()
         try:
             detail = fn()
@@ -222,9 +226,11 @@ def run(run_id: str, sl: Slice, models: list[ModelEntry], runner: str, config: R
     ok = (step("credentials", lambda: credentials_step(models))
           and (step("probe", lambda: _probe(run_id, models, config)) if probe else
                step("probe", lambda: "skipped (--no-probe)"))
-          and step("images", lambda: _images(rows, runner, lock.source == "bundled", log))
-          and step("canary", lambda: _canary(sl, canary_run, log))
-          and step("solver", lambda: _solver(sl, solver_run, runner, config, rows, lock)))
+          and step("images", lambda: _images(rows, runner, lock.source == "bundled", log),
+                   f"checking {len({r['image'] for r in rows})} task images" + (" and SWE-agent's" if runner == "sweagent" else ""))
+          and step("canary", lambda: _canary(sl, canary_run, log), f"grading {len(rows)} gold and {len(rows)} empty patches")
+          and step("solver", lambda: _solver(sl, solver_run, runner, config, rows, lock),
+                   f"the scripted solver through {runner} on {len(rows)} tasks"))
     record = {"run_id": run_id, "passed": bool(ok), "runner": runner, "section": sl.section, "split": sl.split,
               "instance_ids_sha256": sl.ids_hash, "models": [m.id for m in models], "probe": probe,
               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
