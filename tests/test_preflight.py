@@ -25,6 +25,8 @@ def test_a_missing_key_stops_it_first_and_dry_runs_name_it(home):
     dry = subprocess.run(["bash", str(ROOT / "tools" / "bootstrap_i0.sh"), "--model", model, "--dry-run"],
                          capture_output=True, text=True, timeout=300)
     assert dry.returncode == 0 and "MISSING" in dry.stdout and "CHUTES_API_KEY" in dry.stdout
+    plan = subprocess.run(["bash", str(ROOT / "tools" / "run_i1.sh")], capture_output=True, text=True, timeout=300)
+    assert plan.returncode == 0 and "MISSING KEY: CHUTES_API_KEY is not set" in plan.stdout, "a plan names it too"
 
 
 @pytest.mark.docker

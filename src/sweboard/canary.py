@@ -73,7 +73,7 @@ def run_canary(sl: Slice, run_id: str | None = None, log=print) -> dict:
     counts = {}
     for model, gold in ((GOLD, True), (EMPTY, False)):
         entry = run_batch(BatchPlan(run_id, model, sl, lock, rows, config, run_kind="canary"), PatchRunner(gold),
-                          log=lambda s: None)
+                          log=lambda s: log(s.strip()) if "waits" in s or "waiting" in s else None)
         ev = evaluate(run_id, model.id, log=lambda s: None)
         counts[model.id] = {"batch": entry["status"], "evaluation": ev["status"], "resolved": ev["counts"]["resolved"],
                             "graded": sum(ev["counts"].values()), "pending": ev["pending"]}

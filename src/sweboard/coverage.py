@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sweboard.intervals import LEVEL, design_effect, difference_bounds, exact_bounds
 
-SHAPES = ((8, 4), (19, 6), (12, 3))  # (tasks, repos): i1, i3 and a three-repo slice
+SHAPES = ((8, 4), (19, 6), (12, 3), (4, 1))  # (tasks, repos): i1, i3, a three-repo slice, one repo's own row
 ICCS = (0.0, 0.2)
 RATES = (0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95)
 DELTAS = (0.0, 0.2, 0.4)

@@ -98,9 +98,23 @@ def render(plans: list[ModelPlan], config: RunnerConfig, ledger: Ledger | None =
             left = prov.dollar_cap - used["dollars"]
             lines.append(f"{name}: ${used['dollars']:.4f} spent of ${prov.dollar_cap:.2f}; bound ${cost:.4f} "
                          f"{'fits' if cost <= left else 'EXCEEDS what is left: the run stops at the cap and resumes later'}")
+    lines += missing_keys([p.model for p in plans])
     if plans and plans[0].tasks:
         lines.append(resolution(plans[0].tasks, list(plans[0].repos)))
     return "\n".join(lines)
+
+
+def missing_keys(models: list[ModelEntry]) -> list[str]:
+    """A line per provider whose key is not set: the plan says so before anything runs (the preflight stops on it)."""
+    from sweboard import credentials
+
+    needed: dict[str, list[str]] = {}
+    for m in models:
+        env = m.provider.api_key_env
+        if m.calls_a_model and env and not credentials.get_key(env):
+            needed.setdefault(env, []).append(m.id)
+    return [f"MISSING KEY: {env} is not set (secrets/credentials.txt or the environment); needed by {', '.join(ids)}"
+            for env, ids in sorted(needed.items())]
 
 
 def resolution(n: int, repos: list[str]) -> str:
