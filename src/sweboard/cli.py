@@ -470,7 +470,8 @@ def collect_manifests(argv=None):
 @_cli
 def generate_leaderboard(argv=None):
     from sweboard.leaderboard import (breakdown_rows, columns, leaderboard_rows, load_manifests, write_breakdowns,
-                                      write_columns_json, write_csv, write_html, write_run_board)
+                                      write_csv, write_html, write_run_board)
+    from sweboard.report.columns import write_columns_json
     from sweboard.paths import runs_dir
 
     p = argparse.ArgumentParser(prog="generate_leaderboard.py", description=(

@@ -26,11 +26,11 @@ from sweboard.yamlio import load_yaml, require
 MANIFEST_COLUMNS = ("run_id", "run_status", "created_at", "model", "kind", "runner", "runner_version", "batch_status",
                     "attempts", "dataset", "dataset_revision", "split", "instance_ids_sha256", "project_commit",
                     "project_dirty", "swebench", "docker_engine", "peak_cpu_percent", "wall_time_s", "evaluator_run_ids")
-# Score cells: a number only when the row's status is `ok` (else empty; the status says why).
+# Score cells: a number only when the row's status is `ok` (else empty; the status says why). The cost
+# cells are also empty when the cost is unknown (an attempt without usage), pass@K's when a task had < K.
 SCORE_COLUMNS = ("pass@1", "pass@K", "pass_estimator", "resolved", "resolve_rate", "submitted", "empty_patches",
                  "errors", "run_fail_rate", "baseline_pass@1", "delta_vs_baseline", "pass@1_ci_low", "pass@1_ci_high",
                  "pass@K_ci_low", "pass@K_ci_high", "ci_method", "cost_per_task", "cost_per_resolved", "rank_group")
-# Note: cost_per_task / cost_per_resolved are also empty when the cost is unknown (an attempt without usage).
 OK = "ok"
 
 
@@ -521,44 +521,6 @@ def write_csv(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
     return path
 
 
-INTEGER_COLUMNS = {"instances", "K", "attempts_total", "resolved", "submitted", "empty_patches", "errors",
-                   "attempts_failed", "attempts_interrupted", "attempts_infra_retried", "verdicts_reused", "retries",
-                   "model_calls", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
-                   "rank_group", "latency_n", "attempt_wall_n", "overhead_n"}
-
-
-def column_type(name: str) -> str:
-    """integer | fraction | usd | seconds | text: how a spreadsheet should read the column (an empty
-    cell is unknown or not applicable, never 0; `status` says why)."""
-    if name in INTEGER_COLUMNS or name.startswith("err_"):
-        return "integer"
-    if name == "attempts_mean":
-        return "number"
-    if name.startswith(("pass@", "baseline_pass@")) or name.endswith(("_rate", "_ci_low", "_ci_high")) \
-            or name == "delta_vs_baseline":
-        return "fraction"
-    if name.startswith("cost") or name.endswith("_usd"):
-        return "usd"
-    if name.endswith("_s"):
-        return "seconds"
-    return "text"
-
-
-def write_columns_json(csv_path: Path, cols: tuple[str, ...], version: str | None = None) -> Path:
-    """`<csv>.columns.json` beside a CSV: each column's name, type and description (a header
-    comment would not be CSV), so a spreadsheet or pandas reads integers as integers."""
-    data = load_yaml(config_dir() / "leaderboard_columns.yaml")
-    described = data.get("descriptions") or {}
-    out = csv_path.with_name(csv_path.stem + ".columns.json")
-    payload = {"csv": csv_path.name, "version": version or data.get("default"), "definitions": "docs/metrics.md",
-               "empty_cell": "unknown or not applicable; the row's status says why",
-               "columns": [{"name": c, "type": column_type(c), "description": described.get(c, "")} for c in cols]}
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(tmp, out)
-    return out
-
-
 def write_run_board(run_id: str, cols: tuple[str, ...], rows: list[dict], manifest: dict, by_repo: list[dict],
                     version: str | None = None) -> list[Path]:
     """A finished run's own board: `runs/<run_id>/leaderboard.csv` (+ columns JSON) and page. Written
@@ -566,6 +528,8 @@ def write_run_board(run_id: str, cols: tuple[str, ...], rows: list[dict], manife
     target = runs_dir() / run_id / "leaderboard.csv"
     if manifest.get("status") != "finished" or target.exists() or not target.parent.is_dir():
         return []
+    from sweboard.report.columns import write_columns_json
+
     own = [r for r in rows if r["run_id"] == run_id]
     return [write_csv(target, cols, own), write_columns_json(target, cols, version),
             write_html(target.with_suffix(".html"), cols, own, [manifest], [b for b in by_repo if b["run_id"] == run_id],
