@@ -35,8 +35,7 @@ def _pct(value) -> str:
 def _headline_value(col: str, row: dict, value):
     """What an analyst reads: percentages with n/N, dollars, and why a cell is empty when it says so."""
     if col == "pass@1" and value != "":
-        ci = f" [{_pct(row.get('pass@1_ci_low'))}, {_pct(row.get('pass@1_ci_high'))}]" if row.get("pass@1_ci_low") != "" else ""
-        return f"{_pct(value)} ({row.get('resolved', '?')}/{row.get('instances', '?')} resolved){ci}"
+        return f"{_pct(value)} ({row.get('resolved', '?')}/{row.get('instances', '?')} resolved)"
     if col in PERCENT and value != "":
         return ("+" if col == "delta_vs_baseline" and value > 0 else "") + _pct(value)
     if col.startswith("cost") and value != "":
@@ -52,7 +51,9 @@ def _cell(col: str, row: dict, link: str, headline: bool = False) -> str:
         shown = _headline_value(col, row, value)
         if col == "pass@1" and value != "":
             pct = round(float(value) * 100)
-            return f'<a href="{link}"><span class="bar" style="--w:{pct}%">{escape(shown)}</span></a>'
+            ci = (f'<small class="ci">95%: {_pct(row["pass@1_ci_low"])} to {_pct(row["pass@1_ci_high"])}</small>'
+                  if row.get("pass@1_ci_low") != "" else "")
+            return f'<a href="{link}"><span class="bar" style="--w:{pct}%">{escape(shown)}</span></a>{ci}'
         if shown is not value:
             return f'<a href="{link}">{escape(str(shown))}</a>' if value != "" else escape(str(shown))
     if isinstance(value, (int, float)) and not isinstance(value, bool) and col not in ("rank_group",):
@@ -115,14 +116,14 @@ comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</
 <style>
 body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; margin: .5em 0; }} th, td {{ border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }}
-td.status {{ white-space: normal; min-width: 16em; max-width: 30em; }}
+td.status {{ white-space: normal; min-width: 10em; max-width: 30em; }}
 th {{ background: #f2f2f2; }} a {{ color: inherit; }}
 tr.test-equipment td {{ color: #666; font-style: italic; }} tr.baseline td {{ background: #fafafa; }}
 .bar {{ display: inline-block; min-width: 3.5em; background: linear-gradient(90deg, #9cd3a4 var(--w), transparent var(--w)); }}
 section.run {{ border-top: 2px solid #888; margin-top: 1.5em; }}
 .charts {{ display: flex; flex-wrap: wrap; gap: 1.5em; }} figure {{ margin: 0; }} figcaption {{ font-weight: 600; }}
 details {{ overflow-x: auto; max-width: 100%; }} .note {{ color: #666; }}
-.scroll {{ overflow-x: auto; max-width: 100%; }} svg.chart {{ max-width: 100%; height: auto; }}
+.scroll {{ overflow-x: auto; max-width: 100%; }} small.ci {{ display: block; color: #555; }} svg.chart {{ max-width: 100%; height: auto; }}
 figure {{ max-width: 100%; min-width: 0; overflow-x: auto; }} p {{ overflow-wrap: anywhere; }}
 @media (max-width: 600px) {{ body {{ margin: .5em; }} th, td {{ padding: 2px 4px; }} td.status {{ min-width: 10em; }} }}
 </style></head><body>
