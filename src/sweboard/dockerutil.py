@@ -37,6 +37,12 @@ def require_engine() -> None:
         raise SweboardError("no Docker engine answers 'docker info'; run tools/ensure_docker.sh")
 
 
+def image_id(tag: str) -> str | None:
+    """The local image id behind a name, or None when it is not on this machine."""
+    proc = docker("image", "inspect", "--format", "{{.Id}}", tag, check=False, timeout=60)
+    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+
 def image_labels(tag: str) -> dict[str, str] | None:
     """Labels of a local image, or None if it does not exist locally."""
     proc = docker("image", "inspect", "--format", "{{json .Config.Labels}}", tag, check=False, timeout=60)

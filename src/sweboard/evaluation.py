@@ -200,18 +200,14 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
 
 def _image_ids(dataset: Path, instance_ids: set[str]) -> dict[str, str | None]:
     """The local image id behind each instance's image name (part of what makes two gradings the same)."""
-    from sweboard.dockerutil import docker
+    from sweboard.dockerutil import image_id
 
     names = {}
     for line in dataset.read_text().splitlines():
         row = json.loads(line)
         if row["instance_id"] in instance_ids:
             names[row["instance_id"]] = row.get("image")
-    out = {}
-    for iid, image in names.items():
-        proc = docker("image", "inspect", "--format", "{{.Id}}", image, check=False, timeout=60) if image else None
-        out[iid] = proc.stdout.strip() if proc is not None and proc.returncode == 0 else None
-    return out
+    return {iid: image_id(image) if image else None for iid, image in names.items()}
 
 
 def _grading_key(iid: str, patch_sha: str, image_id: str | None, version: str) -> tuple:

@@ -61,7 +61,7 @@ def read_record(run_id: str) -> dict | None:
 
 
 def image_ids(rows: list[dict]) -> dict[str, str | None]:
-    from sweboard.runners.sweagent_image import image_id
+    from sweboard.dockerutil import image_id
 
     return {image: image_id(image) for image in sorted({r["image"] for r in rows})}
 

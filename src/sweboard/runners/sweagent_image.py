@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sweboard.dockerutil import docker
+from sweboard.dockerutil import docker, image_id
 from sweboard.errors import SweboardError
 from sweboard.paths import cache_dir
 
@@ -47,11 +47,6 @@ class SweAgentImage:
     image_id: str
     action: str  # "ready" (used as it is) | "cached" | "built"
     seconds: float
-
-
-def image_id(tag: str) -> str | None:
-    proc = docker("image", "inspect", "--format", "{{.Id}}", tag, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
 
 
 def probe(base_id: str) -> dict:
