@@ -371,10 +371,6 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
     return rows
 
 
-def resolved_sets(manifest: dict, model_id: str) -> dict[str, bool]:
-    return {iid: any(a["outcome"] == RESOLVED for a in per) for iid, per in task_outcomes(manifest, model_id).items()}
-
-
 def pass1_by_task(manifest: dict, model_id: str) -> dict[str, float]:
     """Each task's pass@1 contribution (first attempt, or c/n with all attempts): what pairs are tested on."""
     batch = manifest["batches"][model_id]

@@ -54,10 +54,6 @@ class PairedResult:
     ci_high: float
     p_value: float
 
-    @property
-    def significant(self) -> bool:
-        return self.p_value < ALPHA
-
     def statement(self) -> str:
         flips = f"{len(self.only_a)} tasks better in A, {len(self.only_b)} in B"
         return (f"pass@1 change {self.diff:+.3f} (95% interval {self.ci_low:+.3f} to {self.ci_high:+.3f}); "

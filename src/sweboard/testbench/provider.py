@@ -110,39 +110,6 @@ def _wrong_command(patch: str) -> str:
     return f"cd /testbed && printf '\\n# scripted wrong fix: touches the file, fixes nothing\\n' >> {first}"
 
 
-def editor_steps(patch: str) -> list[tuple[str, dict]]:
-    """The gold patch as SWE-agent `str_replace_editor` calls: one str_replace per hunk (its
-    context and removed lines become the new context and added lines), `create` for new files."""
-    steps: list[tuple[str, dict]] = []
-    path, old, new, created = None, [], [], False
-
-    def flush():
-        if path and created:
-            steps.append(("str_replace_editor", {"command": "create", "path": f"/testbed/{path}",
-                                                 "file_text": "\n".join(new) + "\n"}))
-        elif path and (old or new):
-            steps.append(("str_replace_editor", {"command": "str_replace", "path": f"/testbed/{path}",
-                                                 "old_str": "\n".join(old), "new_str": "\n".join(new)}))
-
-    for line in patch.splitlines():
-        if line.startswith("--- "):
-            created = line == "--- /dev/null"
-        elif line.startswith("+++ "):
-            flush()
-            path, old, new = line[len("+++ b/"):], [], []
-        elif line.startswith("@@"):
-            if not created:
-                flush()
-                old, new = [], []
-        elif path and line.startswith((" ", "-", "+")) and not line.startswith(("--- ", "+++ ")):
-            if line[0] in " -":
-                old.append(line[1:])
-            if line[0] in " +":
-                new.append(line[1:])
-    flush()
-    return steps
-
-
 def plan(scenario: str, agent: str, row: dict | None) -> list[tuple[str, dict]]:
     """The scripted actions, as (tool name, arguments), for one conversation.
 
