@@ -188,8 +188,9 @@ def _init_run(plan: BatchPlan, resume: bool) -> None:
         return
     if existing.get("status") == "finished" and not resume:
         raise SweboardError(f"run {plan.run_id} is finished and immutable; use a new --run-id")
-    if _preflight(plan.run_id) and existing.get("preflight") != _preflight(plan.run_id)["preflight"]:
-        update_manifest(plan.run_id, lambda m: m.update(_preflight(plan.run_id)))  # repeated: images changed
+    preflight = _preflight(plan.run_id)
+    if preflight and existing.get("preflight") != preflight["preflight"]:
+        update_manifest(plan.run_id, lambda m: m.update(preflight))  # repeated: its images changed
     if existing["slice"]["instance_ids_sha256"] != plan.slice.ids_hash:
         raise SweboardError(f"run {plan.run_id} was started on another instance list ({existing['slice']['file']} "
                             f"[{existing['slice']['section']}]); use a new --run-id")
@@ -277,8 +278,9 @@ def _write_record(plan: BatchPlan, runner: Runner, out: Path, row: dict, k: int,
               "queued_seconds": queued,  # waiting for a job/provider slot and the CPU guardrail: nobody's time
               # when it held its job slot (epoch seconds): what ran at once, to the millisecond
               "ran_epoch": [round(ran_from, 3), round(time.time(), 3)] if ran_from is not None else None,
-              # imported predictions: what happened elsewhere is unknown (empty on the board), never 0
-              "gateway_calls": calls, "usage": None if runner.name == "imported" else summarize_calls(calls)}
+              # a runner whose calls sweboard did not meter (imported predictions): usage unknown, never 0
+              "gateway_calls": calls,
+              "usage": summarize_calls(calls) if getattr(runner, "metered", True) else None}
     record["error"] = credentials.redact(record["error"], secrets)
     _atomic_json(out / RECORD, record)
     log(f"  {iid} #{k}: {result.status}{' (' + result.error_class + ')' if result.error_class else ''} "

@@ -230,6 +230,9 @@ def run_model_batch(argv=None):
     if model.calls_a_model and hasattr(runner, "prepare"):
         runner.prepare()  # a warm agent server imports while the rows load and the images are checked
     try:
+        from sweboard.batch import provider_key
+
+        provider_key(model)  # a missing key is found before anything slow (rows, images)
         lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
         if lock.source == "bundled" and not model.is_baseline:
             from sweboard.testbench import images

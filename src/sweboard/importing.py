@@ -71,6 +71,7 @@ class PredictionRunner:
     """Submits the imported patch of each task (an empty one where the file has none)."""
 
     name = RUNNER
+    metered = False  # the calls were made elsewhere: the record's usage is unknown, not 0
 
     def __init__(self, patches: dict[str, str]):
         self.patches = patches

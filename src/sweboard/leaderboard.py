@@ -258,7 +258,7 @@ def _times(batch: dict, ev: dict, attempts: list[dict]) -> dict:
     }
 
 
-def _scores(manifest: dict, batch: dict, tasks: dict[str, list[dict]], k: int, row: dict) -> dict:
+def _scores(manifest: dict, batch: dict, tasks: dict[str, list[dict]], k: int, row: dict, short: list[str]) -> dict:
     """The score cells of an ok row: rates, their intervals (one method per slice: sweboard.intervals)."""
     n_tasks = len(manifest["slice"]["instance_ids"])
     per_task = list(tasks.values())
@@ -277,7 +277,7 @@ def _scores(manifest: dict, batch: dict, tasks: dict[str, list[dict]], k: int, r
         "errors": sum(1 for per in per_task if is_failure(per[-1]["outcome"])),
         "run_fail_rate": round(row["attempts_failed"] / row["attempts_total"], 4),
     }
-    if not k_shortfall(batch, tasks, k):
+    if not short:
         lowk, highk = rate_interval([v[1] for v in scores.values()], repos)
         out.update({"pass@K": round(sum(v[1] for v in scores.values()) / n_tasks, 4),
                     "pass@K_ci_low": lowk, "pass@K_ci_high": highk})
@@ -312,8 +312,8 @@ def batch_metrics(manifest: dict, model_id: str) -> dict:
         **{c: "" for c in SCORE_COLUMNS},
     }
     if status == OK and n_tasks:
-        row.update(_scores(manifest, batch, tasks, k, row))
         short = k_shortfall(batch, tasks, k)
+        row.update(_scores(manifest, batch, tasks, k, row, short))
         if short:
             status = (f"ok; pass@K empty: {len(short)} tasks have fewer than K={k} attempts "
                       f"({', '.join(short[:3])}{', ...' if len(short) > 3 else ''})")

@@ -83,6 +83,8 @@ class AttemptResult:
 
 class Runner(Protocol):
     name: str
+    # optional: `metered = False` for a runner whose model calls sweboard did not see (imported
+    # predictions): its records' usage is unknown (None), never 0
 
     def version(self) -> str | None: ...
 
