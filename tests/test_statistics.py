@@ -232,8 +232,11 @@ def test_percentiles_need_the_sample_to_support_them():
     m = manifest("R", {"m": {"t1": [attempt(1)], "t2": [attempt(1)]}}, {"m": {"t1": ["resolved"], "t2": ["resolved"]}})
     for i, per in enumerate(m["batches"]["m"]["attempts"].values()):
         per[0]["usage"]["latencies_s"] = [float(x) for x in range(i * 5, i * 5 + 5)]
+    m["batches"]["m"]["attempts"]["t1"][0]["overhead_seconds"] = 2.5  # t2's start-up was not recorded
     row = batch_metrics(m, "m")
     assert (row["latency_n"], row["latency_p50_s"], row["latency_p90_s"], row["latency_p99_s"]) == (10, 4.0, 8.0, "")
+    assert (row["overhead_n"], row["overhead_p50_s"]) == (1, ""), "one start-up supports no median"
+    assert (row["attempt_wall_n"], row["attempt_wall_p50_s"], row["attempt_wall_p90_s"]) == (2, 1.0, "")
 
 
 def test_load_dependent_verdicts_are_never_reused_and_reuse_is_counted(tmp_path):
