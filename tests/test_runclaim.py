@@ -81,3 +81,23 @@ def test_stop_only_stops_what_this_checkout_started(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_resume_sets_aside_every_attempt_a_killed_session_left_not_only_those_it_runs_again(home):
+    from sweboard.batch import BatchPlan, attempt_dir, set_aside_interrupted
+    from sweboard.catalog import load_catalog
+    from sweboard.dataset_lock import load_locked_rows
+    from sweboard.instances import load_slice
+    from sweboard.runconfig import load_runner_config
+
+    sl = load_slice(ROOT / "config" / "instances_i0.yaml", "offline")
+    lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
+    plan = BatchPlan("k", load_catalog().get("scripted/solver"), sl, lock, rows, load_runner_config())
+    left = [attempt_dir("k", plan.model, r["instance_id"], 1) for r in rows[:2]]
+    for d in left:
+        d.mkdir(parents=True)
+        (d / "agent.traj").write_text("Bearer sk-or-LEFT-BEHIND-0123")
+    assert set_aside_interrupted(plan, ["sk-or-LEFT-BEHIND-0123"]) == 2
+    for d in left:
+        aside = d.with_name("attempt-1.interrupted-1")
+        assert not d.exists() and "sk-or-LEFT" not in (aside / "agent.traj").read_text()

@@ -125,6 +125,18 @@ def _set_aside(out: Path, reason: str = "interrupted", secrets: list[str] | None
     return target
 
 
+def set_aside_interrupted(plan: BatchPlan, secrets: list[str]) -> int:
+    """Every attempt a killed session left without a record, moved aside (and scrubbed) at once on
+    --resume, not only when its task runs again: a resume that stops early (a failing provider, a
+    budget) must not leave one behind, keys and all."""
+    moved = 0
+    for row in plan.rows:
+        for k in range(1, plan.attempts_for(row["instance_id"])[0] + 1):
+            moved += _set_aside(attempt_dir(plan.run_id, plan.model, row["instance_id"], k), "interrupted",
+                                secrets) is not None
+    return moved
+
+
 def set_aside_attempts(run_id: str, model: ModelEntry) -> list[dict]:
     """Every folder set aside for a model, with the usage its calls recorded (money spent is spent)."""
     base = run_dir(run_id) / "attempts" / model.slug
@@ -351,6 +363,10 @@ def _run_locked(plan: BatchPlan, runner: Runner, resume: bool, key: str | None, 
         reap_containers(plan)
     if key and key not in secrets:
         secrets.append(key)
+    if resume:
+        moved = set_aside_interrupted(plan, secrets)
+        if moved:
+            log(f"{plan.model.id}: {moved} attempts cut short by the last session set aside (scrubbed)")
     try:
         return _run(plan, runner, key, secrets, log)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the attempt under way is set aside on --resume
