@@ -10,7 +10,7 @@ HOME_DIR="${SWEBOARD_HOME:-$ROOT}"
 usage() {
   cat <<USAGE
 Usage: tools/bootstrap_i0.sh [--offline] [--model ID]... [--runner mini|sweagent] [--run-id ID] [--resume]
-                            [--jobs N] [--preflight] [--no-probe] [--dry-run] [--help]
+                            [--jobs N] [--preflight] [--no-probe] [--cluster ADDRESS] [--dry-run] [--help]
 
 Runs the i0 slice (config/instances_i0.yaml) end to end and writes runs/leaderboard.csv:
 sets up .venv if missing, ensures a Docker engine, locks the dataset if no lock exists,
@@ -30,6 +30,8 @@ marks the run finished, and folds manifests into the leaderboard.
   --jobs N      agent attempts at once across the models (default 8, config/sweagent.yaml); 1: one at a time
   --preflight   run only the preflight, then stop
   --no-probe    no one-token request per model in the preflight
+  --cluster A   run attempts and gradings on a Ray cluster (HOST:PORT, ray://HOST:PORT or auto);
+                keys, gateway and records stay here (README: More than one machine)
   --dry-run     print the steps and each tool's plan; change nothing
   --help        this text
 USAGE
@@ -56,6 +58,8 @@ while [[ $# -gt 0 ]]; do
     --runner) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --runner needs a value" >&2; exit 2; }; RUNNER="$2"; shift ;;
     --jobs) [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || { echo "bootstrap_i0.sh: --jobs: expected a whole number >= 1" >&2; exit 2; }
             JOBS_FLAGS=(--jobs "$2"); shift ;;
+    --cluster) [[ $# -ge 2 ]] || { echo "bootstrap_i0.sh: --cluster needs a value" >&2; exit 2; }
+               export SWEBOARD_CLUSTER="$2"; shift ;;  # every tool below reads it
     --help|-h) usage; exit 0 ;;
     *) echo "bootstrap_i0.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac

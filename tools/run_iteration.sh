@@ -12,7 +12,7 @@ usage() {
   cat <<USAGE
 Usage: tools/run_i1.sh | run_i2.sh | run_i3.sh | run_i4.sh [--execute] [--offline] [--run-id ID] [--resume] [--runner mini|sweagent]
                                         [--attempts K] [--all-attempts] [--model ID]... [--jobs N] [--preflight]
-                                        [--no-probe] [--dry-run] [--help]
+                                        [--no-probe] [--cluster ADDRESS] [--dry-run] [--help]
 
 i1: the Chutes models; i2: Chutes + OpenRouter; both on config/instances_i1.yaml. i3 and i4:
 Chutes + OpenRouter on config/instances_i3.yaml (19 tasks, easy and medium; the plan lists each
@@ -37,6 +37,9 @@ unavailable is reported; the others go on. Resuming a finished run does nothing,
   --preflight     run only the preflight (keys, a one-token probe per model, images, the evaluator canary,
                   the scripted solver through the runner), then stop; every --execute runs it first anyway
   --no-probe      no one-token request per model in the preflight
+  --cluster ADDR  run the attempts and gradings on a Ray cluster (HOST:PORT of its head, ray://HOST:PORT
+                  or auto; tools/ray_local_cluster.sh starts one on this machine); keys, gateway and
+                  records stay on this machine (README: More than one machine)
   --dry-run       same as leaving out --execute
 USAGE
 }
@@ -59,6 +62,8 @@ while [[ $# -gt 0 ]]; do
     --run-id) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --run-id needs a value" >&2; exit 2; }; RUN_ID="$2"; shift ;;
     --model) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --model needs a value" >&2; exit 2; }; MODEL_ARGS+=(--model "$2"); shift ;;
     --jobs) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --jobs needs a value" >&2; exit 2; }; JOBS="$2"; shift ;;
+    --cluster) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --cluster needs a value" >&2; exit 2; }
+               export SWEBOARD_CLUSTER="$2"; shift ;;  # every tool below reads it
     --runner) [[ $# -ge 2 ]] || { echo "run_${ITERATION}.sh: --runner needs a value" >&2; exit 2; }; RUNNER="$2"; shift ;;
     --help|-h) usage; exit 0 ;;
     *) echo "run_${ITERATION}.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;

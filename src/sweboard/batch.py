@@ -37,13 +37,13 @@ from sweboard.locks import exclusive_or_refuse, file_lock
 from sweboard.paths import predictions_dir, runs_dir
 from sweboard.runconfig import CAPACITY_SETTINGS, RunnerConfig
 from sweboard.dockerutil import remove_labelled_containers
-from sweboard.runners.base import ABORT, BATCH_LABEL, Attempt, AttemptResult, Runner, batch_label, scrub_files
+from sweboard.runners.base import (ABORT, BATCH_LABEL, GATEWAY_KEY, Attempt, AttemptResult, Runner, batch_label,
+                                   scrub_files)
 from sweboard.runners.baseline import BaselineRunner
 from sweboard.slots import Cancelled, capacity_for
 from sweboard.testbench.taskset import IMAGE_NAMESPACE
 
 RECORD = "record.json"
-GATEWAY_KEY = "sk-sweboard-gateway"  # what agents send; the gateway holds the real key
 
 
 @dataclass(frozen=True)
@@ -228,11 +228,13 @@ def _init_run(plan: BatchPlan, resume: bool) -> None:
                             "settings, or use a new --run-id")
 
 
-def reap_containers(plan: BatchPlan) -> int:
-    """Remove the containers a killed session of this batch left (this process holds the batch lock,
-    so none of them is in use); a missing Docker is not this function's problem to report."""
+def reap_containers(plan: BatchPlan, executor=None) -> int:
+    """Remove the containers a killed session of this batch left, on every node the executor runs
+    attempts on (this process holds the batch lock, so none of them is in use); a missing Docker is
+    not this function's problem to report."""
+    label = f"{BATCH_LABEL}={batch_label(plan.run_id, plan.model.slug)}"
     try:
-        return remove_labelled_containers(f"{BATCH_LABEL}={batch_label(plan.run_id, plan.model.slug)}")
+        return executor.reap(label) if executor is not None else remove_labelled_containers(label)
     except SweboardError:
         return 0
 
@@ -281,7 +283,7 @@ def image_problem(image: str) -> str | None:
 
 def _write_record(plan: BatchPlan, runner: Runner, out: Path, row: dict, k: int, seed: int, timeout: float,
                   timeout_reason: str, began: str, result: AttemptResult, secrets: list[str], log,
-                  queued: float = 0.0, ran_from: float | None = None) -> dict:
+                  queued: float = 0.0, ran_from: float | None = None, node: dict | None = None) -> dict:
     calls = read_calls(out / "calls.jsonl")
     iid = row["instance_id"]
     record = {"run_id": plan.run_id, "model": plan.model.id, "instance_id": iid, "attempt": k, "seed": seed,
@@ -292,6 +294,7 @@ def _write_record(plan: BatchPlan, runner: Runner, out: Path, row: dict, k: int,
               "ran_epoch": [round(ran_from, 3), round(time.time(), 3)] if ran_from is not None else None,
               # a runner whose calls sweboard did not meter (imported predictions): usage unknown, never 0
               "gateway_calls": calls,
+              "node": node,  # where it ran: host, Docker engine id, task image id (and the Ray node)
               "usage": summarize_calls(calls) if getattr(runner, "metered", True) else None}
     record["error"] = credentials.redact(record["error"], secrets)
     _atomic_json(out / RECORD, record)
@@ -357,10 +360,21 @@ def _run_locked(plan: BatchPlan, runner: Runner, resume: bool, key: str | None, 
         return previous
     if previous and previous["status"].startswith("failed"):
         log(f"{plan.model.id}: the previous session failed ({previous['status']}); trying again")
+    from sweboard import executors
+
+    executor = executors.current()
+    try:
+        return _run_with(plan, runner, resume, key, secrets, log, executor)
+    finally:
+        executor.close()
+
+
+def _run_with(plan: BatchPlan, runner: Runner, resume: bool, key: str | None, secrets: list[str], log,
+              executor) -> dict:
     if plan.model.is_baseline:
         runner = BaselineRunner()
     elif resume:
-        reap_containers(plan)
+        reap_containers(plan, executor)
     if key and key not in secrets:
         secrets.append(key)
     if resume:
@@ -368,7 +382,7 @@ def _run_locked(plan: BatchPlan, runner: Runner, resume: bool, key: str | None, 
         if moved:
             log(f"{plan.model.id}: {moved} attempts cut short by the last session set aside (scrubbed)")
     try:
-        return _run(plan, runner, key, secrets, log)
+        return _run(plan, runner, key, secrets, log, executor)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the attempt under way is set aside on --resume
         record_failure(plan.run_id, plan.model, "interrupted (Ctrl-C or SIGTERM); --resume continues", runner,
                        prefix="stopped: ")
@@ -406,7 +420,7 @@ def record_failure(run_id: str, model: ModelEntry, reason: str, runner: Runner |
               file=sys.stderr)
 
 
-def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], log) -> dict:
+def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], log, executor) -> dict:
 
     stop = _Stop()
     failure_streak = [0]  # attempts in a row whose calls never got an answer from the provider
@@ -446,7 +460,8 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
                     probe.release()
                 break
         try:
-            with capacity.attempt(provider, cancelled=lambda: bool(stop) or ABORT.is_set(), log=log) as queued:
+            with capacity.attempt(provider, cancelled=lambda: bool(stop) or ABORT.is_set(), log=log,
+                                  cpu_guard=executor.guards_cpu) as queued:
                 if stopping():  # the batch stopped (or ran out of time) while this attempt waited its turn
                     return None
                 return launch(gateway, row, k, queued)
@@ -463,25 +478,16 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         _set_aside(out, secrets=secrets)
         out.mkdir(parents=True, exist_ok=True)
         timeout, timeout_reason = plan.config.timeout_for(plan.model.id, iid)
-        missing_image = None if plan.model.is_baseline else image_problem(row["image"])
-        if missing_image:
-            # never the model's miss: no container, no agent, no call; --resume runs it again
-            result = AttemptResult("error", "ImageMissing", "", "infra", missing_image)
-            return _write_record(plan, runner, out, row, k, plan.config.seed + k - 1, timeout, timeout_reason,
-                                 utc_now(), result, secrets, log, queued, ran_from)
         base_url, route = None, None
         if gateway is not None:
-            # the gateway never waits on the provider past the attempt's own deadline
             # the attempt's clock starts at the agent's first call; the gateway never waits past its end
             base_url, route = gateway.register(plan.model, key, out / "calls.jsonl", plan.config.max_tokens,
                                                secrets=secrets, budget_seconds=timeout + 2, answered=answered)
         attempt = Attempt(plan.run_id, plan.model, row, k, plan.config.seed + k - 1, timeout, out, plan.config, base_url,
                           started=route.first_call if route is not None else None)
         began = utc_now()
-        try:
-            result = runner.run(attempt, GATEWAY_KEY if gateway else None, secrets)
-        except SweboardError as exc:
-            result = AttemptResult("error", "SweboardError", error_class="agent_error", error=str(exc))
+        try:  # the attempt itself runs where the executor runs it: here, or on a worker node
+            result, node = executor.run(attempt, runner, GATEWAY_KEY if gateway else None, secrets)
         finally:
             if gateway is not None:
                 gateway.unregister(base_url)  # ends in-flight calls; returns once their records are written
@@ -490,7 +496,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
             stop.set(f"stopped: {route.exhausted}; --resume continues once the budget allows")
             return None  # not an attempt result: no record, so a later --resume runs it again
         record = _write_record(plan, runner, out, row, k, attempt.seed, timeout, timeout_reason, began, result,
-                               secrets, log, queued, ran_from)
+                               secrets, log, queued, ran_from, node)
         if result.error_class == "model_unavailable":
             stop.set("skipped: model unavailable (provider answered 404 / unknown model)")
         usage = record["usage"] or {"model_calls": 0, "failed_calls": 0}
@@ -534,21 +540,18 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
                 if verdict is not None:
                     break
                 verdict = evaluate_attempts(plan.run_id, plan.model.id, [(iid, k, out, record["patch"])],
-                                            in_batch=True).get((iid, k))
+                                            in_batch=True, executor=executor).get((iid, k))
             if verdict is None:
                 return  # the evaluator failed: whether attempt k+1 is needed is unknown; the task stays open
             if verdict["verdict"] == "resolved":
                 return
 
-    if plan.model.calls_a_model and hasattr(runner, "prepare"):
+    if plan.model.calls_a_model and hasattr(runner, "prepare") and executor.name == "local":
         runner.prepare()  # e.g. the warm fork server starts importing while images are checked
     if plan.model.calls_a_model or plan.model.provider.name == "canary":
-        ensure_images(plan.rows, log)  # before any attempt's clock: a pull is never the model's time
-    if hasattr(runner, "prepare_images"):
-        try:  # SWE-agent's derived images, built before any attempt's clock
-            runner.prepare_images([r["image"] for r in plan.rows], log)
-        except SweboardError as exc:
-            log(f"{plan.model.id}: SWE-agent images: {exc}")  # each attempt of such a task is infrastructure    # a thread per task (attempts of one task in order); what runs at once is capped by slots.py:
+        # before any attempt's clock, where attempts will run: a pull is never the model's time
+        executor.prepare(plan.rows, runner if plan.model.calls_a_model else None, log)
+    # a thread per task (attempts of one task in order); what runs at once is capped by slots.py:
     # jobs across the iteration's batches, the provider's max_concurrency, and the CPU guardrail
     capacity = capacity_for(plan.config)
     workers = max(1, min(plan.config.jobs, len(plan.rows)))

@@ -193,9 +193,15 @@ def run_model_batch(argv=None):
     p.add_argument("--runner", choices=["mini", "sweagent"], help="override config/sweagent.yaml's runner")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting of config/sweagent.yaml")
     p.add_argument("--resume", action="store_true", help="continue an existing run; finished attempts are skipped")
+    p.add_argument("--cluster", metavar="ADDRESS", help=(
+        "run attempts (and gradings) on a Ray cluster: HOST:PORT of its head, ray://HOST:PORT, or auto; "
+        "keys, gateway and records stay here (pip install -e '.[ray]'; README: More than one machine)"))
     p.add_argument("--dry-run", action="store_true", help="print the plan; run nothing, write nothing")
     args = p.parse_args(argv)
     _valid_run_id(args.run_id)
+    from sweboard import executors
+
+    executors.use_cluster(args.cluster)
     sl = _load_slice(args)
     overrides = _overrides(args.set)
     if args.runner:
@@ -227,7 +233,7 @@ def run_model_batch(argv=None):
         print(f"run {args.run_id} is finished; {model.id}: {entry.get('status', 'no batch')} (nothing to do)")
         return 0
     runner = get_runner(config.runner)
-    if model.calls_a_model and hasattr(runner, "prepare"):
+    if model.calls_a_model and hasattr(runner, "prepare") and not args.cluster:
         runner.prepare()  # a warm agent server imports while the rows load and the images are checked
     try:
         from sweboard.batch import provider_key
@@ -274,9 +280,15 @@ def run_models(argv=None):
     p.add_argument("--resume", action="store_true", help="continue an existing run; finished attempts are skipped")
     p.add_argument("--finished", action="store_true",
                    help="only answer: exit 0 if the run is finished (nothing left to run), 1 if not")
+    p.add_argument("--cluster", metavar="ADDRESS", help=(
+        "run attempts (and gradings) on a Ray cluster: HOST:PORT of its head, ray://HOST:PORT, or auto; "
+        "keys, gateway and records stay here (pip install -e '.[ray]'; README: More than one machine)"))
     p.add_argument("--dry-run", action="store_true", help="print the batch commands; run nothing")
     args = p.parse_args(argv)
     _valid_run_id(args.run_id)
+    from sweboard import executors
+
+    executors.use_cluster(args.cluster)
     if args.finished:
         manifest = read_manifest(args.run_id)
         return 0 if manifest is not None and manifest.get("status") == "finished" else 1
@@ -302,6 +314,8 @@ def run_models(argv=None):
         batch += ["--runner", args.runner]
     if args.resume:
         batch.append("--resume")
+    if args.cluster:
+        batch += ["--cluster", args.cluster]
     batches = [scheduler.BatchProcess(m.id, m.slug, [sys.executable, *batch, "--model", m.id], instant=m.is_baseline)
                for m in models]
     if args.dry_run:
@@ -348,8 +362,14 @@ def run_evaluation(argv=None):
     p.add_argument("--model-name", help="with --predictions: the name the imported result gets on the board")
     p.add_argument("--resume", action="store_true", help="with --predictions: add to an existing run")
     _slice_args(p, default_file="instances_i1.yaml")
+    p.add_argument("--cluster", metavar="ADDRESS", help=(
+        "run the harness on a Ray cluster's nodes (where each attempt ran): HOST:PORT of its head, "
+        "ray://HOST:PORT, or auto (pip install -e '.[ray]')"))
     p.add_argument("--dry-run", action="store_true", help="print the evaluator command and the attempts; run nothing")
     args = p.parse_args(argv)
+    from sweboard import executors
+
+    executors.use_cluster(args.cluster)
     if args.predictions:
         from sweboard.importing import import_predictions, read_predictions
 

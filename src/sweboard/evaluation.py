@@ -164,7 +164,7 @@ INVOCATION = "invocation.json"
 
 def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Path, str]],
                       workers: int | None = None, timeout: int | None = None,
-                      in_batch: bool = False) -> dict[tuple[str, int], dict]:
+                      in_batch: bool = False, executor=None) -> dict[tuple[str, int], dict]:
     """Grade attempts. items: (instance_id, attempt index, attempt dir, patch). Writes each verdict.json.
 
     One evaluation per (model, task) at a time (a file lock per task, taken in sorted order): a
@@ -173,6 +173,8 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
     not grade (it crashed, never reached it, or failed for reasons of its own) gets none and
     stays pending, and its harness run is recorded as failed in that folder's invocation.json.
     `in_batch` marks grading done inside a batch, whose seconds are already in the batch's wall time.
+    `executor` says where the harness runs (`executors/`: here by default, or on the Ray node the
+    attempt ran on).
     """
     manifest = read_manifest(run_id)
     cfg = manifest["runner_config"]
@@ -194,7 +196,7 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
             group = _reuse_known(run_id, group, images, swebench_version, out)
             if group:
                 out.update(_grade_group(run_id, model_id, group, dataset, manifest["slice"]["split"], workers,
-                                        timeout, swebench_version, in_batch, images, cfg))
+                                        timeout, swebench_version, in_batch, images, cfg, executor))
     return out
 
 
@@ -250,15 +252,19 @@ def _reuse_known(run_id: str, group: list, images: dict, version: str, out: dict
 
 
 def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, swebench_version, in_batch,
-                 images: dict, cfg: dict) -> dict:
+                 images: dict, cfg: dict, executor=None) -> dict:
     workdir, eval_id = new_eval_dir(run_id, model_id)
     preds = workdir / "predictions.jsonl"
     preds.write_text("".join(json.dumps({"instance_id": iid, "model_name_or_path": model_id, "model_patch": patch,
                                          "attempt": k}) + "\n" for iid, k, _, patch in group))
     ids = [iid for iid, _, _, _ in group]
     cmd = evaluator_command(dataset, split, preds, eval_id, ids, workers, timeout)
-    with capacity_for(cfg).evaluation():  # the run's settings, already read by the caller
-        code, seconds = run_harness(cmd, workdir)
+    if executor is None or executor.guards_cpu:
+        with capacity_for(cfg).evaluation():  # the run's settings, already read by the caller
+            code, seconds, node = (executor.run_harness(cmd, workdir) if executor is not None
+                                   else (*run_harness(cmd, workdir), None))
+    else:  # on a worker node: its eval_slot resource is the cap there
+        code, seconds, node = executor.run_harness(cmd, workdir, near=_attempt_node(group[0][2]))
     verdicts, report = read_verdicts(workdir, model_id, eval_id, ids)
     rel = lambda p: str(p.relative_to(run_dir(run_id)))  # noqa: E731
     out, ungraded = {}, {}
@@ -276,6 +282,7 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
             "evaluator": {"package": "swebench", "version": swebench_version, "run_id": eval_id,
                           "command": shlex.join(cmd), "exit_code": code},
             "wall_seconds": round(seconds, 2), "evaluated_at": utc_now(), "workdir": rel(workdir),
+            "node": node,  # where the harness ran
             "report": rel(report) if report else None,
             "instance_report": rel(d / "report.json") if (d / "report.json").is_file() else None,
             "test_output": rel(d / "test_output.txt") if (d / "test_output.txt").is_file() else None,
@@ -290,6 +297,14 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
                   "failed": bool(ungraded) or code != 0}
     _atomic_write(workdir / INVOCATION, invocation)
     return out
+
+
+def _attempt_node(attempt_dir: Path) -> dict | None:
+    """Where an attempt ran (its record's `node`): its grading goes there when it can."""
+    try:
+        return json.loads((attempt_dir / "record.json").read_text()).get("node")
+    except (OSError, ValueError):
+        return None
 
 
 def _atomic_write(path: Path, data: dict) -> None:
@@ -416,11 +431,18 @@ def evaluate(run_id: str, model_id: str, workers: int | None = None, timeout: in
     items = pending_attempts(run_id, model_id)
     stats: dict = {}
     if items:
-        from sweboard.dockerutil import require_engine
+        from sweboard import executors
 
-        require_engine()
-        with sampled_cpu(stats):
-            evaluate_attempts(run_id, model_id, items, workers, timeout)
+        executor = executors.current()
+        try:
+            if executor.name == "local":
+                from sweboard.dockerutil import require_engine
+
+                require_engine()
+            with sampled_cpu(stats):
+                evaluate_attempts(run_id, model_id, items, workers, timeout, executor=executor)
+        finally:
+            executor.close()
     entry = evaluation_entry(run_id, model_id)
     entry["peak_cpu_percent"] = stats.get("peak_cpu_percent")
     update_manifest(run_id, lambda m: m["evaluations"].__setitem__(model_id, entry))

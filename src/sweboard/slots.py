@@ -206,8 +206,9 @@ class Capacity:
         return SlotPool(cache_dir() / "slots" / f"provider-{provider.name}", provider.max_concurrency)
 
     @contextmanager
-    def attempt(self, provider=None, cancelled=lambda: False, log=None):
-        """Hold a provider slot (if it calls one), then a job slot, then pass the CPU guardrail.
+    def attempt(self, provider=None, cancelled=lambda: False, log=None, cpu_guard: bool = True):
+        """Hold a provider slot (if it calls one), then a job slot, then pass the CPU guardrail
+        (`cpu_guard=False` when the attempt runs on another machine: this one's CPU is not its own).
 
         Always in that order, so no two holders can wait on each other. Yields the seconds waited."""
         began = time.monotonic()
@@ -215,7 +216,8 @@ class Capacity:
             if provider is not None:
                 stack.enter_context(self.provider_pool(provider).hold(cancelled, log))
             stack.enter_context(self.jobs_pool().hold(cancelled, log))
-            _GATE.wait_below(self.cpu_ceiling_percent, cancelled, log)
+            if cpu_guard:
+                _GATE.wait_below(self.cpu_ceiling_percent, cancelled, log)
             yield round(time.monotonic() - began, 3)
 
     @contextmanager

@@ -28,6 +28,7 @@ from sweboard.runconfig import RunnerConfig
 
 CONTAINER_LABEL = "sweboard.attempt"
 BATCH_LABEL = "sweboard.batch"  # run + model: a resume removes every container a killed session of its batch left
+GATEWAY_KEY = "sk-sweboard-gateway"  # what agents send; the gateway holds the real key
 SESSION_FILE = ".session"  # the attempt folder's owner: a child of another session writes nothing there
 
 
@@ -111,6 +112,7 @@ _ERROR_CLASSES = {
     "BadGatewayError": "provider_error",
     "EnvironmentStartFailed": "infra",
     "ImageMissing": "infra",
+    "NodeLost": "infra",  # the Ray node (or its worker) went away mid-attempt
 }
 
 

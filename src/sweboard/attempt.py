@@ -1,0 +1,58 @@
+"""One attempt as a plain unit: inputs in, a scrubbed folder and a result out.
+
+Every executor calls `run_attempt` the same way: the local one in a thread of the batch, the
+Ray one in a task on a worker node (`executors/`). What stays with the batch (the caller) is
+everything with a key or a shared state: the gateway route, the record, the stop rules.
+Here is only what must happen on the machine whose Docker runs the task: the image check, the
+runner, and the scrub of every file the attempt left, on every way out.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+
+from sweboard.errors import SweboardError
+from sweboard.runners.base import Attempt, AttemptResult, Runner, scrub_files
+
+
+def run_attempt(attempt: Attempt, runner: Runner, api_key: str | None, secrets: list[str]) -> AttemptResult:
+    """Run one attempt in `attempt.out_dir` on this machine. A missing task image is infrastructure's
+    failure (no container, no agent, no call), never the model's; the folder is scrubbed however it ends."""
+    attempt.out_dir.mkdir(parents=True, exist_ok=True)
+    if not attempt.model.is_baseline:
+        from sweboard.batch import image_problem
+
+        missing = image_problem(attempt.row["image"])
+        if missing:
+            return AttemptResult("error", "ImageMissing", "", "infra", missing)
+    try:
+        return runner.run(attempt, api_key, secrets)
+    except SweboardError as exc:
+        return AttemptResult("error", "SweboardError", error_class="agent_error", error=str(exc))
+    finally:
+        scrub_files(attempt.out_dir, secrets)  # every exit path: done, error, Ctrl-C, SIGTERM
+
+
+@functools.lru_cache(maxsize=1)
+def engine_id() -> str | None:
+    """This machine's Docker engine id (`docker info`), or None when none answers."""
+    from sweboard.dockerutil import docker
+
+    try:
+        proc = docker("info", "--format", "{{.ID}}", check=False, timeout=30)
+    except SweboardError:
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def node_facts(image: str | None = None, ray_node_id: str | None = None) -> dict:
+    """Where an attempt (or a grading) ran: host, Docker engine, the image's id there, the Ray node."""
+    from sweboard.dockerutil import image_id
+
+    facts = {"host": socket.gethostname(), "pid": os.getpid(), "docker_engine_id": engine_id(),
+             "image_id": image_id(image) if image else None}
+    if ray_node_id:
+        facts["ray_node_id"] = ray_node_id
+    return facts

@@ -1,0 +1,178 @@
+"""A Ray cluster on this machine (a head and N worker nodes, all on 127.0.0.1), to try `--cluster`.
+
+Why not `ray start` for the workers: joining a head at 127.0.0.1 makes `ray start` replace the
+loopback address with the machine's outward one (and with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 it
+refuses to join at all), which is never allowed here. `ray.cluster_utils.Cluster` starts the
+nodes with the address given, so a small supervisor process owns the cluster: `up` starts it
+detached and waits for it; `down` stops exactly that process (by the PID it recorded), which
+shuts its nodes down. On real hosts use `ray start` (README: More than one machine).
+
+The head offers no `docker_slot`: it is the controller's node (the gateway's relay runs there);
+each worker offers `docker_slot` (attempts at once) and `eval_slot` (harness runs at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+for _key, _value in (("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"), ("RAY_USAGE_STATS_ENABLED", "0")):
+    os.environ.setdefault(_key, _value)
+
+from sweboard.errors import SweboardError  # noqa: E402
+from sweboard.paths import cache_dir  # noqa: E402
+
+NODE_ARGS = {"node_ip_address": "127.0.0.1", "include_dashboard": False}
+
+
+def state_file(name: str = "default") -> Path:
+    return cache_dir() / "ray-local" / f"{name}.json"
+
+
+def read_state(name: str = "default") -> dict | None:
+    try:
+        return json.loads(state_file(name).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def serve(workers: int, slots: int, eval_slots: int, name: str) -> None:
+    """The supervisor: bring the nodes up, write the state file, wait for SIGTERM, shut them down."""
+    from ray.cluster_utils import Cluster
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    cluster = Cluster(initialize_head=True, head_node_args={**NODE_ARGS, "num_cpus": 0})
+    try:
+        nodes = [cluster.add_node(**NODE_ARGS, num_cpus=max(1, slots),
+                                  resources={"docker_slot": slots, "eval_slot": eval_slots}) for _ in range(workers)]
+        cluster.wait_for_nodes()
+        state = {"address": cluster.address, "supervisor_pid": os.getpid(), "workers": [
+            {"node_id": n.node_id, "raylet_pid": n.all_processes["raylet"][0].process.pid} for n in nodes],
+            "docker_slot": slots, "eval_slot": eval_slots}
+        path = state_file(name)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, path)
+        while not stop.wait(1.0):
+            pass
+    finally:
+        cluster.shutdown()
+        state_file(name).unlink(missing_ok=True)
+
+
+def up(workers: int, slots: int, eval_slots: int, name: str = "default", wait: float = 120.0) -> dict:
+    state = read_state(name)
+    if state and _alive(state["supervisor_pid"]):
+        raise SweboardError(f"{state_file(name)}: a local cluster is already up at {state['address']} "
+                            f"(supervisor PID {state['supervisor_pid']}); 'down' stops it")
+    path = state_file(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    log = path.with_suffix(".log").open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "sweboard.executors.local_cluster", "serve", str(workers),
+                             "--slots", str(slots), "--eval-slots", str(eval_slots), "--name", name],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        state = read_state(name)
+        if state and state.get("supervisor_pid") == proc.pid:
+            return state
+        if proc.poll() is not None:
+            raise SweboardError(f"the local cluster did not start (exit {proc.returncode}); see {path.with_suffix('.log')}")
+        time.sleep(0.3)
+    proc.terminate()
+    raise SweboardError(f"the local cluster was not up within {wait:g}s; see {path.with_suffix('.log')}")
+
+
+def down(name: str = "default", wait: float = 60.0) -> bool:
+    """Stop the supervisor this tool started (by its recorded PID). False when none is up."""
+    state = read_state(name)
+    if not state or not _alive(state["supervisor_pid"]):
+        state_file(name).unlink(missing_ok=True)
+        return False
+    pid = state["supervisor_pid"]
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and _alive(pid):
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.3)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="ray_local_cluster.sh", description=(
+        "Start or stop a Ray cluster on this machine: a head (the controller's node) and N worker nodes on "
+        "127.0.0.1, each worker offering docker_slot and eval_slot; for trying --cluster on one machine."))
+    sub = p.add_subparsers(dest="command", required=True)
+    u = sub.add_parser("up", help="start a head and N workers; prints the address for --cluster")
+    s = sub.add_parser("serve", help=argparse.SUPPRESS)
+    for q in (u, s):
+        q.add_argument("workers", type=int, nargs="?", default=2, help="worker nodes (default 2)")
+        q.add_argument("--slots", type=int, default=4, help="docker_slot per worker: attempts at once (default 4)")
+        q.add_argument("--eval-slots", type=int, default=2, help="eval_slot per worker: harness runs at once (default 2)")
+        q.add_argument("--name", default="default", help="a second cluster needs another name")
+    u.add_argument("--dry-run", action="store_true", help="say what would start; start nothing")
+    d = sub.add_parser("down", help="stop the cluster 'up' started (by its recorded PID)")
+    d.add_argument("--name", default="default")
+    d.add_argument("--dry-run", action="store_true", help="say what would stop; stop nothing")
+    st = sub.add_parser("status", help="print the address, or exit 1 when none is up")
+    st.add_argument("--name", default="default")
+    args = p.parse_args(argv)
+    if args.command == "serve":
+        serve(args.workers, args.slots, args.eval_slots, args.name)
+        return 0
+    if args.command == "up":
+        if args.workers < 1 or args.slots < 1 or args.eval_slots < 1:
+            raise SweboardError("up: workers, --slots and --eval-slots must be whole numbers >= 1")
+        if args.dry_run:
+            print(f"would start a head and {args.workers} workers on 127.0.0.1 (docker_slot {args.slots}, "
+                  f"eval_slot {args.eval_slots} each); state in {state_file(args.name)}")
+            return 0
+        state = up(args.workers, args.slots, args.eval_slots, args.name)
+        print(f"up: head + {len(state['workers'])} workers; --cluster {state['address']}")
+        print(state["address"])
+        return 0
+    state = read_state(args.name)
+    if args.command == "status":
+        if state and _alive(state["supervisor_pid"]):
+            print(state["address"])
+            return 0
+        print("no local cluster is up", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(f"would stop supervisor PID {state['supervisor_pid']}" if state else "nothing to stop")
+        return 0
+    print("down: stopped" if down(args.name) else "down: no local cluster was up")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except SweboardError as exc:
+        print(f"ray_local_cluster: {exc}", file=sys.stderr)
+        sys.exit(2)

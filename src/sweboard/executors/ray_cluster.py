@@ -1,0 +1,298 @@
+"""The Ray executor: each attempt is one Ray task on a worker node with a Docker engine.
+
+The process that calls it (a batch, the evaluator) is the controller: the only writer of
+`runs/`, the only holder of keys, the gateway and the ledger. A worker runs today's runner
+against its own Docker (`--network none --pull never` as locally), in a private temporary
+folder, and returns the scrubbed folder; the controller writes it (`transfer.unpack`).
+
+- `max_retries=0`: Ray would otherwise run a lost attempt again, and its calls cost money. A
+  node lost mid-attempt becomes an `infra` attempt (`NodeLost`), never the model's failure;
+  `--resume` runs it again.
+- Capacity: a worker node offers `docker_slot` (attempts at once) and `eval_slot` (evaluator
+  invocations at once); `jobs` stays the controller's in-flight window, and the provider's
+  `max_concurrency` and the ledger stay in the controller's gateway, so caps hold cluster-wide.
+- Ray stays on loopback unless told otherwise (`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`,
+  `RAY_USAGE_STATS_ENABLED=0`, node address 127.0.0.1 for a loopback cluster) and never
+  mirrors workers' output to the driver (`log_to_driver=False`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+for _key, _value in (("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"), ("RAY_USAGE_STATS_ENABLED", "0")):
+    os.environ.setdefault(_key, _value)
+
+from sweboard.errors import SweboardError  # noqa: E402
+from sweboard.executors import transfer  # noqa: E402
+from sweboard.runners.base import (ABORT, CONTAINER_LABEL, GATEWAY_KEY, STARTUP_LIMIT, Aborted, Attempt,  # noqa: E402
+                                   AttemptResult, Runner)
+
+ADDRESS = re.compile(r"^(auto|ray://[\w.\-]+:\d+|[\w.\-]+:\d+)$")
+_REMOTE: dict = {}
+
+
+def check_address(address: str) -> str:
+    address = address.strip()
+    if not ADDRESS.match(address):
+        raise SweboardError(f"--cluster {address!r}: expected auto, HOST:PORT (the head's GCS address) or "
+                            "ray://HOST:PORT (Ray client)")
+    return address
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise SweboardError("--cluster needs Ray: pip install -e '.[ray]' (ray==2.60.0)") from None
+    return ray
+
+
+def _loopback(address: str) -> bool:
+    host = address.removeprefix("ray://").rsplit(":", 1)[0]
+    return host in ("127.0.0.1", "localhost") or address == "auto"
+
+
+class RayExecutor:
+    name = "ray"
+    guards_cpu = False  # this machine's CPU is not the workers': each node's slots cap its own work
+
+    def __init__(self, address: str):
+        ray = _import_ray()
+        self.ray = ray
+        self.address = check_address(address)
+        if not ray.is_initialized():
+            kwargs = {"_node_ip_address": "127.0.0.1"} if _loopback(self.address) else {}
+            ray.init(address=self.address, namespace="sweboard", log_to_driver=False, logging_level="WARNING",
+                     **kwargs)
+        self.node_id = ray.get_runtime_context().get_node_id()
+        if not self._nodes("docker_slot"):
+            raise SweboardError(f"--cluster {self.address}: no node offers the docker_slot resource; start each "
+                                "worker with ray start --resources='{\"docker_slot\": J, \"eval_slot\": E}'")
+        self._proxies: dict[int, object] = {}
+        self._lock = threading.Lock()
+
+    # -- the cluster -------------------------------------------------------------------------
+    def _nodes(self, resource: str) -> list[dict]:
+        return [n for n in self.ray.nodes() if n.get("Alive") and n.get("Resources", {}).get(resource, 0) > 0]
+
+    def _task(self, fn):
+        """`fn` as a Ray remote function, made once per process (each new wrapper is exported again)."""
+        if fn not in _REMOTE:
+            _REMOTE[fn] = self.ray.remote(fn)
+        return _REMOTE[fn]
+
+    def _on(self, node_id: str, soft: bool = False):
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        return NodeAffinitySchedulingStrategy(node_id=node_id, soft=soft)
+
+    def _proxy(self, port: int):
+        """The batch gateway's proxy actor, on this (the controller's) node."""
+        from sweboard.executors.relay import GatewayProxy
+
+        with self._lock:
+            if port not in self._proxies:
+                actor = self.ray.remote(GatewayProxy).options(num_cpus=0, max_concurrency=512,
+                                                              scheduling_strategy=self._on(self.node_id))
+                proxy = actor.remote(port)
+                self.ray.get(proxy.ready.remote())
+                self._proxies[port] = proxy
+            return self._proxies[port]
+
+    def _wait(self, ref, limit: float | None = None, label: str | None = None):
+        """The task's value; Ctrl-C / SIGTERM (ABORT) cancels it; past `limit` it is cancelled as lost."""
+        began = time.monotonic()
+        while True:
+            ready, _ = self.ray.wait([ref], timeout=0.2)
+            if ready:
+                return self.ray.get(ref)
+            if ABORT.is_set():
+                self.ray.cancel(ref, force=True)
+                if label:
+                    self.reap(label)
+                raise Aborted()
+            if limit is not None and time.monotonic() - began > limit:
+                self.ray.cancel(ref, force=True)
+                raise TimeoutError(f"no answer from the worker within {limit:g}s")
+
+    # -- the executor contract -----------------------------------------------------------------
+    def prepare(self, rows: list[dict], runner: Runner | None, log) -> None:
+        """On every node that runs attempts: each task image present (pulled there if needed) and a
+        runner's derived images built, before any attempt's clock."""
+        images = sorted({r["image"] for r in rows})
+        name = getattr(runner, "name", None)
+        nodes = self._nodes("docker_slot")
+        refs = [self._task(_prepare_node).options(num_cpus=0, max_retries=0,
+                                                         scheduling_strategy=self._on(n["NodeID"])).remote(images, name)
+                for n in nodes]
+        for node, ref in zip(nodes, refs):
+            try:
+                problems = self._wait(ref)
+            except self.ray.exceptions.RayError as exc:
+                log(f"  node {node['NodeManagerAddress']} ({node['NodeID'][:8]}): not prepared ({type(exc).__name__}); "
+                    "its attempts are infrastructure errors")
+                continue
+            bad = [p for p in problems.values() if p]
+            log(f"  node {node['NodeManagerAddress']} ({node['NodeID'][:8]}): {len(images) - len(bad)} of {len(images)} "
+                f"task images ready" + (f"; {bad[0]}" if bad else ""))
+
+    def run(self, attempt: Attempt, runner: Runner, api_key: str | None,
+            secrets: list[str]) -> tuple[AttemptResult, dict]:
+        if attempt.model.is_baseline:  # no container, no call: nothing to send anywhere
+            from sweboard.executors.local import LocalExecutor
+
+            return LocalExecutor().run(attempt, runner, api_key, secrets)
+        if api_key not in (None, GATEWAY_KEY):
+            raise SweboardError("the Ray executor carries no provider key: attempts must go through the gateway")
+        proxy, route = None, None
+        if attempt.base_url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(attempt.base_url)
+            proxy, route = self._proxy(parts.port), parts.path
+        spec = replace(attempt, started=None, base_url=None)
+        ref = self._task(_attempt_task).options(
+            num_cpus=0, resources={"docker_slot": 1}, max_retries=0, retry_exceptions=False,
+        ).remote(spec, runner.name, proxy, route)
+        limit = attempt.timeout_seconds + STARTUP_LIMIT + 600
+        try:
+            result, folder, node = self._wait(ref, limit, label=f"{CONTAINER_LABEL}={attempt.uid}")
+        except self.ray.exceptions.RayTaskError as exc:  # our own code raised there: as it would here
+            raise exc.as_instanceof_cause() from None
+        except (self.ray.exceptions.RayError, TimeoutError) as exc:
+            # the node, its raylet or the worker process went away: infrastructure, never the model's
+            return (AttemptResult("error", "NodeLost", "", "infra", f"worker lost mid-attempt ({type(exc).__name__}); "
+                                  "--resume runs the attempt again", None), {"ray_node_id": None, "lost": True})
+        transfer.unpack(folder, attempt.out_dir)
+        from sweboard.runners.base import scrub_files
+
+        scrub_files(attempt.out_dir, secrets)
+        return AttemptResult(**result), node
+
+    def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None) -> tuple[int, float, dict]:
+        """The unmodified harness command, on a node with an `eval_slot` (the one the attempt ran on
+        when it can: its image is there), in a private folder there; its outputs come back here."""
+        inputs = {flag: Path(cmd[cmd.index(flag) + 1]) for flag in ("--dataset_name", "--predictions_path")}
+        payload = {flag: (path.name, path.read_bytes()) for flag, path in inputs.items()}
+        options = {"num_cpus": 0, "resources": {"eval_slot": 1}, "max_retries": 0}
+        if near and near.get("ray_node_id"):
+            options["scheduling_strategy"] = self._on(near["ray_node_id"], soft=True)
+        ref = self._task(_harness_task).options(**options).remote(cmd[1:], payload)
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            code, seconds, folder, node = self._wait(ref)
+        except self.ray.exceptions.RayError as exc:
+            (workdir / "evaluator.log").write_text(f"$ {' '.join(cmd)}\nworker lost ({type(exc).__name__})\n")
+            return 1, 0.0, {"ray_node_id": None, "lost": True}
+        transfer.unpack(folder, workdir)
+        return code, seconds, node
+
+    def reap(self, label: str) -> int:
+        """Remove the labelled containers on every live node with a Docker engine."""
+        refs = [self._task(_reap_node).options(num_cpus=0, max_retries=0,
+                                                      scheduling_strategy=self._on(n["NodeID"])).remote(label)
+                for n in self._nodes("docker_slot")]
+        removed = 0
+        for ref in refs:
+            try:
+                removed += self.ray.get(ref, timeout=180)
+            except Exception:  # noqa: BLE001 - a node that cannot answer has nothing we can remove
+                pass
+        return removed
+
+    def close(self) -> None:
+        for proxy in self._proxies.values():
+            self.ray.kill(proxy)
+        self._proxies.clear()
+
+
+# -- what runs on a worker ------------------------------------------------------------------------
+def _node_id() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
+def _attempt_task(spec: Attempt, runner_name: str, proxy, route: str | None):
+    """One attempt on this node: a private folder, a loopback relay to the controller's gateway,
+    today's runner; returns (result, the scrubbed folder as an archive, where it ran)."""
+    from sweboard.attempt import node_facts, run_attempt
+    from sweboard.executors.relay import LoopbackRelay
+    from sweboard.runners import get_runner
+
+    out = Path(tempfile.mkdtemp(prefix="sweboard-attempt-"))
+    started = threading.Event()
+    relay = LoopbackRelay(proxy, route, started) if proxy is not None else None
+    try:
+        attempt = replace(spec, out_dir=out, base_url=relay.url if relay else None,
+                          started=started if relay else None)
+        runner = get_runner(runner_name)
+        if hasattr(runner, "prepare_images"):
+            try:
+                runner.prepare_images([spec.row["image"]], log=lambda line: None)  # reused when built already
+            except SweboardError:
+                pass  # the attempt reports it as infrastructure's failure
+        result = run_attempt(attempt, runner, GATEWAY_KEY if relay else None, [])
+        return result.to_dict(), transfer.pack(out), node_facts(spec.row["image"], _node_id())
+    finally:
+        if relay is not None:
+            relay.close()
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _harness_task(args: list[str], payload: dict[str, tuple[str, bytes]]):
+    """The official evaluator on this node, in a private folder; returns its outputs as an archive."""
+    import subprocess
+
+    from sweboard.attempt import node_facts
+
+    work = Path(tempfile.mkdtemp(prefix="sweboard-eval-"))
+    try:
+        inputs = work / ".inputs"
+        inputs.mkdir()
+        args = list(args)
+        for flag, (name, data) in payload.items():  # same file names: the harness reads a local dataset by its suffix
+            (inputs / flag.strip("-")).mkdir()
+            path = inputs / flag.strip("-") / name
+            path.write_bytes(data)
+            args[args.index(flag) + 1] = str(path)
+        start = time.monotonic()
+        with (work / "evaluator.log").open("w") as log:
+            log.write("$ " + " ".join([sys.executable, *args]) + "\n")
+            log.flush()
+            proc = subprocess.run([sys.executable, *args], cwd=work, stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL)
+        seconds = time.monotonic() - start
+        return proc.returncode, seconds, transfer.pack(work, skip=(".inputs",)), node_facts(None, _node_id())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _prepare_node(images: list[str], runner_name: str | None) -> dict[str, str | None]:
+    from sweboard.batch import ensure_images
+    from sweboard.runners import get_runner
+
+    problems = ensure_images([{"image": i} for i in images], log=lambda line: None)
+    if runner_name:
+        runner = get_runner(runner_name)
+        if hasattr(runner, "prepare_images"):
+            try:
+                runner.prepare_images([i for i, p in problems.items() if p is None], log=lambda line: None)
+            except SweboardError as exc:
+                problems = {**problems, "(derived)": str(exc)}
+    return problems
+
+
+def _reap_node(label: str) -> int:
+    from sweboard.dockerutil import remove_labelled_containers
+
+    return remove_labelled_containers(label)
