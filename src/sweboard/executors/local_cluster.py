@@ -120,6 +120,8 @@ def down(name: str = "default", wait: float = 60.0) -> bool:
         time.sleep(0.3)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
+    else:
+        state_file(name).with_suffix(".log").unlink(missing_ok=True)  # a clean stop: nothing to look into
     return True
 
 

@@ -1,0 +1,290 @@
+"""Scale-out on a Ray cluster on this machine (a head and two workers on 127.0.0.1, one Docker engine).
+
+The same offline slice and scripted models run once on the local executor and once with
+`--cluster`: the verdicts must be the same row for row, the caps the controller holds must hold
+across nodes, a lost worker must cost an `infra` attempt (never a second upstream call), and a
+kill -9 of the controller must resume to the same board with nothing left behind.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL = ROOT / "tools" / "ray_local_cluster.sh"
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+PLANTED = "sk-or-PLANTED-ray-cluster-3b9e10"
+SLICE = ["--offline", "--instances", str(ROOT / "config" / "instances_i1.yaml")]
+
+
+def cluster_up(name: str, workers: int = 2, slots: int = 2) -> dict:
+    proc = subprocess.run([str(TOOL), "up", str(workers), "--slots", str(slots), "--eval-slots", "1", "--name", name],
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from sweboard.executors.local_cluster import read_state
+
+    state = read_state(name)
+    assert state and state["address"].startswith("127.0.0.1:") and proc.stdout.strip().endswith(state["address"])
+    return state
+
+
+def cluster_down(name: str) -> None:
+    proc = subprocess.run([str(TOOL), "down", "--name", name], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def cluster(docker_engine, offline_images):
+    name = f"tests-{os.getpid()}"
+    state = cluster_up(name)
+    yield state
+    cluster_down(name)
+
+
+def tool(name: str, *args, timeout=900):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / name), *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def verdicts(home: Path, run_id: str) -> dict:
+    out = {}
+    for path in (home / "runs" / run_id / "attempts").glob("*/*/attempt-*/verdict.json"):
+        v = json.loads(path.read_text())
+        out[(path.parts[-4], path.parts[-3], path.parts[-2])] = v["verdict"]
+    return out
+
+
+def records(home: Path, run_id: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in (home / "runs" / run_id / "attempts").glob("*/*/attempt-*/record.json")]
+
+
+def labelled_containers(run_id: str) -> list[str]:
+    proc = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=sweboard.batch"], capture_output=True, text=True)
+    ids = proc.stdout.split()
+    if not ids:
+        return []
+    labels = subprocess.run(["docker", "inspect", "--format", '{{index .Config.Labels "sweboard.batch"}}', *ids],
+                            capture_output=True, text=True).stdout.split()
+    return [label for label in labels if label.startswith(run_id.lower() + ".")]
+
+
+def grep_planted(*roots: Path) -> list[str]:
+    hits = []
+    for root in roots:
+        for p in root.rglob("*"):
+            try:
+                if p.is_file() and not p.is_symlink() and p.stat().st_size < 50_000_000 and PLANTED.encode() in p.read_bytes():
+                    hits.append(str(p))
+            except OSError:
+                continue
+    return hits
+
+
+def ray_sessions() -> list[Path]:
+    return sorted(Path("/tmp/ray").glob("session_*")) if Path("/tmp/ray").is_dir() else []
+
+
+def set_provider(home: Path, **settings) -> None:
+    path = home / "config" / "model_catalog.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["providers"]["scripted"].update(settings)
+    path.write_text(yaml.safe_dump(data))
+
+
+def test_the_cluster_board_equals_the_local_board_and_the_caps_hold_across_nodes(home, provider, cluster):
+    (home / "secrets" / "credentials.txt").write_text(f"OPENROUTER_API_KEY={PLANTED}\n")
+    set_provider(home, max_concurrency=2)  # the controller's gateway holds it, whichever node asks
+    models = ["--model", "scripted/solver", "--model", "scripted/wrong", "--model", "instant_empty_submit"]
+    for run_id, extra in (("local", []), ("cluster", ["--cluster", cluster["address"]])):
+        ran = tool("run_models.py", "--run-id", run_id, *SLICE, *models, "--attempts", "2", "--jobs", "8", *extra)
+        assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+        graded = tool("run_evaluation.py", "--run-id", run_id, *extra)
+        assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
+    local, spread = verdicts(home, "local"), verdicts(home, "cluster")
+    assert local and spread == local, "the cluster's verdicts differ from the local run's"
+    assert sorted(set(local.values())) == ["empty_patch", "resolved", "unresolved"]
+
+    recs = [r for r in records(home, "cluster") if r["model"] != "instant_empty_submit"]
+    nodes = {r["node"]["ray_node_id"] for r in recs}
+    assert len(nodes) == 2 and set(nodes) <= {w["node_id"] for w in cluster["workers"]}, "both workers took attempts"
+    assert all(r["node"]["docker_engine_id"] and r["node"]["image_id"].startswith("sha256:") for r in recs)
+    for path in (home / "runs" / "cluster" / "attempts").glob("scripted__*/*/attempt-*/verdict.json"):
+        assert json.loads(path.read_text())["node"]["ray_node_id"] in nodes  # graded on a worker node
+    # scripted's max_concurrency (2) held across nodes: never more attempts of its models at once
+    from conftest import max_overlap
+
+    assert max_overlap([r["ran_epoch"] for r in recs]) <= 2
+    assert all(r["overhead_seconds"] is not None for r in recs), "the relay starts each attempt's clock"
+    assert grep_planted(home / "runs", home / "predictions", *ray_sessions()) == []
+    board = tool("generate_leaderboard.py")
+    assert board.returncode == 0, board.stderr
+
+
+def test_the_relay_carries_a_keyed_call_and_never_the_key(home, cluster, monkeypatch):
+    """An agent on a worker calls through the loopback relay and Ray to the controller's gateway, which
+    holds the real key; the upstream echoes the key back, and neither the answer nor Ray's logs hold it."""
+    import ray
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from faultserver import FaultServer
+
+    from sweboard.catalog import load_catalog
+    from sweboard.executors.ray_cluster import RayExecutor
+    from sweboard.gateway import Gateway, RetryPolicy
+    from sweboard.ledger import Ledger
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with FaultServer(max_seconds=120) as upstream:
+        monkeypatch.setenv("OPENROUTER_BASE_URL", upstream.base_url("echo-auth"))
+        with Gateway(Ledger(home / "ledger.json"), RetryPolicy(max_retries=0)) as gw:
+            url, route = gw.register(load_catalog().get("qwen/qwen3-coder"), PLANTED, home / "calls.jsonl", 64,
+                                     secrets=[PLANTED])
+            executor = RayExecutor(cluster["address"])
+            try:
+                port, path = int(url.split(":")[2].split("/")[0]), "/" + url.split("/", 3)[3]
+                proxy = executor._proxy(port)
+                status, body = ray.get(ray.remote(_call_through_relay).options(num_cpus=0, resources={"docker_slot": 1}).remote(
+                    proxy, path))
+            finally:
+                executor.close()
+                ray.shutdown()
+    assert status == 200 and b"***" in body and PLANTED.encode() not in body
+    assert upstream.requests and route.first_call.is_set()
+    assert grep_planted(home, *ray_sessions()) == []
+
+
+@pytest.fixture
+def slow_provider(tmp_path, monkeypatch):
+    from sweboard.testbench.provider import ProviderSettings, ScriptedProvider
+
+    settings = ProviderSettings(call_log=tmp_path / "slow-calls.jsonl", latency_seconds=4.0, max_seconds=600)
+    with ScriptedProvider(settings) as p:
+        monkeypatch.setenv("SWEBOARD_SCRIPTED_BASE_URL", p.base_url)
+        yield p
+
+
+def attempt_tasks() -> dict[int, int]:
+    """Ray worker processes running an attempt right now: PID -> parent PID (its node's raylet)."""
+    out = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if (proc / "cmdline").read_bytes().startswith(b"ray::_attempt_task"):
+                    out[int(proc.name)] = int((proc / "stat").read_text().split(")")[-1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if int((proc / "stat").read_text().split(")")[-1].split()[1]) == pid:
+                    out.append(int(proc.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def wait_for(predicate, seconds=120.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_worker_lost_mid_attempt_is_infra_never_billed_twice_and_resume_completes(home, slow_provider,
+                                                                                   docker_engine, offline_images):
+    name = f"tests-lost-{os.getpid()}"
+    state = cluster_up(name, workers=2, slots=1)
+    try:
+        raylets = {w["raylet_pid"] for w in state["workers"]}
+        args = ["--run-id", "lost", "--model", "scripted/slow", *SLICE, "--instance-ids", "sweboard-fixtures__tinycalc-1",
+                "--cluster", state["address"], "--set", "attempt_timeout_seconds=120"]
+        batch = subprocess.Popen([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), *args],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert wait_for(lambda: slow_provider.calls >= 1 and any(p in raylets for p in attempt_tasks().values()))
+        victim = next(p for p in attempt_tasks().values() if p in raylets)
+        # the node is gone mid-call, as when its host dies: its raylet and every process it started
+        for pid in [*children(victim), victim]:
+            os.kill(pid, signal.SIGKILL)
+        out, _ = batch.communicate(timeout=300)
+        assert batch.returncode == 0, out[-3000:]
+        rec = json.loads((home / "runs" / "lost" / "attempts" / "scripted__slow" / "sweboard-fixtures__tinycalc-1" /
+                          "attempt-1" / "record.json").read_text())
+        assert rec["exit_status"] == "NodeLost" and rec["error_class"] == "infra", rec
+        # Ray's default (max_retries=3) would have run the attempt again on the other node: a submitted
+        # record, after three calls more. Lost, it made one call and at most the one then in flight.
+        time.sleep(6)
+        assert slow_provider.calls <= 2, "the lost attempt ran again"
+        manifest = json.loads((home / "runs" / "lost" / "manifest.json").read_text())
+        assert manifest["batches"]["scripted/slow"]["status"] == "incomplete"
+
+        resumed = tool("run_model_batch.py", *args, "--resume", timeout=600)
+        assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-2000:]
+        entry = json.loads((home / "runs" / "lost" / "manifest.json").read_text())["batches"]["scripted/slow"]
+        assert entry["status"] == "ok"
+        assert [a["reason"] for a in entry["set_aside"]] == ["infra"]
+        rec = json.loads((home / "runs" / "lost" / "attempts" / "scripted__slow" / "sweboard-fixtures__tinycalc-1" /
+                          "attempt-1" / "record.json").read_text())
+        assert rec["status"] == "submitted" and rec["node"]["ray_node_id"] in {w["node_id"] for w in state["workers"]}
+    finally:
+        cluster_down(name)
+
+
+def test_kill_9_of_the_controller_resumes_to_the_same_board_with_nothing_left(home, slow_provider, cluster):
+    (home / "secrets" / "credentials.txt").write_text(f"OPENROUTER_API_KEY={PLANTED}\n")
+    args = ["--run-id", "ctl-k9", "--model", "scripted/slow", *SLICE, "--cluster", cluster["address"],
+            "--set", "attempt_timeout_seconds=120"]
+    batch = subprocess.Popen([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), *args],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: slow_provider.calls >= 2 and len(attempt_tasks()) >= 2)
+    os.kill(batch.pid, signal.SIGKILL)
+    batch.wait()
+    resumed = tool("run_model_batch.py", *args, "--resume", timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-2000:]
+    graded = tool("run_evaluation.py", "--run-id", "ctl-k9", "--cluster", cluster["address"])
+    assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
+    v = verdicts(home, "ctl-k9")
+    assert len(v) == 4 and set(v.values()) == {"resolved"}, v
+    entry = json.loads((home / "runs" / "ctl-k9" / "manifest.json").read_text())["batches"]["scripted/slow"]
+    assert entry["status"] == "ok" and {a["reason"] for a in entry["set_aside"]} == {"interrupted"}
+    assert labelled_containers("ctl-k9") == [], "the killed controller's containers were not reaped"
+    assert wait_for(lambda: not attempt_tasks(), 30), "an attempt task outlived its controller"
+    assert grep_planted(home / "runs", home / "predictions", *ray_sessions()) == []
+
+
+def _call_through_relay(proxy, route: str):
+    import http.client
+    import threading
+
+    from sweboard.executors.relay import LoopbackRelay
+
+    started = threading.Event()
+    relay = LoopbackRelay(proxy, route, started)
+    try:
+        base = relay.url.split("/", 3)
+        conn = http.client.HTTPConnection("127.0.0.1", int(base[2].split(":")[1]), timeout=60)
+        body = json.dumps({"model": "qwen/qwen3-coder", "messages": [{"role": "user", "content": "hi"}]})
+        conn.request("POST", "/" + base[3] + "/chat/completions", body=body,
+                     headers={"Content-Type": "application/json", "Authorization": "Bearer sk-sweboard-gateway"})
+        reply = conn.getresponse()
+        data = reply.read()
+        # a wrong token on the same port is refused by the relay itself
+        conn2 = http.client.HTTPConnection("127.0.0.1", int(base[2].split(":")[1]), timeout=60)
+        conn2.request("POST", "/a/" + "0" * 32 + "/v1/chat/completions", body=body)
+        assert conn2.getresponse().status == 404 and started.is_set()
+        return reply.status, data
+    finally:
+        relay.close()
