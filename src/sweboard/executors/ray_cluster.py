@@ -160,12 +160,14 @@ class RayExecutor:
             parts = urlsplit(attempt.base_url)
             proxy, route = self._proxy(parts.port), parts.path
         spec = replace(attempt, started=None, base_url=None)
+        submitted = time.time()
         ref = self._task(_attempt_task).options(
             num_cpus=0, resources={"docker_slot": 1}, max_retries=0, retry_exceptions=False,
         ).remote(spec, runner.name, proxy, route)
         limit = attempt.timeout_seconds + STARTUP_LIMIT + 600
         try:
             result, folder, node = self._wait(ref, limit, label=f"{CONTAINER_LABEL}={attempt.uid}")
+            returned = time.time()
         except self.ray.exceptions.RayTaskError as exc:  # our own code raised there: as it would here
             raise exc.as_instanceof_cause() from None
         except (self.ray.exceptions.RayError, TimeoutError) as exc:
@@ -176,6 +178,10 @@ class RayExecutor:
         from sweboard.runners.base import scrub_files
 
         scrub_files(attempt.out_dir, secrets)
+        # what Ray adds to the attempt: submit -> running on the worker, and its answer back here
+        # (wall clocks of two machines: exact on one, as good as their clock sync across hosts)
+        span = node.pop("task_epoch")
+        node["ray_overhead_seconds"] = round(max(0.0, span[0] - submitted) + max(0.0, returned - span[1]), 3)
         return AttemptResult(**result), node
 
     def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None) -> tuple[int, float, dict]:
@@ -229,6 +235,7 @@ def _attempt_task(spec: Attempt, runner_name: str, proxy, route: str | None):
     from sweboard.executors.relay import LoopbackRelay
     from sweboard.runners import get_runner
 
+    began = time.time()
     out = Path(tempfile.mkdtemp(prefix="sweboard-attempt-"))
     started = threading.Event()
     relay = LoopbackRelay(proxy, route, started) if proxy is not None else None
@@ -242,7 +249,8 @@ def _attempt_task(spec: Attempt, runner_name: str, proxy, route: str | None):
             except SweboardError:
                 pass  # the attempt reports it as infrastructure's failure
         result = run_attempt(attempt, runner, GATEWAY_KEY if relay else None, [])
-        return result.to_dict(), transfer.pack(out), node_facts(spec.row["image"], _node_id())
+        folder, node = transfer.pack(out), node_facts(spec.row["image"], _node_id())
+        return result.to_dict(), folder, {**node, "task_epoch": [began, time.time()]}
     finally:
         if relay is not None:
             relay.close()
