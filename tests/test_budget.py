@@ -32,7 +32,9 @@ def test_daily_quota_stops_launching_and_resume_continues(home, provider, offlin
     entry = manifest["batches"]["scripted/solver"]
     assert entry["status"].startswith("stopped: scripted daily call quota exhausted (4/4")
     done = {iid for iid, a in entry["attempts"].items() if a}
-    assert len(done) == 1, "only the first task finished; the cut-short attempt left no record"
+    # tasks run side by side (after the probe call, every first call goes at once): at most the first
+    # finished; the attempts the quota cut short left no record
+    assert len(done) <= 1, "the quota let more than one task's three calls through"
     ledger = json.loads((home / "runs" / "ledger.json").read_text())
     assert sum(ledger["scripted"]["calls_by_day"].values()) == 4
     assert provider.calls == 4, "the refused call never reached the provider"
@@ -47,9 +49,9 @@ def test_daily_quota_stops_launching_and_resume_continues(home, provider, offlin
     entry = json.loads((home / "runs" / "quota" / "manifest.json").read_text())["batches"]["scripted/solver"]
     assert entry["status"] == "ok" and all(len(a) == 1 for a in entry["attempts"].values())
     assert entry["sessions"] == 2
-    # the attempts the quota cut short (tasks run side by side: one or both of the other two) are kept, renamed
+    # the attempts the quota cut short are kept, renamed (a task whose attempt had not started has none)
     aside = list((home / "runs" / "quota" / "attempts").glob("*/*/attempt-1.interrupted-*"))
-    assert 1 <= len(aside) <= 2 and all((a / "calls.jsonl").is_file() for a in aside), aside
+    assert 1 <= len(aside) <= 4 - len(done) and all((a / "calls.jsonl").is_file() for a in aside), aside
 
 
 def test_per_model_wall_clock_budget_stops_launching(home, provider, offline_images):

@@ -68,8 +68,15 @@ def survivors(home: Path) -> list[str]:
             cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if any(word in cmd for word in ("run_model", "forkserver", "mini_attempt")):
+        if any(word in cmd for word in ("run_model", "mini_attempt")):
             out.append(cmd[:120])
+    # attempts forked from the machine's warm fork host (its environment is the host's): by their PID files
+    for pid_file in (home / "runs").glob("*/attempts/*/*/*/.agent-pid"):
+        try:
+            if Path(f"/proc/{pid_file.read_text()}/stat").read_text().split(")")[-1].split()[0] != "Z":
+                out.append(f"attempt {pid_file.parent} (pid {pid_file.read_text()})")
+        except OSError:
+            continue
     return out
 
 

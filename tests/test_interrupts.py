@@ -49,9 +49,8 @@ def wait_for(predicate, seconds=60.0):
 
 
 def agent_children(run_id: str) -> list[int]:
-    """PIDs of mini-swe-agent children working on this run: a cold child by its spec path; the warm
-    fork server and the attempts forked from it by the test's SWEBOARD_HOME in their environment."""
-    home = f"SWEBOARD_HOME={os.environ['SWEBOARD_HOME']}\0".encode()
+    """PIDs of mini-swe-agent attempts working on this run: a cold child by its spec path; an attempt
+    forked from the machine's warm fork host by the PID its runner wrote beside its log."""
     out = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
@@ -59,11 +58,15 @@ def agent_children(run_id: str) -> list[int]:
                 cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                 if "sweboard.runners.mini_attempt" in cmd and f"/runs/{run_id}/" in cmd:
                     out.append(int(proc.name))
-                elif "multiprocessing.forkserver" in cmd and home in (proc / "environ").read_bytes():
-                    if (proc / "stat").read_text().split(")")[-1].split()[0] != "Z":  # a zombie is gone
-                        out.append(int(proc.name))
             except OSError:
                 continue
+    for pid_file in Path(os.environ["SWEBOARD_HOME"], "runs", run_id, "attempts").glob("*/*/*/.agent-pid"):
+        pid = int(pid_file.read_text())
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z":  # a zombie is gone
+                out.append(pid)
+        except OSError:
+            continue
     return out
 
 
@@ -143,8 +146,10 @@ def test_kill_9_orphans_nothing_and_resume_scrubs_what_it_sets_aside(planted, pr
     assert containers(run_id) == [], "containers of the killed session were not removed"
     entry = json.loads((home / "runs" / run_id / "manifest.json").read_text())["batches"]["scripted/hang"]
     assert entry["status"].startswith("skipped: provider failing (2 attempts in a row")
-    # the provider never answered: one attempt at a time, so exactly the one in flight was cut short
-    assert [x["reason"] for x in entry["set_aside"]] == ["interrupted"]
+    # the provider never answered: its calls went one at a time (the probe gate), so of the attempts cut
+    # short (every task's started; the others' first calls were held) exactly one had a call upstream
+    assert {x["reason"] for x in entry["set_aside"]} == {"interrupted"}
+    assert sorted(x["usage"]["upstream_requests"] for x in entry["set_aside"])[-2:] in ([0, 1], [1]), entry["set_aside"]
     assert grep_key(home / "runs", home / "predictions") == []
 
 

@@ -191,31 +191,44 @@ def test_the_relay_admits_only_the_exact_secret_in_the_first_header_block():
 
 
 WARM = r"""
-import os, sys, time
+import os, sys
 os.environ["CHUTES_API_KEY"] = sys.argv[1]
 os.environ["MY_PROVIDER_CREDENTIAL"] = sys.argv[1]  # a key under any name: the credentials file says it is one
+os.environ["SWEBOARD_FORKHOST_IDLE"] = "5"
 from sweboard.runners import warm
-ctx = warm.context()
-from multiprocessing import forkserver
-server = forkserver._forkserver._forkserver_pid
-child = ctx.Process(target=time.sleep, args=(5,))
-child.start()
-time.sleep(0.5)
-envs = [open(f"/proc/{pid}/environ", "rb").read() for pid in (server, child.pid)]
-print(sum(sys.argv[1].encode() in e for e in envs), os.environ["CHUTES_API_KEY"] == sys.argv[1])
-child.kill()
+folder, token = warm.context()
+pid = warm._request(folder, token, {"ping": True})["pid"]
+environ = open(f"/proc/{pid}/environ", "rb").read()
+print(sys.argv[1].encode() in environ, os.environ["CHUTES_API_KEY"] == sys.argv[1], oct(os.stat(folder).st_mode & 0o777),
+      oct(os.stat(folder / "token").st_mode & 0o777), sys.argv[1] in " ".join(open(f"/proc/{pid}/cmdline").read().split()))
 """
 
 
-def test_the_warm_fork_server_and_its_forks_never_hold_a_key_in_their_environment(home):
+def test_the_warm_fork_host_never_holds_a_key_and_keeps_its_door_private(home, tmp_path):
+    """Its forks start from its environment block (/proc/PID/environ of a fork is the host's), so the host
+    must never have seen a key; its socket folder and token are ours alone. A fresh cache: a host of its own."""
     key = "cpk_warm-PLANTED-7f3a91c0"
     (home / "secrets" / "credentials.txt").write_text(f"MY_PROVIDER_CREDENTIAL={key}\n")
     out = subprocess.run([sys.executable, "-c", WARM, key], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "SWEBOARD_HOME": str(home)})
+                         env={**os.environ, "SWEBOARD_HOME": str(home), "SWEBOARD_CACHE": str(tmp_path / "c")})
     assert out.returncode == 0, out.stderr
-    leaks, kept = out.stdout.split()
-    assert leaks == "0", "/proc/PID/environ of the fork server or a fork holds the key"
+    leaked, kept, folder_mode, token_mode, on_argv = out.stdout.split()
+    assert leaked == "False", "/proc/PID/environ of the fork host holds the key"
     assert kept == "True", "the batch's own environment must be left as it was"
+    assert (folder_mode, token_mode, on_argv) == ("0o700", "0o600", "False")
+
+
+def test_the_fork_host_refuses_a_caller_without_its_token(home, tmp_path, monkeypatch):
+    from sweboard.errors import SweboardError
+    from sweboard.runners import warm
+
+    monkeypatch.setenv("SWEBOARD_CACHE", str(tmp_path / "c"))
+    monkeypatch.setenv("SWEBOARD_FORKHOST_IDLE", "5")
+    monkeypatch.setattr(warm, "_host", None)
+    folder, token = warm.context()
+    with pytest.raises(SweboardError, match="bad token"):
+        warm._request(folder, "0" * 32, {"ping": True})
+    assert warm._request(folder, token, {"ping": True})["pid"] > 0
 
 
 def test_lock_and_slot_files_are_private_and_a_long_wait_names_its_holder(tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ from sweboard import credentials
 from sweboard.catalog import ModelEntry
 from sweboard.dataset_lock import DatasetLock
 from sweboard.errors import SweboardError
-from sweboard.gateway import Gateway, RetryPolicy, read_calls, summarize_calls
+from sweboard.gateway import Gateway, ProbeGate, RetryPolicy, read_calls, summarize_calls
 from sweboard.instances import Slice
 from sweboard.ledger import Ledger
 from sweboard.outcomes import agent_failure, is_infra, needs_grading
@@ -434,31 +434,25 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         f"({runner.version() or 'version unknown'}), K per task {sorted({plan.attempts_for(r['instance_id'])[0] for r in plan.rows})}, "
         f"{'stop at first resolved' if plan.config.stop_after_resolved else 'all K attempts'}")
 
-    # Until the provider has answered one call of this batch, its attempts run one at a time: a
-    # model that is retired or a provider that is down costs what it would cost run serially (the
-    # failure streak trips after the same attempts), not `jobs` attempts' worth of failing calls.
-    answered, probe = threading.Event(), threading.Lock()
+    # Until the provider has answered one call of this batch, its calls go upstream one at a time
+    # (gateway.ProbeGate): every attempt starts its container and agent meanwhile, but a model that is
+    # retired or a provider that is down costs what it would cost run serially (the failure streak
+    # trips after the same attempts), not `jobs` attempts' worth of failing calls.
+    answered = threading.Event()
+    gate = ProbeGate(answered)
 
     def stopping() -> bool:
         """No new attempt: the batch stopped, or its wall-clock budget is spent (checked again after any wait)."""
         if not stop and time.monotonic() - t0 > plan.config.model_budget_seconds:
             stop.set(f"stopped: per-model wall-clock budget of {plan.config.model_budget_seconds:g}s reached; "
                      "--resume continues")
+            gate.stop()
         return bool(stop)
 
     def one_attempt(gateway: Gateway | None, row: dict, k: int) -> dict | None:
         if plan.model.is_baseline:  # no container, no call: nothing to queue for
             return launch(gateway, row, k, 0.0)
         provider = plan.model.provider if plan.model.calls_a_model else None
-        probing = False
-        while provider is not None and not answered.is_set():
-            if stop:
-                return None
-            if probe.acquire(timeout=0.2):
-                probing = not answered.is_set()
-                if not probing:
-                    probe.release()
-                break
         try:
             with capacity.attempt(provider, cancelled=lambda: bool(stop) or ABORT.is_set(), log=log,
                                   cpu_guard=executor.guards_cpu) as queued:
@@ -467,9 +461,6 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
                 return launch(gateway, row, k, queued)
         except Cancelled:
             return None  # the batch stopped while this attempt waited for a slot: nothing ran
-        finally:
-            if probing:
-                probe.release()
 
     def launch(gateway: Gateway | None, row: dict, k: int, queued: float) -> dict | None:
         iid = row["instance_id"]
@@ -482,9 +473,11 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         if gateway is not None:
             # the attempt's clock starts at the agent's first call; the gateway never waits past its end
             base_url, route = gateway.register(plan.model, key, out / "calls.jsonl", plan.config.max_tokens,
-                                               secrets=secrets, budget_seconds=timeout + 2, answered=answered)
+                                               secrets=secrets, budget_seconds=timeout + 2, answered=answered,
+                                               gate=gate)
         attempt = Attempt(plan.run_id, plan.model, row, k, plan.config.seed + k - 1, timeout, out, plan.config, base_url,
-                          started=route.first_call if route is not None else None)
+                          started=route.first_call if route is not None else None,
+                          reached=route.reached if route is not None else None)
         began = utc_now()
         try:  # the attempt itself runs where the executor runs it: here, or on a worker node
             result, node = executor.run(attempt, runner, GATEWAY_KEY if gateway else None, secrets)
@@ -494,7 +487,11 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
             scrub_files(out, secrets)  # every exit path: done, error, Ctrl-C, SIGTERM
         if route is not None and route.exhausted:
             stop.set(f"stopped: {route.exhausted}; --resume continues once the budget allows")
+            gate.stop()
             return None  # not an attempt result: no record, so a later --resume runs it again
+        if route is not None and route.refused and not route.answered.is_set():
+            gate.done(route)
+            return None  # its first call was held until the batch stopped: nothing of the model's ran
         record = _write_record(plan, runner, out, row, k, attempt.seed, timeout, timeout_reason, began, result,
                                secrets, log, queued, ran_from, node)
         if result.error_class == "model_unavailable":
@@ -507,6 +504,10 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
             if failure_streak[0] >= plan.config.provider_failure_streak:
                 stop.set(f"skipped: provider failing ({failure_streak[0]} attempts in a row without one successful "
                          f"call; last: {result.error_class})")
+        if stop:
+            gate.stop()  # every first call still held is refused: those attempts leave no record
+        if route is not None:
+            gate.done(route)  # counted: a probe that got no answer lets the next call go
         return record
 
     def one_task(gateway: Gateway | None, row: dict) -> None:

@@ -86,6 +86,9 @@ class Route:
     first_call: threading.Event = field(default_factory=threading.Event)
     exhausted: str | None = None  # set when a budget (ours or the provider's quota) refused a call
     answered: threading.Event = field(default_factory=threading.Event)  # set at the first call the provider answered (200)
+    gate: "ProbeGate | None" = None  # the batch's probe: first calls wait here until the provider answered one
+    reached: threading.Event = field(default_factory=threading.Event)  # the agent's first request arrived (start-up over)
+    refused: str | None = None  # its held first call was refused: the batch stopped while it waited
     calls: int = 0
     closed: threading.Event = field(default_factory=threading.Event)
     inflight: int = 0
@@ -99,6 +102,58 @@ class Route:
         for value in self.secrets:
             data = data.replace(value.encode(), b"***")
         return data
+
+
+class ProbeGate:
+    """Until the provider has answered one call of a batch, its calls go upstream one at a time.
+
+    Why a gate on calls, not on attempts: every attempt may start its container and agent while
+    the first call (the probe) is in flight; only their first calls wait. A retired model or a
+    failing provider still costs what it would serially: a probe that was not answered keeps the
+    gate until its batch has recorded the attempt (`done`), so the failure streak is counted
+    before the next call goes; when the batch stops, every held call is refused (`stop`).
+    """
+
+    def __init__(self, answered: threading.Event):
+        self.answered = answered
+        self._lock = threading.Lock()
+        self._holder: Route | None = None
+        self.stopped = threading.Event()
+
+    def enter(self, route: Route) -> bool:
+        """Wait for this call's turn; False when the batch stopped (or the attempt ended) meanwhile."""
+        while not self.answered.is_set():
+            if self.stopped.is_set() or route.closed.is_set():
+                return False
+            if self._holder is route:
+                return True  # the probing attempt's own next calls (retried by its agent)
+            if self._lock.acquire(timeout=0.2):
+                if self.answered.is_set() or self.stopped.is_set() or route.closed.is_set():
+                    self._lock.release()
+                    return self.answered.is_set()
+                self._holder = route
+                return True
+        return True
+
+    def after_call(self, route: Route) -> None:
+        """The probe was answered: everyone goes (the lock is freed; `answered` lets the rest pass)."""
+        if self._holder is route and self.answered.is_set():
+            self._free()
+
+    def done(self, route: Route) -> None:
+        """The batch recorded this attempt: a probe that never got an answer frees the gate for the next."""
+        if self._holder is route:
+            self._free()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def _free(self) -> None:
+        self._holder = None
+        try:
+            self._lock.release()
+        except RuntimeError:
+            pass
 
 
 @dataclass
@@ -311,6 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Sweboard-Held-Seconds", f"{getattr(self, 'held_seconds', 0.0):g}")
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
@@ -331,10 +387,15 @@ class _Handler(BaseHTTPRequestHandler):
             route = self._route()
             if route is None:
                 return
+            route.reached.set()  # the agent is up: its start-up is over, whatever waits now
+            if not self._take_turn(route):
+                return
             self._start_clock(route)
             payload = self._read_request(route)
             if payload is not None:
                 self._forward(route, payload)
+            if route.gate is not None:
+                route.gate.after_call(route)
         except Exception as exc:  # never a traceback on the terminal: a recorded 502 instead
             message = f"sweboard gateway error: {type(exc).__name__}"
             if route is not None:
@@ -353,6 +414,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "invalid_request_error", "unknown attempt token")
             return None
         return route
+
+    def _take_turn(self, route: Route) -> bool:
+        """Hold a first call at the batch's probe gate; the seconds held go back in a header, so a relay
+        on another machine starts the attempt's clock where this one does."""
+        self.held_seconds = 0.0
+        if route.gate is None or route.answered.is_set():
+            return True
+        began = time.monotonic()
+        ok = route.gate.enter(route)
+        self.held_seconds = round(time.monotonic() - began, 3)
+        if not ok:
+            route.refused = "held until its batch stopped"
+            self._error(503, "batch_stopped", "sweboard: the batch stopped before this call could be made")
+        return ok
 
     @staticmethod
     def _start_clock(route: Route) -> None:
@@ -627,7 +702,8 @@ class Gateway:
 
     def register(self, model: ModelEntry, api_key: str | None, calls_file: Path, max_tokens: int,
                  deadline: float | None = None, secrets: list[str] | None = None,
-                 budget_seconds: float | None = None, answered: threading.Event | None = None) -> tuple[str, Route]:
+                 budget_seconds: float | None = None, answered: threading.Event | None = None,
+                 gate: ProbeGate | None = None) -> tuple[str, Route]:
         """A route for one attempt. `deadline` fixes its end; `budget_seconds` starts the clock at the
         agent's first call instead (start-up is not the model's time). `answered` (shared by a batch's
         routes) is set at the first call the provider answers."""
@@ -637,6 +713,7 @@ class Gateway:
                       budget_seconds)
         if answered is not None:
             route.answered = answered
+        route.gate = gate
         with self.state.lock:
             self.state.routes[token] = route
         return f"http://{HOST}:{self.httpd.server_address[1]}/a/{token}/v1", route

@@ -159,7 +159,7 @@ class RayExecutor:
 
             parts = urlsplit(attempt.base_url)
             proxy, route = self._proxy(parts.port), parts.path
-        spec = replace(attempt, started=None, base_url=None)
+        spec = replace(attempt, started=None, reached=None, base_url=None)
         submitted = time.time()
         ref = self._task(_attempt_task).options(
             num_cpus=0, resources={"docker_slot": 1}, max_retries=0, retry_exceptions=False,
@@ -237,11 +237,11 @@ def _attempt_task(spec: Attempt, runner_name: str, proxy, route: str | None):
 
     began = time.time()
     out = Path(tempfile.mkdtemp(prefix="sweboard-attempt-"))
-    started = threading.Event()
-    relay = LoopbackRelay(proxy, route, started) if proxy is not None else None
+    started, reached = threading.Event(), threading.Event()
+    relay = LoopbackRelay(proxy, route, started, reached) if proxy is not None else None
     try:
         attempt = replace(spec, out_dir=out, base_url=relay.url if relay else None,
-                          started=started if relay else None)
+                          started=started if relay else None, reached=reached if relay else None)
         runner = get_runner(runner_name)
         if hasattr(runner, "prepare_images"):
             try:
@@ -292,6 +292,8 @@ def _prepare_node(images: list[str], runner_name: str | None) -> dict[str, str |
     problems = ensure_images([{"image": i} for i in images], log=lambda line: None)
     if runner_name:
         runner = get_runner(runner_name)
+        if hasattr(runner, "prepare"):
+            runner.prepare()  # e.g. this machine's warm fork host, before any attempt's clock
         if hasattr(runner, "prepare_images"):
             try:
                 runner.prepare_images([i for i, p in problems.items() if p is None], log=lambda line: None)

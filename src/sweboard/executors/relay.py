@@ -20,6 +20,7 @@ import http.client
 import json
 import secrets as pysecrets
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FORWARDED_HEADERS = ("content-type", "authorization", "accept")
@@ -42,7 +43,8 @@ class GatewayProxy:
         try:
             conn.request("POST", path, body=body, headers=headers)
             reply = conn.getresponse()
-            return reply.status, {k: v for k, v in reply.getheaders() if k.lower() in ("content-type", "retry-after")}, reply.read()
+            keep = ("content-type", "retry-after", "x-sweboard-held-seconds")
+            return reply.status, {k: v for k, v in reply.getheaders() if k.lower() in keep}, reply.read()
         except OSError as exc:
             return 502, {"Content-Type": "application/json"}, json.dumps(
                 {"error": {"type": "gateway_error", "message": f"relay: gateway unreachable ({type(exc).__name__})"}}).encode()
@@ -53,7 +55,7 @@ class GatewayProxy:
 class LoopbackRelay:
     """The worker side: `http://127.0.0.1:PORT/a/<fresh token>/v1` -> the proxy -> the attempt's route."""
 
-    def __init__(self, proxy, route_path: str, started: threading.Event):
+    def __init__(self, proxy, route_path: str, started: threading.Event, reached: threading.Event | None = None):
         self.token = pysecrets.token_hex(16)
         relay = self
 
@@ -72,7 +74,9 @@ class LoopbackRelay:
                     self._answer(404, {}, b'{"error": {"message": "unknown attempt token"}}')
                     return
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                started.set()  # the agent's first step: its clock starts now
+                if reached is not None:
+                    reached.set()  # the agent is up; its first call may still be held at the gateway
+                sent = time.monotonic()
                 headers = {k: v for k, v in self.headers.items() if k.lower() in FORWARDED_HEADERS}
                 try:
                     import ray
@@ -82,6 +86,13 @@ class LoopbackRelay:
                 except Exception as exc:  # the controller is gone: the agent sees a gateway error
                     status, reply_headers, data = 502, {}, json.dumps(
                         {"error": {"type": "gateway_error", "message": f"relay: {type(exc).__name__}"}}).encode()
+                if not started.is_set():  # the clock starts where the gateway released the call
+                    held = {k.lower(): v for k, v in reply_headers.items()}.get("x-sweboard-held-seconds", "0")
+                    try:
+                        started.backdate = max(0.0, time.monotonic() - sent - float(held))
+                    except ValueError:
+                        started.backdate = 0.0
+                    started.set()
                 self._answer(status, reply_headers, data)
 
             def _answer(self, status: int, headers: dict, data: bytes) -> None:

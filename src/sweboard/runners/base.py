@@ -46,6 +46,7 @@ class Attempt:
     config: RunnerConfig
     base_url: str | None = None  # where the agent sends its calls (the gateway's route for this attempt)
     started: object = None  # a threading.Event set at the agent's first model call (the clock starts there)
+    reached: object = None  # a threading.Event set when that call arrived (start-up over, even while it is held)
     session: str = field(default_factory=lambda: secrets.token_hex(8))  # this try of the attempt, in this process
 
     @property
@@ -156,7 +157,7 @@ class ChildRun:
 
 
 def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: float, container_label: str,
-              clean_first: bool = True, started=None, startup_limit: float = STARTUP_LIMIT) -> ChildRun:
+              clean_first: bool = True, started=None, startup_limit: float = STARTUP_LIMIT, reached=None) -> ChildRun:
     """Run `cmd` in its own session; at the limit kill its process group and its containers.
 
     With `started` (an Event set at the agent's first model call) the `timeout` clock starts there:
@@ -170,24 +171,32 @@ def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: floa
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, preexec_fn=die_with_parent)
-        return supervise(proc, lambda: _kill_group(proc), spawned, timeout, container_label, started, startup_limit)
+        return supervise(proc, lambda: _kill_group(proc), spawned, timeout, container_label, started, startup_limit,
+                         reached)
 
 
 def supervise(proc, kill, spawned: float, timeout: float, container_label: str, started=None,
-              startup_limit: float = STARTUP_LIMIT) -> ChildRun:
+              startup_limit: float = STARTUP_LIMIT, reached=None) -> ChildRun:
     """Wait for a started child (anything with Popen's `poll()`/`wait(timeout)`) under the attempt's clock;
-    `kill()` takes it and its process group down. Its containers are removed on every way out."""
+    `kill()` takes it and its process group down. Its containers are removed on every way out.
+
+    `reached` (the agent's first call arrived) ends start-up: the overhead is measured to it, and the
+    start-up limit stops counting while that call is held (the batch's probe gate); the clock starts
+    at `started`, when the call goes upstream (a relay may backdate it: `started.backdate` seconds)."""
     clock, overhead, code = spawned, None, None
     try:
         if started is not None:
             while proc.poll() is None and not started.wait(0.05):
                 if ABORT.is_set():
                     raise Aborted()
-                if time.monotonic() - spawned > startup_limit:
+                if reached is not None and reached.is_set():
+                    if overhead is None:
+                        overhead = round(time.monotonic() - spawned, 3)
+                elif time.monotonic() - spawned > startup_limit:
                     break
             if started.is_set():
-                clock = time.monotonic()
-                overhead = round(clock - spawned, 3)
+                clock = time.monotonic() - getattr(started, "backdate", 0.0)
+                overhead = overhead if overhead is not None else round(clock - spawned, 3)
         remaining = timeout - (time.monotonic() - clock)
         if proc.poll() is None and overhead is None and started is not None:
             remaining = 0.0  # never reached its first step within the start-up limit

@@ -77,10 +77,12 @@ class MiniRunner:
         })
         if warm.enabled():  # forked from a server that imported mini-swe-agent once (warm.py)
             child = warm.run_warm("sweboard.runners.mini_attempt", spec_path, env, out / "agent.log",
-                                  attempt.timeout_seconds, attempt.uid, started=attempt.started)
+                                  attempt.timeout_seconds, attempt.uid, started=attempt.started,
+                                  reached=attempt.reached)
         else:
             child = run_child([sys.executable, "-m", "sweboard.runners.mini_attempt", str(spec_path)], env,
-                              out / "agent.log", attempt.timeout_seconds, attempt.uid, started=attempt.started)
+                              out / "agent.log", attempt.timeout_seconds, attempt.uid, started=attempt.started,
+                                  reached=attempt.reached)
         scrub_files(out, secrets)
         calls = calls_from_trajectory(out / TRAJECTORY)
         clock = time.monotonic() - child.seconds  # the agent's clock started at its first step

@@ -163,7 +163,7 @@ class SweAgentRunner:
         try:
             child = run_child(self.command(attempt, problem, sa_out, bridge.port, registry), env,
                               out / "agent.log", attempt.timeout_seconds, attempt.uid, clean_first=False,
-                              started=attempt.started)
+                              started=attempt.started, reached=attempt.reached)
         finally:
             bridge.stop()
             scrub_files(out, [*secrets, bridge.token])
