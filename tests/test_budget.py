@@ -56,7 +56,8 @@ def test_daily_quota_stops_launching_and_resume_continues(home, provider, offlin
 
 def test_per_model_wall_clock_budget_stops_launching(home, provider, offline_images):
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), "--run-id", "budget",
-                           "--model", "scripted/solver", "--offline", "--set", "model_budget_seconds=0.5"],
+                           "--model", "scripted/solver", "--offline", "--set", "model_budget_seconds=0.5",
+                           "--set", "jobs=1"],  # one attempt at a time: the first outlasts the budget
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 3, proc.stderr  # stopped and resumable
     entry = json.loads((home / "runs" / "budget" / "manifest.json").read_text())["batches"]["scripted/solver"]
