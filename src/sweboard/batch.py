@@ -44,6 +44,7 @@ from sweboard.slots import Cancelled, capacity_for
 from sweboard.testbench.taskset import IMAGE_NAMESPACE
 
 RECORD = "record.json"
+PRESTART = 2  # attempts of a batch running before its provider answered one call (see _run)
 
 
 @dataclass(frozen=True)
@@ -435,11 +436,14 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         f"{'stop at first resolved' if plan.config.stop_after_resolved else 'all K attempts'}")
 
     # Until the provider has answered one call of this batch, its calls go upstream one at a time
-    # (gateway.ProbeGate): every attempt starts its container and agent meanwhile, but a model that is
-    # retired or a provider that is down costs what it would cost run serially (the failure streak
-    # trips after the same attempts), not `jobs` attempts' worth of failing calls.
+    # (gateway.ProbeGate), so a model that is retired or a provider that is down costs what it would
+    # cost run serially (the failure streak trips after the same attempts), not `jobs` attempts' worth
+    # of failing calls. Meanwhile PRESTART attempts run: the probing one, and the next with its
+    # container and agent up and its first call held, ready the moment the probe is answered. More
+    # would hold job and provider slots that other models' attempts could use, for nothing.
     answered = threading.Event()
     gate = ProbeGate(answered)
+    prestart = threading.Semaphore(PRESTART)
 
     def stopping() -> bool:
         """No new attempt: the batch stopped, or its wall-clock budget is spent (checked again after any wait)."""
@@ -453,6 +457,13 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         if plan.model.is_baseline:  # no container, no call: nothing to queue for
             return launch(gateway, row, k, 0.0)
         provider = plan.model.provider if plan.model.calls_a_model else None
+        early = False  # one of the PRESTART attempts let in before the provider answered
+        while provider is not None and not answered.is_set():
+            if stop:
+                return None
+            if prestart.acquire(timeout=0.2):
+                early = True
+                break
         try:
             with capacity.attempt(provider, cancelled=lambda: bool(stop) or ABORT.is_set(), log=log,
                                   cpu_guard=executor.guards_cpu) as queued:
@@ -461,6 +472,9 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
                 return launch(gateway, row, k, queued)
         except Cancelled:
             return None  # the batch stopped while this attempt waited for a slot: nothing ran
+        finally:
+            if early:
+                prestart.release()
 
     def launch(gateway: Gateway | None, row: dict, k: int, queued: float) -> dict | None:
         iid = row["instance_id"]
