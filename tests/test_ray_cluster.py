@@ -122,6 +122,10 @@ def test_the_cluster_board_equals_the_local_board_and_the_caps_hold_across_nodes
 
     assert max_overlap([r["ran_epoch"] for r in recs]) <= 2
     assert all(r["overhead_seconds"] is not None for r in recs), "the relay starts each attempt's clock"
+    canaries = [json.loads(p.read_text()) for p in (home / "runs" / "cluster" / "nodes").glob("*/canary.json")]
+    assert sorted(c["node_id"] for c in canaries) == sorted(w["node_id"] for w in cluster["workers"])
+    assert all(c["passed"] and len(c["gold"]["resolved"]) == 4 and c["empty"]["resolved"] == [] for c in canaries)
+    assert {c["gold"]["node"]["ray_node_id"] for c in canaries} == nodes, "each node graded its own canary"
     assert grep_planted(home / "runs", home / "predictions", *ray_sessions()) == []
     board = tool("generate_leaderboard.py")
     assert board.returncode == 0, board.stderr
@@ -288,3 +292,27 @@ def _call_through_relay(proxy, route: str):
         return reply.status, data
     finally:
         relay.close()
+
+
+def test_a_node_that_grades_the_canary_wrong_stops_the_batch_by_name(home):
+    """check_node's decision, with a harness stand-in that reports what a broken node would: gold unresolved."""
+    from sweboard.errors import SweboardError
+    from sweboard.executors.node_canary import check_node
+
+    rows = [{"instance_id": "t-1", "patch": "diff --git a/x b/x\n"}, {"instance_id": "t-2", "patch": "diff\n"}]
+    (home / "runs" / "r").mkdir()
+
+    class Broken:
+        def run_harness(self, cmd, workdir, near=None, soft=True):
+            eval_id = cmd[cmd.index("--run_id") + 1]
+            name = json.loads((workdir / "predictions.jsonl").read_text().splitlines()[0])["model_name_or_path"]
+            resolved = ["t-1"] if name == "gold" else ["t-2"]
+            (workdir / f"{name}.{eval_id}.json").write_text(json.dumps(
+                {"resolved_ids": resolved, "unresolved_ids": [i for i in ("t-1", "t-2") if i not in resolved]}))
+            return 0, 0.1, {"ray_node_id": near["ray_node_id"]}
+
+    with pytest.raises(SweboardError, match=r"node abcdef012345 failed the evaluator canary \(gold resolved 1/2 "
+                                            r"\(not: t-2\); empty patches resolved t-2\)"):
+        check_node(Broken(), "r", "abcdef0123456789", rows, "test", {"t-1": "sha256:a", "t-2": "sha256:b"})
+    record = json.loads((home / "runs" / "r" / "nodes" / "abcdef0123456789" / "canary.json").read_text())
+    assert record["passed"] is False

@@ -565,7 +565,8 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         runner.prepare()  # e.g. the warm fork server starts importing while images are checked
     if plan.model.calls_a_model or plan.model.provider.name == "canary":
         # before any attempt's clock, where attempts will run: a pull is never the model's time
-        executor.prepare(plan.rows, runner if plan.model.calls_a_model else None, log)
+        executor.prepare(plan.rows, runner if plan.model.calls_a_model else None, log,
+                         **({"run_id": plan.run_id, "split": plan.slice.split} if plan.model.calls_a_model else {}))
     # a thread per task (attempts of one task in order); what runs at once is capped by slots.py:
     # jobs across the iteration's batches, the provider's max_concurrency, and the CPU guardrail
     capacity = capacity_for(plan.config)

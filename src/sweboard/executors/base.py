@@ -12,16 +12,18 @@ class Executor(Protocol):
     name: str  # "local" | "ray"
     guards_cpu: bool  # True: this machine's CPU guardrail gates new work (it runs here)
 
-    def prepare(self, rows: list[dict], runner: Runner | None, log) -> None:
+    def prepare(self, rows: list[dict], runner: Runner | None, log, run_id: str | None = None,
+                split: str | None = None) -> None:
         """Before any attempt's clock: every task image present where attempts will run (and a
-        runner's derived images, e.g. SWE-agent's)."""
+        runner's derived images, e.g. SWE-agent's); with `run_id`, each node's evaluator canary."""
 
     def run(self, attempt: Attempt, runner: Runner, api_key: str | None,
             secrets: list[str]) -> tuple[AttemptResult, dict]:
         """Run one attempt; its folder `attempt.out_dir` is filled and scrubbed here, on the
         caller's disk. Returns the result and where it ran (`attempt.node_facts`)."""
 
-    def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None) -> tuple[int, float, dict]:
+    def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None,
+                    soft: bool = True) -> tuple[int, float, dict]:
         """Run the official evaluator's command with its outputs in `workdir` (near the node an
         attempt ran on, when known). Returns (exit code, seconds, where it ran)."""
 

@@ -12,7 +12,8 @@ class LocalExecutor:
     name = "local"
     guards_cpu = True
 
-    def prepare(self, rows: list[dict], runner: Runner | None, log) -> None:
+    def prepare(self, rows: list[dict], runner: Runner | None, log, run_id: str | None = None,
+                split: str | None = None) -> None:
         from sweboard.batch import ensure_images
         from sweboard.errors import SweboardError
 
@@ -28,7 +29,8 @@ class LocalExecutor:
         result = run_attempt(attempt, runner, api_key, secrets)
         return result, node_facts(None if attempt.model.is_baseline else attempt.row["image"])
 
-    def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None) -> tuple[int, float, dict]:
+    def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None,
+                    soft: bool = True) -> tuple[int, float, dict]:
         from sweboard.evaluation import run_harness
 
         code, seconds = run_harness(cmd, workdir)

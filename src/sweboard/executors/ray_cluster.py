@@ -125,18 +125,22 @@ class RayExecutor:
                 raise TimeoutError(f"no answer from the worker within {limit:g}s")
 
     # -- the executor contract -----------------------------------------------------------------
-    def prepare(self, rows: list[dict], runner: Runner | None, log) -> None:
+    def prepare(self, rows: list[dict], runner: Runner | None, log, run_id: str | None = None,
+                split: str | None = None) -> None:
         """On every node that runs attempts: each task image present (pulled there if needed) and a
-        runner's derived images built, before any attempt's clock."""
+        runner's derived images built, before any attempt's clock; then, with `run_id`, the evaluator
+        canary on each node (`node_canary.py`): a node that grades gold or empty patches wrong stops
+        the batch before it takes work."""
         images = sorted({r["image"] for r in rows})
         name = getattr(runner, "name", None)
         nodes = self._nodes("docker_slot")
         refs = [self._task(_prepare_node).options(num_cpus=0, max_retries=0,
-                                                         scheduling_strategy=self._on(n["NodeID"])).remote(images, name)
+                                                   scheduling_strategy=self._on(n["NodeID"])).remote(images, name)
                 for n in nodes]
+        ready = []
         for node, ref in zip(nodes, refs):
             try:
-                problems = self._wait(ref)
+                problems, image_ids = self._wait(ref)
             except self.ray.exceptions.RayError as exc:
                 log(f"  node {node['NodeManagerAddress']} ({node['NodeID'][:8]}): not prepared ({type(exc).__name__}); "
                     "its attempts are infrastructure errors")
@@ -144,6 +148,15 @@ class RayExecutor:
             bad = [p for p in problems.values() if p]
             log(f"  node {node['NodeManagerAddress']} ({node['NodeID'][:8]}): {len(images) - len(bad)} of {len(images)} "
                 f"task images ready" + (f"; {bad[0]}" if bad else ""))
+            if not bad:
+                ready.append((node, image_ids))
+        if run_id and all(r.get("patch") for r in rows):
+            from sweboard.executors.node_canary import check_node
+
+            for node, image_ids in ready:
+                by_iid = {r["instance_id"]: image_ids.get(r["image"]) for r in rows}
+                record = check_node(self, run_id, node["NodeID"], rows, split or "test", by_iid)
+                log(f"  node {node['NodeID'][:8]}: evaluator canary passed ({record['detail']})")
 
     def run(self, attempt: Attempt, runner: Runner, api_key: str | None,
             secrets: list[str]) -> tuple[AttemptResult, dict]:
@@ -184,14 +197,15 @@ class RayExecutor:
         node["ray_overhead_seconds"] = round(max(0.0, span[0] - submitted) + max(0.0, returned - span[1]), 3)
         return AttemptResult(**result), node
 
-    def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None) -> tuple[int, float, dict]:
+    def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None,
+                    soft: bool = True) -> tuple[int, float, dict]:
         """The unmodified harness command, on a node with an `eval_slot` (the one the attempt ran on
         when it can: its image is there), in a private folder there; its outputs come back here."""
         inputs = {flag: Path(cmd[cmd.index(flag) + 1]) for flag in ("--dataset_name", "--predictions_path")}
         payload = {flag: (path.name, path.read_bytes()) for flag, path in inputs.items()}
         options = {"num_cpus": 0, "resources": {"eval_slot": 1}, "max_retries": 0}
         if near and near.get("ray_node_id"):
-            options["scheduling_strategy"] = self._on(near["ray_node_id"], soft=True)
+            options["scheduling_strategy"] = self._on(near["ray_node_id"], soft=soft)
         ref = self._task(_harness_task).options(**options).remote(cmd[1:], payload)
         workdir.mkdir(parents=True, exist_ok=True)
         try:
@@ -285,8 +299,9 @@ def _harness_task(args: list[str], payload: dict[str, tuple[str, bytes]]):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _prepare_node(images: list[str], runner_name: str | None) -> dict[str, str | None]:
+def _prepare_node(images: list[str], runner_name: str | None) -> tuple[dict[str, str | None], dict[str, str | None]]:
     from sweboard.batch import ensure_images
+    from sweboard.dockerutil import image_id
     from sweboard.runners import get_runner
 
     problems = ensure_images([{"image": i} for i in images], log=lambda line: None)
@@ -299,7 +314,7 @@ def _prepare_node(images: list[str], runner_name: str | None) -> dict[str, str |
                 runner.prepare_images([i for i, p in problems.items() if p is None], log=lambda line: None)
             except SweboardError as exc:
                 problems = {**problems, "(derived)": str(exc)}
-    return problems
+    return problems, {i: image_id(i) for i in images}
 
 
 def _reap_node(label: str) -> int:

@@ -101,9 +101,11 @@ def records(home: Path, run_id: str) -> list[dict]:
     return out
 
 
-def pipeline(env: dict, home: Path, run_id: str, models: list[str], jobs: int, attempts: int, log_path: Path) -> dict:
+def pipeline(env: dict, home: Path, run_id: str, models: list[str], jobs: int, attempts: int, log_path: Path,
+             runner: str | None = None) -> dict:
     """run_models + the official evaluator for the rest + finish_run; wall and CPU of the whole."""
-    slice_args = ["--instances", str(home / "config" / SLICE), "--section", "offline"]
+    slice_args = ["--instances", str(home / "config" / SLICE), "--section", "offline",
+                  *(["--runner", runner] if runner else [])]
     sampler = CpuSampler(interval=0.5).start()
     t0 = time.monotonic()
     code = _tool(env, "run_models.py", "--run-id", run_id, *slice_args, "--attempts", str(attempts), "--jobs", str(jobs),
@@ -215,7 +217,8 @@ def peer(env: dict, home: Path, rows_file: Path, instance_ids: list[str], model:
             "resolved": resolved, "of": len(instance_ids)}
 
 
-def run(latency: float = 3.0, attempts: int = 2, jobs: int = 8, with_peer: bool = True, log=print) -> dict:
+def run(latency: float = 3.0, attempts: int = 2, jobs: int = 8, with_peer: bool = True, log=print,
+        runner: str | None = None) -> dict:
     from sweboard.catalog import load_catalog
     from sweboard.instances import load_slice
 
@@ -226,7 +229,9 @@ def run(latency: float = 3.0, attempts: int = 2, jobs: int = 8, with_peer: bool 
     log_path = home / "benchmark.log"
     provider = Provider(home, latency)
     env["SWEBOARD_SCRIPTED_BASE_URL"] = provider.base_url
+    with_peer = with_peer and runner in (None, "mini")  # the peer is mini-extra: a like-for-like only for mini
     out: dict = {"home": str(home), "latency_s": latency, "attempts": attempts, "cores": os.cpu_count(),
+                 "runner": runner or "mini",
                  "load_before": os.getloadavg()}
     try:
         listed = subprocess.run([PY, str(TOOLS / "plan_run.py"), "--iteration", "i1", "--instances",
@@ -242,7 +247,7 @@ def run(latency: float = 3.0, attempts: int = 2, jobs: int = 8, with_peer: bool 
         runs = {}
         for j in (1, jobs):
             log(f"pipeline jobs={j} ...")
-            runs[j] = pipeline(env, home, f"bench-j{j}", models, j, attempts, log_path)
+            runs[j] = pipeline(env, home, f"bench-j{j}", models, j, attempts, log_path, runner)
             recs = records(home, runs[j]["run_id"])
             runs[j].update(attempt_figures(recs))
             runs[j]["records"] = recs
@@ -274,6 +279,7 @@ def run(latency: float = 3.0, attempts: int = 2, jobs: int = 8, with_peer: bool 
 
 
 def report(out: dict, log=print) -> None:
+    log(f"runner: {out.get('runner', 'mini')}")
     for j, r in out["runs"].items():
         log(f"jobs={j}: wall={r['wall_s']}s agents={r['agents_s']}s attempts={r['attempts']} graded={r['graded']} "
             f"reused={r['reused']} overhead_p50={r['overhead_p50']}s overhead_p90={r['overhead_p90']}s "
@@ -305,9 +311,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--attempts", type=int, default=2, help="K attempts per task (default 2)")
     p.add_argument("--jobs", type=int, default=8, help="jobs of the concurrent run (default 8)")
     p.add_argument("--no-peer", action="store_true", help="skip the mini-extra + harness comparison")
+    p.add_argument("--runner", choices=["mini", "sweagent"], help="the agent (default mini; sweagent: no peer run)")
     p.add_argument("--json", type=Path, help="also write every figure here")
     args = p.parse_args(argv)
-    out = run(args.latency, args.attempts, args.jobs, not args.no_peer)
+    out = run(args.latency, args.attempts, args.jobs, not args.no_peer, runner=args.runner)
     report(out)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2, default=str))
