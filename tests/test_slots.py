@@ -171,3 +171,23 @@ def test_lines_of_attempts_side_by_side_are_never_glued(capsys):
         t.join()
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1600 and all(line.startswith("attempt ") and line.count("line") == 1 for line in lines)
+
+
+def test_the_canary_and_remote_attempts_pass_the_cpu_guardrail_without_waiting(tmp_path, monkeypatch):
+    """A machine pinned at 100 %: an evaluation or attempt that is guarded waits; the canary's gradings and
+    attempts run on another machine (cpu_guard=False) do not."""
+    import threading
+
+    gate = slots.CpuGate(window=0.01)
+    monkeypatch.setattr(gate, "percent", lambda: 100.0)
+    monkeypatch.setattr(slots, "_GATE", gate)
+    cap = slots.Capacity(tmp_path, jobs=2, evaluator_workers=1, cpu_ceiling_percent=80.0)
+    began = time.monotonic()
+    with cap.evaluation(cpu_guard=False), cap.attempt(cpu_guard=False):
+        pass
+    assert time.monotonic() - began < 1.0
+    stop = threading.Event()
+    with pytest.raises(slots.Cancelled):
+        threading.Timer(0.5, stop.set).start()
+        with cap.attempt(cancelled=stop.is_set):  # guarded: it waits until cancelled
+            pass

@@ -466,7 +466,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
                 break
         try:
             with capacity.attempt(provider, cancelled=lambda: bool(stop) or ABORT.is_set(), log=log,
-                                  cpu_guard=executor.guards_cpu) as queued:
+                                  cpu_guard=executor.guards_cpu and plan.run_kind != "canary") as queued:
                 if stopping():  # the batch stopped (or ran out of time) while this attempt waited its turn
                     return None
                 return launch(gateway, row, k, queued)
