@@ -89,6 +89,18 @@ def sweagent():
     return runner
 
 
+def wait_for(predicate, seconds=60.0) -> bool:
+    """Poll `predicate` every 0.1 s until it holds (True) or `seconds` pass (False)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def max_overlap(windows) -> int:
     """The most [start, end] windows open at one moment (what ran at once)."""
     events = sorted([(a, 1) for a, _ in windows] + [(b, -1) for _, b in windows])

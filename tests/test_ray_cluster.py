@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import max_overlap, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "ray_local_cluster.sh"
@@ -118,8 +119,6 @@ def test_the_cluster_board_equals_the_local_board_and_the_caps_hold_across_nodes
     for path in (home / "runs" / "cluster" / "attempts").glob("scripted__*/*/attempt-*/verdict.json"):
         assert json.loads(path.read_text())["node"]["ray_node_id"] in nodes  # graded on a worker node
     # scripted's max_concurrency (2) held across nodes: never more attempts of its models at once
-    from conftest import max_overlap
-
     assert max_overlap([r["ran_epoch"] for r in recs]) <= 2
     assert all(r["overhead_seconds"] is not None for r in recs), "the relay starts each attempt's clock"
     canaries = [json.loads(p.read_text()) for p in (home / "runs" / "cluster" / "nodes").glob("*/canary.json")]
@@ -199,15 +198,6 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def wait_for(predicate, seconds=120.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_a_worker_lost_mid_attempt_is_infra_never_billed_twice_and_resume_completes(home, slow_provider,
                                                                                    docker_engine, offline_images):
     name = f"tests-lost-{os.getpid()}"
@@ -218,7 +208,7 @@ def test_a_worker_lost_mid_attempt_is_infra_never_billed_twice_and_resume_comple
                 "--cluster", state["address"], "--set", "attempt_timeout_seconds=120"]
         batch = subprocess.Popen([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), *args],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert wait_for(lambda: slow_provider.calls >= 1 and any(p in raylets for p in attempt_tasks().values()))
+        assert wait_for(lambda: slow_provider.calls >= 1 and any(p in raylets for p in attempt_tasks().values()), 120)
         victim = next(p for p in attempt_tasks().values() if p in raylets)
         # the node is gone mid-call, as when its host dies: its raylet and every process it started
         for pid in [*children(victim), victim]:
@@ -253,7 +243,7 @@ def test_kill_9_of_the_controller_resumes_to_the_same_board_with_nothing_left(ho
             "--set", "attempt_timeout_seconds=120"]
     batch = subprocess.Popen([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), *args],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_for(lambda: slow_provider.calls >= 2 and len(attempt_tasks()) >= 2)
+    assert wait_for(lambda: slow_provider.calls >= 2 and len(attempt_tasks()) >= 2, 120)
     os.kill(batch.pid, signal.SIGKILL)
     batch.wait()
     resumed = tool("run_model_batch.py", *args, "--resume", timeout=600)

@@ -36,7 +36,6 @@ from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, t
 from sweboard.locks import exclusive_or_refuse, file_lock
 from sweboard.paths import predictions_dir, runs_dir
 from sweboard.runconfig import CAPACITY_SETTINGS, RunnerConfig
-from sweboard.dockerutil import remove_labelled_containers
 from sweboard.runners.base import (ABORT, BATCH_LABEL, GATEWAY_KEY, Attempt, AttemptResult, Runner, batch_label,
                                    scrub_files)
 from sweboard.runners.baseline import BaselineRunner
@@ -229,13 +228,12 @@ def _init_run(plan: BatchPlan, resume: bool) -> None:
                             "settings, or use a new --run-id")
 
 
-def reap_containers(plan: BatchPlan, executor=None) -> int:
+def reap_containers(plan: BatchPlan, executor) -> int:
     """Remove the containers a killed session of this batch left, on every node the executor runs
     attempts on (this process holds the batch lock, so none of them is in use); a missing Docker is
     not this function's problem to report."""
-    label = f"{BATCH_LABEL}={batch_label(plan.run_id, plan.model.slug)}"
     try:
-        return executor.reap(label) if executor is not None else remove_labelled_containers(label)
+        return executor.reap(f"{BATCH_LABEL}={batch_label(plan.run_id, plan.model.slug)}")
     except SweboardError:
         return 0
 

@@ -196,7 +196,8 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
             group = _reuse_known(run_id, group, images, swebench_version, out)
             if group:
                 out.update(_grade_group(run_id, model_id, group, dataset, manifest["slice"]["split"], workers,
-                                        timeout, swebench_version, in_batch, images, cfg, executor))
+                                        timeout, swebench_version, in_batch, images, cfg, executor,
+                                        cpu_guard=manifest.get("kind") != "canary"))
     return out
 
 
@@ -252,7 +253,7 @@ def _reuse_known(run_id: str, group: list, images: dict, version: str, out: dict
 
 
 def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, swebench_version, in_batch,
-                 images: dict, cfg: dict, executor=None) -> dict:
+                 images: dict, cfg: dict, executor=None, cpu_guard: bool = True) -> dict:
     workdir, eval_id = new_eval_dir(run_id, model_id)
     preds = workdir / "predictions.jsonl"
     preds.write_text("".join(json.dumps({"instance_id": iid, "model_name_or_path": model_id, "model_patch": patch,
@@ -261,7 +262,7 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
     cmd = evaluator_command(dataset, split, preds, eval_id, ids, workers, timeout)
     if executor is None or executor.guards_cpu:
         # the run's settings, already read by the caller; the canary's gradings skip the CPU guardrail
-        with capacity_for(cfg).evaluation(cpu_guard=not _is_canary(run_id)):
+        with capacity_for(cfg).evaluation(cpu_guard=cpu_guard):
             code, seconds, node = (executor.run_harness(cmd, workdir) if executor is not None
                                    else (*run_harness(cmd, workdir), None))
     else:  # on a worker node: its eval_slot resource is the cap there
@@ -298,10 +299,6 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
                   "failed": bool(ungraded) or code != 0}
     _atomic_write(workdir / INVOCATION, invocation)
     return out
-
-
-def _is_canary(run_id: str) -> bool:
-    return (read_manifest(run_id) or {}).get("kind") == "canary"
 
 
 def _attempt_node(attempt_dir: Path) -> dict | None:

@@ -64,9 +64,10 @@ def _folder() -> Path:
         folder = Path(f"/tmp/sweboard-forkhost-{os.getuid()}") / _fingerprint()
     folder.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
     folder.mkdir(mode=0o700, exist_ok=True)
-    st = os.lstat(folder)
-    if st.st_uid != os.getuid() or not os.path.isdir(folder) or os.path.islink(folder):
-        raise SweboardError(f"{folder}: not a folder of ours; refusing to use it for the fork host")
+    for path in (folder.parent, folder):  # another user's parent could swap the folder under us
+        st = os.lstat(path)
+        if st.st_uid != os.getuid() or os.path.islink(path) or not os.path.isdir(path) or st.st_mode & 0o022:
+            raise SweboardError(f"{path}: not a private folder of ours; refusing to use it for the fork host")
     os.chmod(folder, 0o700)
     return folder
 
