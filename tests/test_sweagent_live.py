@@ -134,16 +134,13 @@ def _gateway_port(home: Path, run_id: str) -> int:
     """The port the agent was given for the gateway on the host's 127.0.0.1."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        for spec in (home / "runs" / run_id).rglob("agent_spec.json"):
-            return int(json.loads(spec.read_text())["model_kwargs"]["api_base"].split(":")[2].split("/")[0])
-        for proc in Path("/proc").iterdir():
-            try:
-                cmd = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            except OSError:
-                continue
-            if "sweboard.runners.sweagent_launch" in cmd and any(f"/runs/{run_id}/" in c for c in cmd):
-                base = next(c for c in cmd if c.startswith("--agent.model.api_base="))
-                return int(base.split(":")[2].split("/")[0])
+        for path in (home / "runs" / run_id).rglob("agent_spec.json"):
+            spec = json.loads(path.read_text())
+            if "model_kwargs" in spec:  # mini
+                base = spec["model_kwargs"]["api_base"]
+            else:  # SWE-agent: its own command line
+                base = next(a for a in spec["args"] if a.startswith("--agent.model.api_base=")).split("=", 1)[1]
+            return int(base.split(":")[2].split("/")[0])
         time.sleep(0.2)
     raise AssertionError("no gateway port found")
 

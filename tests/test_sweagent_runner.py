@@ -24,8 +24,9 @@ def make_attempt(tmp_path, model_id="Qwen/Qwen3-Coder-30B-A3B-Instruct"):
 
 def test_command_uses_the_remote_deployment_and_keeps_the_key_out(tmp_path):
     attempt = make_attempt(tmp_path)
-    cmd = SweAgentRunner().command(attempt, tmp_path / "p.md", tmp_path / "o", 4242, tmp_path / "reg.json")
-    assert cmd[1:5] == ["-m", "sweboard.runners.sweagent_launch", str(tmp_path / "reg.json"), "run"]
+    spec = SweAgentRunner().spec(attempt, tmp_path / "p.md", tmp_path / "o", 4242)
+    cmd = spec["args"]
+    assert cmd[0] == "run" and f"openai/{attempt.model.id}" in spec["registry"]
     assert "--agent.model.name=openai/Qwen/Qwen3-Coder-30B-A3B-Instruct" in cmd
     assert "--agent.model.api_base=http://127.0.0.1:8999/a/tok/v1" in cmd
     assert f"--agent.model.api_key=${KEY_VAR}" in cmd
@@ -81,8 +82,8 @@ def test_command_parses_with_swe_agents_own_cli(tmp_path, monkeypatch, sweagent)
     attempt = make_attempt(tmp_path)
     (tmp_path / "p.md").write_text("problem")
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map download attempt
-    cmd = SweAgentRunner().command(attempt, tmp_path / "p.md", tmp_path / "o", 4242, tmp_path / "r.json")
-    cfg = BasicCLI(RunSingleConfig).get_config([*cmd[5:], "--env.deployment.auth_token=" + "ab" * 16])
+    cmd = SweAgentRunner().arguments(attempt, tmp_path / "p.md", tmp_path / "o", 4242)
+    cfg = BasicCLI(RunSingleConfig).get_config([*cmd[1:], "--env.deployment.auth_token=" + "ab" * 16])
     assert cfg.agent.model.name == f"openai/{attempt.model.id}"
     assert cfg.agent.model.get_api_keys() == ["sk-test"]
     assert cfg.env.deployment.type == "remote" and cfg.env.deployment.port == 4242

@@ -1,5 +1,6 @@
-"""The machine's warm fork host: one process that imported mini-swe-agent once, forking every
-attempt on this machine — of every batch, every run, every Ray worker process.
+"""The machine's warm fork host: one process that imported mini-swe-agent, SWE-agent (when
+installed) and the official evaluator once, forking every attempt and every grading on this
+machine — of every batch, every run, every Ray worker process.
 
 Why one per machine, not one per batch: importing litellm and mini-swe-agent costs about 2.7 s of
 CPU. A server per batch paid it once per model (19 s of CPU for 7 models on 2 cores, while the
@@ -113,6 +114,18 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _preload_sweagent() -> None:
+    """SWE-agent too, when SWE-agent 1.x is installed here (it is optional: its attempts then start cold)."""
+    from importlib.util import find_spec
+
+    if find_spec("sweagent") is None:
+        return
+    try:
+        import sweboard.runners.sweagent_preload  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - e.g. PyPI's 0.0.1 placeholder: its attempts import it themselves
+        print(f"fork host: SWE-agent not preloaded ({type(exc).__name__}: {exc})", flush=True)
+
+
 def serve(folder: Path) -> None:
     token = sys.stdin.readline().strip()
     import tempfile
@@ -120,6 +133,9 @@ def serve(folder: Path) -> None:
     config = tempfile.mkdtemp(prefix="sweboard-mswea-")  # a private, empty mini config folder
     os.environ["MSWEA_GLOBAL_CONFIG_DIR"] = config
     import sweboard.runners.mini_preload  # noqa: F401  (the point of this process)
+
+    _preload_sweagent()
+    import swebench.harness.run_evaluation  # noqa: F401  (graded in forks too: sweboard/harness_fork.py)
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
     path = folder / SOCKET

@@ -1,5 +1,8 @@
 """SWE-agent 1.x runner: one `sweagent run` per attempt, its container without any network.
 
+Each attempt's SWE-agent is a fork of the machine's warm host, which imported SWE-agent once
+(`warm.py`; `SWEBOARD_WARM_START=0`: a fresh interpreter per attempt), running its own CLI.
+
 SWE-agent is not on PyPI: `tools/install_sweagent.sh` installs it (editable) into `.venv`.
 Facts that shape this runner (SWE-agent v1.1.0, swe-rex 1.4.0):
 - SWE-agent reaches its container through swe-rex's HTTP server; its docker deployment needs a
@@ -34,10 +37,11 @@ from sweboard.dockerutil import remove_labelled_containers
 from sweboard.errors import SweboardError
 from sweboard.runners.base import (BATCH_LABEL, CONTAINER_LABEL, Attempt, AttemptResult, child_env, finish, read_json, run_child,
                                    scrub_files)
-from sweboard.runners import sweagent_image
+from sweboard.runners import sweagent_image, warm
 from sweboard.runners.rexbridge import TOKEN_VAR, RexBridge
 from sweboard.runners.sweagent_image import SweAgentImage
 
+LAUNCHER = "sweboard.runners.sweagent_launch"
 KEY_VAR = "SWEBOARD_AGENT_API_KEY"  # the only key variable the child sees
 SOURCE_RECORD = ".sweagent-source.json"  # written by tools/install_sweagent.sh into .venv
 
@@ -67,6 +71,11 @@ class SweAgentRunner:
     def __init__(self, python: str | None = None):
         self.python = python or sys.executable
         self.images: dict[str, SweAgentImage] = {}  # row image -> what its attempts start from
+
+    def prepare(self) -> None:
+        """Before the batch's threads start: the machine's warm fork host begins importing SWE-agent."""
+        if warm.enabled() and self.available():
+            warm.context()
 
     def prepare_images(self, images: list[str], log=print) -> None:
         """Derive (or reuse) SWE-agent's image of every task image, before any attempt's clock."""
@@ -100,14 +109,13 @@ class SweAgentRunner:
                                    "litellm_provider": "openai", "mode": "chat",
                                    "max_output_tokens": attempt.config.max_tokens}}
 
-    def command(self, attempt: Attempt, problem_file: Path, output_dir: Path, port: int,
-                registry_file: Path) -> list[str]:
-        """SWE-agent's command line: no secret on it (the relay's token reaches the launcher through its
-        environment, the provider key is a dummy named by variable)."""
+    def arguments(self, attempt: Attempt, problem_file: Path, output_dir: Path, port: int) -> list[str]:
+        """SWE-agent's own command line (`sweagent run ...`): no secret on it (the relay's token reaches
+        the launcher through its environment, the provider key is a dummy named by variable)."""
         cfg = attempt.config
         model = attempt.model
         return [
-            self.python, "-m", "sweboard.runners.sweagent_launch", str(registry_file), "run",
+            "run",
             f"--agent.model.name=openai/{model.id}",
             f"--agent.model.api_base={attempt.base_url or model.provider.base_url()}",
             f"--agent.model.api_key=${KEY_VAR}",
@@ -129,6 +137,20 @@ class SweAgentRunner:
             f"--output_dir={output_dir}",
         ]
 
+    def spec(self, attempt: Attempt, problem_file: Path, output_dir: Path, port: int) -> dict:
+        """What the launcher (`sweagent_launch`) needs, and nothing secret: it is kept in the attempt folder."""
+        return {"registry": self.registry(attempt), "args": self.arguments(attempt, problem_file, output_dir, port)}
+
+    def _launch(self, attempt: Attempt, spec_path: Path, env: dict[str, str]):
+        """The attempt's SWE-agent: forked from the warm host (imports paid once per machine), or cold."""
+        out = attempt.out_dir
+        if warm.enabled():
+            return warm.run_warm(LAUNCHER, spec_path, env, out / "agent.log", attempt.timeout_seconds, attempt.uid,
+                                 started=attempt.started, reached=attempt.reached, clean_first=False)
+        return run_child([self.python, "-m", LAUNCHER, str(spec_path)], env, out / "agent.log",
+                         attempt.timeout_seconds, attempt.uid, clean_first=False, started=attempt.started,
+                         reached=attempt.reached)
+
     def run(self, attempt: Attempt, api_key: str | None, secrets: list[str]) -> AttemptResult:
         if not self.available():
             raise SweboardError("runner sweagent: SWE-agent 1.x is not installed in this environment; "
@@ -138,8 +160,6 @@ class SweAgentRunner:
         out.mkdir(parents=True, exist_ok=True)
         problem = out / "problem_statement.md"
         problem.write_text(attempt.row["problem_statement"])
-        registry = out / "model_registry.json"
-        registry.write_text(json.dumps(self.registry(attempt), indent=2))
         sa_out = out / "sweagent"
         remove_labelled_containers(f"{CONTAINER_LABEL}={attempt.uid}")  # left by a killed session
         try:
@@ -160,10 +180,10 @@ class SweAgentRunner:
             env[KEY_VAR] = api_key
         env[TOKEN_VAR] = bridge.token
         bridge_seconds = time.monotonic() - started
+        spec_path = out / "agent_spec.json"
+        spec_path.write_text(json.dumps(self.spec(attempt, problem, sa_out, bridge.port), indent=2))
         try:
-            child = run_child(self.command(attempt, problem, sa_out, bridge.port, registry), env,
-                              out / "agent.log", attempt.timeout_seconds, attempt.uid, clean_first=False,
-                              started=attempt.started, reached=attempt.reached)
+            child = self._launch(attempt, spec_path, env)
         finally:
             bridge.stop()
             scrub_files(out, [*secrets, bridge.token])

@@ -1,9 +1,11 @@
-"""Child process for one SWE-agent attempt: `python -m sweboard.runners.sweagent_launch REGISTRY run ...`.
+"""One SWE-agent attempt: `main(SPEC)`, forked from the machine's warm host or run as
+`python -m sweboard.runners.sweagent_launch SPEC` (`SWEBOARD_WARM_START=0`).
 
-Registers the catalog's prices (a litellm model registry, written by the runner) before handing
-the command line to SWE-agent's own CLI: SWE-agent 1.1.0 has no option for a price registry, and
-litellm would otherwise not know the model. Also mends one call of SWE-agent 1.1.0 into swe-rex's
-remote deployment (below); nothing else of SWE-agent is changed.
+The spec (`agent_spec.json`, written by the runner, nothing secret in it) holds SWE-agent's own
+command line and the catalog's prices. The launcher registers the prices (a litellm model
+registry) before handing the command line to SWE-agent's CLI: SWE-agent 1.1.0 has no option for
+a price registry, and litellm would otherwise not know the model. It also mends one call of
+SWE-agent 1.1.0 into swe-rex's remote deployment (below); nothing else of SWE-agent is changed.
 """
 
 from __future__ import annotations
@@ -28,21 +30,25 @@ def _patch_remote_is_alive() -> None:
     RemoteDeployment.is_alive = is_alive
 
 
-def main(argv: list[str]) -> int:
+def main(spec_path: str) -> int:
     # Everything SWE-agent writes (its config.yaml names the relay's secret) is for this user only.
     os.umask(0o077)
+    spec = json.loads(Path(spec_path).read_text())
+    # SWE-agent looks for a `.env` in its working folder: the attempt's own, never the caller's.
+    os.chdir(Path(spec_path).parent)
     # The relay's secret comes through the environment (readable by this user only), never argv
     # (`ps` shows argv to everyone); it is added to SWE-agent's arguments inside this process.
     token = os.environ.pop(TOKEN_VAR, "")
     import litellm
 
-    litellm.register_model(json.loads(Path(argv[0]).read_text()))
+    litellm.register_model(spec["registry"])
     _patch_remote_is_alive()
     from sweagent.run.run import main as sweagent_main
 
-    sweagent_main([*argv[1:], f"--env.deployment.auth_token={token}"] if token else argv[1:])
+    args = spec["args"]
+    sweagent_main([*args, f"--env.deployment.auth_token={token}"] if token else args)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(main(sys.argv[1]))

@@ -1,8 +1,9 @@
-"""Warm start for mini-swe-agent attempts: forked from the machine's fork host (`forkhost.py`).
+"""Warm start for agent attempts (mini-swe-agent, SWE-agent): forked from the machine's fork host
+(`forkhost.py`).
 
-Why: every attempt used to start a fresh interpreter that imports litellm and mini-swe-agent
-(2.7 s alone here, 5-6 s when several start at once on two cores). The fork host imported them
-once for the whole machine; an attempt's start-up is the fork plus the task container.
+Why: every attempt used to start a fresh interpreter that imports litellm and the agent (2.7 s for
+mini, 3.2 s for SWE-agent here; 5-6 s when several start at once on two cores). The fork host
+imported them once for the whole machine; an attempt's start-up is the fork plus the task container.
 
 The forked attempt is treated like the cold child: its own session (so a kill at the limit takes
 its `docker` clients too), stdout/stderr into `agent.log`, and exactly the environment
@@ -48,7 +49,10 @@ def _fingerprint() -> str:
     """One host per interpreter and code version: an edited checkout gets a fresh host."""
     from sweboard.paths import PACKAGE_DIR
 
-    h = hashlib.sha256(f"{sys.executable}\0{PACKAGE_DIR}\0{sorted(SERVER_ENV.items())}".encode())
+    from importlib.util import find_spec
+
+    sweagent = getattr(find_spec("sweagent"), "origin", None)  # installed after the host started: a new host
+    h = hashlib.sha256(f"{sys.executable}\0{PACKAGE_DIR}\0{sorted(SERVER_ENV.items())}\0{sweagent}".encode())
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         st = path.stat()
         h.update(f"{path}\0{st.st_mtime_ns}\0{st.st_size}\0".encode())
@@ -209,9 +213,10 @@ def spawn(module: str, spec_path: Path, env: dict[str, str], log_fd: int) -> _Fo
 
 
 def run_warm(module: str, spec_path: Path, env: dict[str, str], log_path: Path, timeout: float,
-             container_label: str, started=None, reached=None) -> ChildRun:
+             container_label: str, started=None, reached=None, clean_first: bool = True) -> ChildRun:
     """`run_child` for a module with `main(spec_path) -> int`, forked from the machine's fork host."""
-    remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
+    if clean_first:
+        remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
     spawned = time.monotonic()
     with log_path.open("ab") as log:
         fork = spawn(module, spec_path, env, log.fileno())
