@@ -33,11 +33,13 @@ from sweboard.errors import SweboardError
 from sweboard.locks import file_lock
 from sweboard.slots import capacity_for
 from sweboard.outcomes import EVAL_MODEL_ERRORS, needs_grading
+from sweboard.runners.base import child_env
 from sweboard.manifest import read_manifest, require_manifest, run_dir, sampled_cpu, update_manifest, utc_now
 
 VERDICT_KEYS = (("resolved_ids", "resolved"), ("unresolved_ids", "unresolved"),
                 ("empty_patch_ids", "empty_patch"), ("error_ids", "error"))
 VERDICT = "verdict.json"
+HARNESS_MODULE = "swebench.harness.run_evaluation"
 
 
 def _slug(model_id: str) -> str:
@@ -87,7 +89,7 @@ def planned_commands(run_id: str, model_id: str) -> list[tuple[str, Path, list[s
 
 def evaluator_command(dataset: Path, split: str, predictions: Path | str, eval_run_id: str, instance_ids: list[str],
                       workers: int, timeout: int) -> list[str]:
-    return [sys.executable, "-m", "swebench.harness.run_evaluation",
+    return [sys.executable, "-m", HARNESS_MODULE,
             "--dataset_name", str(dataset), "--split", split,
             "--predictions_path", str(predictions), "--run_id", eval_run_id,
             "--max_workers", str(workers), "--timeout", str(timeout), "--report_dir", ".",
@@ -95,13 +97,28 @@ def evaluator_command(dataset: Path, split: str, predictions: Path | str, eval_r
 
 
 def run_harness(cmd: list[str], workdir: Path) -> tuple[int, float]:
+    """Run the harness command `cmd` (`python -m swebench.harness.run_evaluation ...`) in `workdir`;
+    its output goes to `evaluator.log` there. With warm start (the default) the same module and argv
+    run in a fork of the machine's warm host, which imported the harness once (`harness_fork.py`)."""
+    from sweboard.runners import warm
+
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     with (workdir / "evaluator.log").open("w") as log:
         log.write("$ " + shlex.join(cmd) + "\n")
         log.flush()
-        proc = subprocess.run(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    return proc.returncode, time.monotonic() - start
+        if warm.enabled() and cmd[1:3] == ["-m", HARNESS_MODULE]:
+            spec = workdir / "harness_argv.json"
+            spec.write_text(json.dumps({"args": cmd[3:], "cwd": str(workdir)}, indent=2))
+            fork = warm.spawn("sweboard.harness_fork", spec, child_env(None, {}), log.fileno())
+            try:
+                code = fork.wait()
+            finally:
+                fork.close()
+        else:
+            code = subprocess.run(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL).returncode
+    return code, time.monotonic() - start
 
 
 def read_verdicts(workdir: Path, model_name: str, eval_run_id: str, instance_ids: list[str]) -> tuple[dict, Path | None]:
@@ -267,6 +284,7 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
                                    else (*run_harness(cmd, workdir), None))
     else:  # on a worker node: its eval_slot resource is the cap there
         code, seconds, node = executor.run_harness(cmd, workdir, near=_attempt_node(group[0][2]))
+    began = time.time() - seconds  # when the harness started (epoch seconds): for figures of overlap
     verdicts, report = read_verdicts(workdir, model_id, eval_id, ids)
     rel = lambda p: str(p.relative_to(run_dir(run_id)))  # noqa: E731
     out, ungraded = {}, {}
@@ -292,7 +310,7 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
         }
         out[(iid, k)] = write_verdict(attempt_dir, record)
     invocation = {"evaluator_run_id": eval_id, "command": shlex.join(cmd), "exit_code": code,
-                  "wall_seconds": round(seconds, 2), "in_batch": in_batch, "finished_at": utc_now(),
+                  "wall_seconds": round(seconds, 2), "started": round(began, 3), "in_batch": in_batch, "finished_at": utc_now(),
                   "log": rel(workdir / "evaluator.log"), "report": rel(report) if report else None,
                   "attempts": {f"{iid}#{k}": ("graded" if (iid, k) in out else ungraded.get(iid, "not graded"))
                                for iid, k, _, _ in group},

@@ -273,9 +273,8 @@ def _attempt_task(spec: Attempt, runner_name: str, proxy, route: str | None):
 
 def _harness_task(args: list[str], payload: dict[str, tuple[str, bytes]]):
     """The official evaluator on this node, in a private folder; returns its outputs as an archive."""
-    import subprocess
-
     from sweboard.attempt import node_facts
+    from sweboard.evaluation import run_harness
 
     work = Path(tempfile.mkdtemp(prefix="sweboard-eval-"))
     try:
@@ -287,14 +286,8 @@ def _harness_task(args: list[str], payload: dict[str, tuple[str, bytes]]):
             path = inputs / flag.strip("-") / name
             path.write_bytes(data)
             args[args.index(flag) + 1] = str(path)
-        start = time.monotonic()
-        with (work / "evaluator.log").open("w") as log:
-            log.write("$ " + " ".join([sys.executable, *args]) + "\n")
-            log.flush()
-            proc = subprocess.run([sys.executable, *args], cwd=work, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
-        seconds = time.monotonic() - start
-        return proc.returncode, seconds, transfer.pack(work, skip=(".inputs",)), node_facts(None, _node_id())
+        code, seconds = run_harness([sys.executable, *args], work)  # warm (a fork of this node's host) by default
+        return code, seconds, transfer.pack(work, skip=(".inputs", "harness_argv.json")), node_facts(None, _node_id())
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
