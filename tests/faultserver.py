@@ -168,6 +168,8 @@ class FaultServer:
                     self._send(200, json.dumps(_reply(f"max_tokens={sent.get('max_tokens')}")).encode())
                 elif fault == "server-error":
                     self._send(500, json.dumps({"error": {"message": "boom"}}).encode())
+                elif fault == "not-found":
+                    self._send(404, json.dumps({"error": {"message": "model not found"}}).encode())
                 else:
                     self._send(200, json.dumps(_reply()).encode())
 

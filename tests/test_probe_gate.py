@@ -1,6 +1,7 @@
-"""The batch's probe holds first calls, not attempts: until the provider answered one call, calls go
-upstream one at a time; a failing provider is never asked twice at once, and a stopped batch's held
-calls are refused without reaching it."""
+"""The batch's probe holds first calls, not attempts: until the provider answered one call, first
+calls go upstream only as a serial run would make them — one at a time, or up to the failure
+streak's width once every probe in flight fails in a way the gateway retries — and a stopped
+batch's held calls are refused without reaching it."""
 
 import json
 import threading
@@ -67,3 +68,49 @@ def test_once_the_probe_is_answered_the_held_calls_go_together(home, tmp_path, m
     assert len(upstream.requests) == 5
     lines = [json.loads(x) for p in tmp_path.glob("calls-*.jsonl") for x in p.read_text().splitlines()]
     assert sum(1 for x in lines if x["status"] == 200) == 5
+
+
+def _probe_rounds(tmp_path, monkeypatch, fault, retries):
+    """4 attempts at once against `fault`, a gate of width 2 (provider_failure_streak=2): the upstream's
+    requests after 1 s, and the gate and routes."""
+    upstream = FaultServer(max_seconds=120).__enter__()
+    monkeypatch.setenv("OPENROUTER_BASE_URL", upstream.base_url(fault))
+    gw = Gateway(Ledger(tmp_path / "ledger.json"), RetryPolicy(max_retries=retries, base_delay=3.0)).__enter__()
+    gate = ProbeGate(threading.Event(), width=2)
+    threads, out = first_calls(gw, load_catalog().get(MODEL), tmp_path, gate, 4)
+    time.sleep(1.5)
+    return upstream, gw, gate, threads, out, len(upstream.requests)
+
+
+def test_a_provider_failing_in_a_retried_way_gets_as_many_probes_as_the_streak_at_once(home, tmp_path, monkeypatch):
+    upstream, gw, gate, threads, out, early = _probe_rounds(tmp_path, monkeypatch, "server-error", 1)
+    try:
+        assert early == 2, "a 500 the gateway retries lets the second probe go, and no third"
+        probes = [r for r, _ in gate._holders.values()]
+        assert len(probes) == 2
+        gate.done(probes[0], streak=1)  # the batch recorded one failed attempt: one more in a row trips it
+        time.sleep(1.0)
+        assert len(gate._holders) == 1 and len(upstream.requests) <= 4, "no third probe while the streak is 1"
+        gate.done(probes[1], streak=2)
+        gate.stop()  # the streak tripped
+        for t in threads:
+            t.join(15)
+    finally:
+        gw.__exit__(None, None, None)
+        upstream.__exit__(None, None, None)
+    assert sum(1 for _, r, _ in out if r.refused) == 2
+    assert len(upstream.requests) == 4, "two attempts (as serially), each with its one retry"
+
+
+def test_a_retired_model_gets_one_probe(home, tmp_path, monkeypatch):
+    upstream, gw, gate, threads, out, early = _probe_rounds(tmp_path, monkeypatch, "not-found", 2)
+    try:
+        assert early == 1, "a 404 is not retried: no second probe"
+        gate.stop()  # the batch stops at model_unavailable
+        for t in threads:
+            t.join(15)
+    finally:
+        gw.__exit__(None, None, None)
+        upstream.__exit__(None, None, None)
+    assert sorted(s for s, _, _ in out) == [404, 503, 503, 503]
+    assert len(upstream.requests) == 1

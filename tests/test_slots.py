@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import max_overlap
+from conftest import max_overlap, wait_for
 
 from sweboard import slots
 from sweboard.runconfig import load_runner_config
@@ -191,3 +191,37 @@ def test_the_canary_and_remote_attempts_pass_the_cpu_guardrail_without_waiting(t
         threading.Timer(0.5, stop.set).start()
         with cap.attempt(cancelled=stop.is_set):  # guarded: it waits until cancelled
             pass
+
+
+def test_a_probe_takes_the_next_free_slot_before_earlier_waiters(tmp_path):
+    """Across processes: an attempt waiting as a probe (`first`) gets the slot freed next, though
+    four other processes have waited longer; a probe killed while waiting leaves nothing that blocks."""
+    pool_dir = tmp_path / "pool"
+    blocker = subprocess.Popen([sys.executable, "-c", HOLDER, str(pool_dir), "1", "1.5"],
+                               stdout=subprocess.PIPE, text=True)
+    pool = slots.SlotPool(pool_dir, 1)
+    assert wait_for(lambda: pool.busy() == 1, 30)
+    waiters = [subprocess.Popen([sys.executable, "-c", HOLDER, str(pool_dir), "1", "0.1"],
+                                stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    time.sleep(0.8)  # the ordinary waiters poll first
+    with pool.hold(first=True):
+        mine = time.time()
+        time.sleep(0.2)
+    theirs = [json.loads(w.communicate(timeout=60)[0])[0] for w in waiters]
+    blocker.communicate(timeout=60)
+    assert mine < min(theirs), "the probe waited behind an ordinary attempt"
+    assert not list((pool_dir / "first").iterdir()), "a probe's marker outlived its wait"
+
+    blocker = subprocess.Popen([sys.executable, "-c", HOLDER, str(pool_dir), "1", "1.0"],
+                               stdout=subprocess.PIPE, text=True)
+    assert wait_for(lambda: pool.busy() == 1, 30)
+    dead = subprocess.Popen([sys.executable, "-c", "import sys\nfrom sweboard.slots import SlotPool\n"
+                             "with SlotPool(sys.argv[1], 1).hold(first=True):\n    pass", str(pool_dir)])
+    assert wait_for(lambda: any((pool_dir / "first").iterdir()), 30), "the probe waits with a marker"
+    os.kill(dead.pid, signal.SIGKILL)  # killed while waiting: its marker file stays, unlocked
+    dead.wait()
+    blocker.communicate(timeout=60)
+    began = time.monotonic()
+    with pool.hold():  # a dead probe's marker does not hold anyone back
+        assert time.monotonic() - began < 5
+    assert not list((pool_dir / "first").iterdir()), "the dead probe's marker was cleared"

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sweboard import credentials
 from sweboard.catalog import ModelEntry
+from sweboard.coalesce import Coalescer
 from sweboard.dataset_lock import DatasetLock
 from sweboard.errors import SweboardError
 from sweboard.gateway import Gateway, ProbeGate, RetryPolicy, read_calls, summarize_calls
@@ -433,15 +434,23 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         f"({runner.version() or 'version unknown'}), K per task {sorted({plan.attempts_for(r['instance_id'])[0] for r in plan.rows})}, "
         f"{'stop at first resolved' if plan.config.stop_after_resolved else 'all K attempts'}")
 
-    # Until the provider has answered one call of this batch, its calls go upstream one at a time
-    # (gateway.ProbeGate), so a model that is retired or a provider that is down costs what it would
-    # cost run serially (the failure streak trips after the same attempts), not `jobs` attempts' worth
-    # of failing calls. Meanwhile PRESTART attempts run: the probing one, and the next with its
-    # container and agent up and its first call held, ready the moment the probe is answered. More
-    # would hold job and provider slots that other models' attempts could use, for nothing.
+    # Until the provider has answered one call of this batch, its first calls go upstream only as a
+    # serial run would make them (gateway.ProbeGate), so a model that is retired or a provider that is
+    # down costs what it would cost run serially (the failure streak trips after the same attempts),
+    # not `jobs` attempts' worth of failing calls. Meanwhile max(PRESTART, streak) attempts run: the
+    # probing ones, and with one probe a next one with its container and agent up and its first call
+    # held, ready the moment the probe is answered. More would hold job and provider slots that other
+    # models' attempts could use, for nothing.
     answered = threading.Event()
-    gate = ProbeGate(answered)
-    prestart = threading.Semaphore(PRESTART)
+    gate = ProbeGate(answered, width=plan.config.provider_failure_streak)
+    prestart = threading.Semaphore(max(PRESTART, plan.config.provider_failure_streak))
+    # Attempts that end while one of this batch's gradings runs share the next harness run (coalesce.py).
+    def grade(items: list) -> dict:
+        from sweboard.evaluation import evaluate_attempts
+
+        return evaluate_attempts(plan.run_id, plan.model.id, items, in_batch=True, executor=executor)
+
+    grader = Coalescer(grade)
 
     def stopping() -> bool:
         """No new attempt: the batch stopped, or its wall-clock budget is spent (checked again after any wait)."""
@@ -463,8 +472,10 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
                 early = True
                 break
         try:
+            # a probe (its provider has not answered this batch yet) goes before other waiters
             with capacity.attempt(provider, cancelled=lambda: bool(stop) or ABORT.is_set(), log=log,
-                                  cpu_guard=executor.guards_cpu and plan.run_kind != "canary") as queued:
+                                  cpu_guard=executor.guards_cpu and plan.run_kind != "canary",
+                                  first=early) as queued:
                 if stopping():  # the batch stopped (or ran out of time) while this attempt waited its turn
                     return None
                 return launch(gateway, row, k, queued)
@@ -502,7 +513,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
             gate.stop()
             return None  # not an attempt result: no record, so a later --resume runs it again
         if route is not None and route.refused and not route.answered.is_set():
-            gate.done(route)
+            gate.done(route, failure_streak[0])
             return None  # its first call was held until the batch stopped: nothing of the model's ran
         record = _write_record(plan, runner, out, row, k, attempt.seed, timeout, timeout_reason, began, result,
                                secrets, log, queued, ran_from, node)
@@ -519,11 +530,11 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         if stop:
             gate.stop()  # every first call still held is refused: those attempts leave no record
         if route is not None:
-            gate.done(route)  # counted: a probe that got no answer lets the next call go
+            gate.done(route, failure_streak[0])  # counted: a probe that got no answer lets the next call go
         return record
 
     def one_task(gateway: Gateway | None, row: dict) -> None:
-        from sweboard.evaluation import evaluate_attempts, read_verdict
+        from sweboard.evaluation import read_verdict
 
         iid = row["instance_id"]
         k_max, _ = plan.attempts_for(iid)
@@ -552,8 +563,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
             for _ in range(2):  # one more try after an evaluator failure (each harness run is recorded)
                 if verdict is not None:
                     break
-                verdict = evaluate_attempts(plan.run_id, plan.model.id, [(iid, k, out, record["patch"])],
-                                            in_batch=True, executor=executor).get((iid, k))
+                verdict = grader.submit((iid, k, out, record["patch"]), (iid, k))
             if verdict is None:
                 return  # the evaluator failed: whether attempt k+1 is needed is unknown; the task stays open
             if verdict["verdict"] == "resolved":

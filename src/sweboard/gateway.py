@@ -105,55 +105,77 @@ class Route:
 
 
 class ProbeGate:
-    """Until the provider has answered one call of a batch, its calls go upstream one at a time.
+    """Until the provider has answered one call of a batch, its first calls go upstream only as a
+    serial run would make them.
 
     Why a gate on calls, not on attempts: every attempt may start its container and agent while
     the first call (the probe) is in flight; only their first calls wait. A retired model or a
-    failing provider still costs what it would serially: a probe that was not answered keeps the
-    gate until its batch has recorded the attempt (`done`), so the failure streak is counted
-    before the next call goes; when the batch stops, every held call is refused (`stop`).
+    failing provider still costs what it would serially:
+    - one probe at first; a retired model's 404 stops the batch before a second call is made;
+    - once every probe in flight has failed in a way the gateway retries (5xx, 429, a timeout: not
+      a refusal of the model), a serial run would go on to the next attempt whatever that probe's
+      end, until the failure streak trips — so up to `width - streak` probes (`width` is the
+      batch's `provider_failure_streak`, `streak` its attempts in a row without an answer so far)
+      go at once, and a down provider trips the streak in one probe's time, not `width` of them;
+    - a probe that was not answered keeps its place until its batch has recorded the attempt
+      (`done`), so the streak is counted before the next call goes; when the batch stops, every
+      held call is refused (`stop`).
     """
 
-    def __init__(self, answered: threading.Event):
+    def __init__(self, answered: threading.Event, width: int = 1):
         self.answered = answered
-        self._lock = threading.Lock()
-        self._holder: Route | None = None
+        self.width = max(1, width)
+        self._cv = threading.Condition()
+        self._holders: dict[int, list] = {}  # id(route) -> [route, seen failing in a way the gateway retries]
+        self._limit = self.width
         self.stopped = threading.Event()
 
     def enter(self, route: Route) -> bool:
         """Wait for this call's turn; False when the batch stopped (or the attempt ended) meanwhile."""
-        while not self.answered.is_set():
-            if self.stopped.is_set() or route.closed.is_set():
-                return False
-            if self._holder is route:
-                return True  # the probing attempt's own next calls (retried by its agent)
-            if self._lock.acquire(timeout=0.2):
-                if self.answered.is_set() or self.stopped.is_set() or route.closed.is_set():
-                    self._lock.release()
-                    return self.answered.is_set()
-                self._holder = route
-                return True
-        return True
+        with self._cv:
+            while not self.answered.is_set():
+                if self.stopped.is_set() or route.closed.is_set():
+                    return False
+                if id(route) in self._holders:
+                    return True  # the probing attempt's own next calls (retried by its agent)
+                if not self._holders or (len(self._holders) < self._limit
+                                         and all(retried for _, retried in self._holders.values())):
+                    self._holders[id(route)] = [route, False]
+                    return True
+                self._cv.wait(0.2)
+            return True
+
+    def retrying(self, route: Route) -> None:
+        """The gateway will retry this probe's call: a failure a serial run meets too; more may go."""
+        with self._cv:
+            if id(route) in self._holders:
+                self._holders[id(route)][1] = True
+                self._cv.notify_all()
 
     def after_call(self, route: Route) -> None:
-        """The probe was answered: everyone goes (the lock is freed; `answered` lets the rest pass)."""
-        if self._holder is route and self.answered.is_set():
-            self._free()
+        """The probe was answered: everyone goes (`answered` lets the rest pass)."""
+        if self.answered.is_set():
+            with self._cv:
+                self._holders.clear()
+                self._cv.notify_all()
 
-    def done(self, route: Route) -> None:
-        """The batch recorded this attempt: a probe that never got an answer frees the gate for the next."""
-        if self._holder is route:
-            self._free()
+    def done(self, route: Route, streak: int = 0) -> None:
+        """The batch recorded this attempt (`streak`: its attempts in a row without an answer, now):
+        a probe that never got an answer frees its place for the next."""
+        with self._cv:
+            self._holders.pop(id(route), None)
+            self._limit = max(1, self.width - streak)
+            self._cv.notify_all()
 
     def stop(self) -> None:
         self.stopped.set()
+        with self._cv:
+            self._cv.notify_all()
 
-    def _free(self) -> None:
-        self._holder = None
-        try:
-            self._lock.release()
-        except RuntimeError:
-            pass
+    @property
+    def _holder(self) -> Route | None:
+        """The first probe in flight (or None)."""
+        return next((r for r, _ in self._holders.values()), None)
 
 
 @dataclass
@@ -552,6 +574,8 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             self._record(route, {"status": acct.status, **base, "retry_after": number(_float(up.retry_after)),
                                  "will_retry_in_s": round(delay, 2), **({"error": acct.problem} if acct.problem else {})})
+            if route.gate is not None:
+                route.gate.retrying(route)  # not a refusal of the model: a serial run would go on too
             retries += 1
             waited += delay
             route.closed.wait(delay)  # unregister ends the wait at once

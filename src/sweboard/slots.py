@@ -74,23 +74,64 @@ class SlotPool:
         return None
 
     @contextmanager
-    def hold(self, cancelled=lambda: False, log=None):
+    def hold(self, cancelled=lambda: False, log=None, first: bool = False):
+        """Hold a slot. `first`: a probe (its batch's provider has not answered yet) goes before every
+        other waiter: the quicker a probe's answer (or failure) is known, the sooner the rest of its
+        batch runs or stops; a probe that waits behind other models' attempts lengthens the run's
+        critical path by its whole wait. While it waits it holds a marker file (flock, released by
+        the kernel when its holder dies) that other waiters give way to."""
         began = time.monotonic()
-        while True:
-            fd = self.try_take()
-            if fd is not None:
-                break
-            if cancelled():
-                raise Cancelled()
-            if log and str(self.directory) not in _TOLD and time.monotonic() - began > NOTICE_SECONDS:
-                _TOLD.add(str(self.directory))  # once per pool and process: waiting for capacity is normal
-                log(f"  waiting for a free slot of {self.directory.name} ({self.size} in use)")
-            time.sleep(POLL_SECONDS)
+        marker = self._wait_first() if first else None
+        try:
+            while True:
+                fd = self.try_take() if first or not self._firsts_waiting() else None
+                if fd is not None:
+                    break
+                if cancelled():
+                    raise Cancelled()
+                if log and str(self.directory) not in _TOLD and time.monotonic() - began > NOTICE_SECONDS:
+                    _TOLD.add(str(self.directory))  # once per pool and process: waiting for capacity is normal
+                    log(f"  waiting for a free slot of {self.directory.name} ({self.size} in use)")
+                time.sleep(POLL_SECONDS)
+        finally:
+            if marker is not None:
+                marker.close()
         try:
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+    def _wait_first(self):
+        """A held marker in `first/` (a private temp file, removed when closed)."""
+        folder = self.directory / "first"
+        private_dir(folder)
+        marker = tempfile.NamedTemporaryFile(dir=folder, prefix="w-")
+        fcntl.flock(marker.fileno(), fcntl.LOCK_EX)
+        return marker
+
+    def _firsts_waiting(self) -> bool:
+        """Is a probe waiting for this pool (a held marker)? Markers of dead waiters are unlocked."""
+        try:
+            names = os.listdir(self.directory / "first")
+        except FileNotFoundError:
+            return False
+        for name in names:
+            try:
+                fd = os.open(self.directory / "first" / name, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            finally:
+                os.close(fd)
+            try:  # not held: its waiter died (kill -9); the file is litter
+                os.unlink(self.directory / "first" / name)
+            except OSError:
+                pass
+        return False
 
     def busy(self) -> int:
         """How many slots are held right now (for progress and tests)."""
@@ -206,16 +247,17 @@ class Capacity:
         return SlotPool(cache_dir() / "slots" / f"provider-{provider.name}", provider.max_concurrency)
 
     @contextmanager
-    def attempt(self, provider=None, cancelled=lambda: False, log=None, cpu_guard: bool = True):
+    def attempt(self, provider=None, cancelled=lambda: False, log=None, cpu_guard: bool = True, first: bool = False):
         """Hold a provider slot (if it calls one), then a job slot, then pass the CPU guardrail
         (`cpu_guard=False` when the attempt runs on another machine: this one's CPU is not its own).
+        `first`: a probe, ahead of other waiters for both slots (`SlotPool.hold`).
 
         Always in that order, so no two holders can wait on each other. Yields the seconds waited."""
         began = time.monotonic()
         with ExitStack() as stack:
             if provider is not None:
-                stack.enter_context(self.provider_pool(provider).hold(cancelled, log))
-            stack.enter_context(self.jobs_pool().hold(cancelled, log))
+                stack.enter_context(self.provider_pool(provider).hold(cancelled, log, first))
+            stack.enter_context(self.jobs_pool().hold(cancelled, log, first))
             if cpu_guard:
                 _GATE.wait_below(self.cpu_ceiling_percent, cancelled, log)
             yield round(time.monotonic() - began, 3)
