@@ -21,6 +21,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from sweboard.testbench import grading_figures
 from sweboard.testbench.benchmark_pipeline import (PY, SLICE, TOOLS, Provider, _pct, attempt_figures, pipeline,
                                                     records, scratch_home, verdicts)
 
@@ -56,9 +57,10 @@ def run(workers: int = 2, latency: float = 3.0, attempts: int = 2, jobs: int = 8
             runs[label] = pipeline({**env, **extra}, home, f"bench-{label}", models, jobs, attempts, log_path)
             recs = records(home, runs[label]["run_id"])
             runs[label].update(attempt_figures(recs))
+            runs[label].update(grading_figures.sweboard_grading(home / "runs" / runs[label]["run_id"]))
             runs[label]["records"] = recs
             log(f"  {label}: wall {runs[label]['wall_s']}s (agents {runs[label]['agents_s']}s), overhead P50 "
-                f"{runs[label]['overhead_p50']}s, eval s/graded {runs[label]['eval_s_per_graded']}")
+                f"{runs[label]['overhead_p50']}s, harness s/graded {runs[label]['harness_s_per_graded']}")
         ray_recs = runs["ray"]["records"]
         sched = [r["node"]["ray_overhead_seconds"] for r in ray_recs if (r.get("node") or {}).get("ray_overhead_seconds") is not None]
         catalog = load_catalog()
@@ -95,7 +97,7 @@ def projection(recs: list[dict], slots: int, eval_slots: int, tasks: int = 300, 
 def report(out: dict, log=print) -> None:
     for label, r in out["runs"].items():
         log(f"{label}: wall={r['wall_s']}s agents={r['agents_s']}s attempts={r['attempts']} graded={r['graded']} "
-            f"overhead_p50={r['overhead_p50']}s overhead_p90={r['overhead_p90']}s eval_s_per_graded={r['eval_s_per_graded']} "
+            f"overhead_p50={r['overhead_p50']}s overhead_p90={r['overhead_p90']}s harness_s_per_graded={r['harness_s_per_graded']} "
             f"peak_cpu={r['peak_cpu']}% mean_cpu={r['mean_cpu']}%")
     log(f"ray_overhead_ratio={out['ray_overhead_ratio']} scheduling_overhead_p50={out['scheduling_p50']}s "
         f"p90={out['scheduling_p90']}s (of {out['scheduled']} attempts) same_verdicts={out['same_verdicts']}")

@@ -34,11 +34,13 @@ from pathlib import Path
 
 from sweboard.manifest import CpuSampler
 from sweboard.paths import PACKAGE_DIR
+from sweboard.testbench import attempt_phases, grading_figures
 
 ROOT = PACKAGE_DIR.parent.parent
 TOOLS = ROOT / "tools"
 PY = sys.executable
 SLICE = "instances_i1.yaml"
+EVALUATOR_WORKERS = 4  # the runs' evaluator_workers (the default)
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -123,7 +125,6 @@ def pipeline(env: dict, home: Path, run_id: str, models: list[str], jobs: int, a
 def attempt_figures(recs: list[dict]) -> dict:
     overhead = [r["overhead_seconds"] for r in recs if r.get("overhead_seconds") is not None]
     graded = [r["_verdict"] for r in recs if r["_verdict"] and not r["_verdict"].get("reused_from")]
-    eval_s = [v["wall_seconds"] for v in graded if v.get("wall_seconds")]
     tests_s = []
     for r in recs:
         v = r["_verdict"]
@@ -133,7 +134,6 @@ def attempt_figures(recs: list[dict]) -> dict:
     return {"attempts": len(recs), "overhead_p50": _pct(overhead, 0.5), "overhead_p90": _pct(overhead, 0.9),
             "queued_p50": _pct([r.get("queued_seconds") or 0 for r in recs], 0.5),
             "graded": len(graded), "reused": sum(1 for r in recs if r["_verdict"] and r["_verdict"].get("reused_from")),
-            "eval_s_per_graded": round(statistics.mean(eval_s), 2) if eval_s else None,
             "tests_s_per_graded": round(statistics.mean(tests_s), 2) if tests_s else None}
 
 
@@ -250,6 +250,9 @@ def run(latency: float = 3.0, attempts: int = 2, jobs: int = 8, with_peer: bool 
             runs[j] = pipeline(env, home, f"bench-j{j}", models, j, attempts, log_path, runner)
             recs = records(home, runs[j]["run_id"])
             runs[j].update(attempt_figures(recs))
+            runs[j].update(grading_figures.sweboard_grading(home / "runs" / runs[j]["run_id"]))
+            if runner == "sweagent":
+                runs[j]["startup_phases"] = attempt_phases.median_phases(recs)
             runs[j]["records"] = recs
             log(f"  jobs={j}: wall {runs[j]['wall_s']}s (agents {runs[j]['agents_s']}s), CPU peak {runs[j]['peak_cpu']}% "
                 f"mean {runs[j]['mean_cpu']}%, overhead P50 {runs[j]['overhead_p50']}s P90 {runs[j]['overhead_p90']}s")
@@ -259,6 +262,16 @@ def run(latency: float = 3.0, attempts: int = 2, jobs: int = 8, with_peer: bool 
         bound = lower_bound(runs[jobs]["records"], jobs, cap)
         for j in runs:
             runs[j].pop("records")
+        log("direct: the official harness on the attempts sweboard graded (jobs=N run) ...")
+        direct = grading_figures.direct_harness(home / "runs" / f"bench-j{jobs}", EVALUATOR_WORKERS,
+                                                home / "direct", log_path)
+        direct["sweboard_resolved"] = grading_figures.sweboard_resolved(home / "runs" / f"bench-j{jobs}")
+        mine = runs[jobs]
+        if direct["direct_s_per_graded"]:
+            direct["ratio_harness_s"] = round(mine["harness_s_per_graded"] / direct["direct_s_per_graded"], 2)
+            if mine["busy_s_per_graded"]:
+                direct["ratio_busy_s"] = round(mine["busy_s_per_graded"] / direct["direct_s_per_graded"], 2)
+        out["grading"] = direct
         out.update(runs={str(j): r for j, r in runs.items()}, bound=bound, same_verdicts=same,
                    speedup=round(runs[1]["wall_s"] / runs[jobs]["wall_s"], 2),
                    ratio_to_bound=round(runs[jobs]["wall_s"] / bound["bound_s"], 2) if bound["bound_s"] else None,
@@ -283,8 +296,18 @@ def report(out: dict, log=print) -> None:
     for j, r in out["runs"].items():
         log(f"jobs={j}: wall={r['wall_s']}s agents={r['agents_s']}s attempts={r['attempts']} graded={r['graded']} "
             f"reused={r['reused']} overhead_p50={r['overhead_p50']}s overhead_p90={r['overhead_p90']}s "
-            f"queued_p50={r['queued_p50']}s eval_s_per_graded={r['eval_s_per_graded']} "
-            f"tests_s_per_graded={r['tests_s_per_graded']} peak_cpu={r['peak_cpu']}% mean_cpu={r['mean_cpu']}%")
+            f"queued_p50={r['queued_p50']}s tests_s_per_graded={r['tests_s_per_graded']} "
+            f"peak_cpu={r['peak_cpu']}% mean_cpu={r['mean_cpu']}%")
+        log(f"  grading: {r['harness_runs']} harness runs ({r['in_batch_runs']} in-batch, grading "
+            f"{r['in_batch_graded']}) for {r['graded_by_harness']} attempts; harness_s_per_graded="
+            f"{r['harness_s_per_graded']} busy_s_per_graded={r['busy_s_per_graded']}")
+        if r.get("startup_phases"):
+            log(f"  start-up phases (median over {r['startup_phases']['attempts']} attempts): "
+                + " ".join(f"{k}={v}" for k, v in r["startup_phases"].items() if k != "attempts"))
+    g = out["grading"]
+    log(f"direct harness (same attempts, --max_workers {EVALUATOR_WORKERS}, {g['direct_runs']} runs one after "
+        f"another): direct_s_per_graded={g['direct_s_per_graded']} (resolved {g['direct_resolved']} vs sweboard's "
+        f"{g['sweboard_resolved']}); ratio harness_s={g.get('ratio_harness_s')} busy_s={g.get('ratio_busy_s')}")
     b = out["bound"]
     log(f"lower_bound={b['bound_s']}s (longest chain {b['longest_chain_s']}s, provider {b['provider_s_over_cap']}s, "
         f"jobs {b['all_s_over_jobs']}s); with the never-answering provider's attempts in one chain "
