@@ -146,27 +146,18 @@ def _tests_seconds(path: Path) -> float | None:
 def lower_bound(recs: list[dict], jobs: int, provider_cap: int) -> dict:
     """Agent seconds only (first model call to end): the longest task chain, the provider's share, the jobs' share.
 
-    `policy_bound_s` adds what sweboard chooses to do serially: a model whose provider never answered
-    runs its attempts one at a time (so a failing provider costs what it would serially), so all of
-    that model's attempts form one chain."""
+    (A model whose provider never answers costs its failure streak's attempts side by side — the
+    batch's probes widen to the streak — so its attempts are ordinary chains here.)"""
     chains: dict[tuple[str, str], float] = {}
-    never_answered: dict[str, float] = {}
-    answered: set[str] = set()
     calling = 0.0
     for r in recs:
         chains[(r["model"], r["instance_id"])] = chains.get((r["model"], r["instance_id"]), 0.0) + r["duration_seconds"]
-        usage = r["usage"]
-        if usage["model_calls"]:
+        if r["usage"]["model_calls"]:
             calling += r["duration_seconds"]
-            if usage["model_calls"] > usage["failed_calls"]:
-                answered.add(r["model"])
-            never_answered[r["model"]] = never_answered.get(r["model"], 0.0) + r["duration_seconds"]
     total = sum(r["duration_seconds"] for r in recs)
     parts = {"longest_chain_s": round(max(chains.values(), default=0.0), 1),
              "provider_s_over_cap": round(calling / provider_cap, 1), "all_s_over_jobs": round(total / jobs, 1)}
-    serial = max((s for m, s in never_answered.items() if m not in answered), default=0.0)
-    bound = max(parts.values())
-    return {"bound_s": bound, **parts, "probe_chain_s": round(serial, 1), "policy_bound_s": round(max(bound, serial), 1)}
+    return {"bound_s": max(parts.values()), **parts}
 
 
 def verdicts(recs: list[dict], models: set[str]) -> dict:
@@ -274,9 +265,7 @@ def run(latency: float = 3.0, attempts: int = 2, jobs: int = 8, with_peer: bool 
         out["grading"] = direct
         out.update(runs={str(j): r for j, r in runs.items()}, bound=bound, same_verdicts=same,
                    speedup=round(runs[1]["wall_s"] / runs[jobs]["wall_s"], 2),
-                   ratio_to_bound=round(runs[jobs]["wall_s"] / bound["bound_s"], 2) if bound["bound_s"] else None,
-                   ratio_to_policy_bound=(round(runs[jobs]["wall_s"] / bound["policy_bound_s"], 2)
-                                          if bound["policy_bound_s"] else None))
+                   ratio_to_bound=round(runs[jobs]["wall_s"] / bound["bound_s"], 2) if bound["bound_s"] else None)
         if with_peer:
             log("peer: mini-extra swebench + swebench.harness.run_evaluation (scripted/solver, K=1) ...")
             theirs = peer(env, home, home / "runs" / f"bench-j{jobs}" / "dataset.jsonl", instance_ids,
@@ -310,10 +299,8 @@ def report(out: dict, log=print) -> None:
         f"{g['sweboard_resolved']}); ratio harness_s={g.get('ratio_harness_s')} busy_s={g.get('ratio_busy_s')}")
     b = out["bound"]
     log(f"lower_bound={b['bound_s']}s (longest chain {b['longest_chain_s']}s, provider {b['provider_s_over_cap']}s, "
-        f"jobs {b['all_s_over_jobs']}s); with the never-answering provider's attempts in one chain "
-        f"(probe policy): {b['policy_bound_s']}s")
-    log(f"speedup={out['speedup']} ratio_to_bound={out['ratio_to_bound']} "
-        f"ratio_to_policy_bound={out['ratio_to_policy_bound']} same_verdicts={out['same_verdicts']}")
+        f"jobs {b['all_s_over_jobs']}s)")
+    log(f"speedup={out['speedup']} ratio_to_bound={out['ratio_to_bound']} same_verdicts={out['same_verdicts']}")
     if "peer" in out:
         p, o = out["peer"], out["ours_vs_peer"]
         log(f"peer: mini-extra+harness wall={p['wall_s']}s (agents {p['agents_s']}s, eval {p['eval_s']}s, "
