@@ -194,7 +194,7 @@ def test_the_canary_and_remote_attempts_pass_the_cpu_guardrail_without_waiting(t
 
 
 def test_a_probe_takes_the_next_free_slot_before_earlier_waiters(tmp_path):
-    """Across processes: an attempt waiting as a probe (`first`) gets the slot freed next, though
+    """Across processes: an attempt waiting as a probe (rank 0) gets the slot freed next, though
     four other processes have waited longer; a probe killed while waiting leaves nothing that blocks."""
     pool_dir = tmp_path / "pool"
     blocker = subprocess.Popen([sys.executable, "-c", HOLDER, str(pool_dir), "1", "1.5"],
@@ -204,24 +204,49 @@ def test_a_probe_takes_the_next_free_slot_before_earlier_waiters(tmp_path):
     waiters = [subprocess.Popen([sys.executable, "-c", HOLDER, str(pool_dir), "1", "0.1"],
                                 stdout=subprocess.PIPE, text=True) for _ in range(4)]
     time.sleep(0.8)  # the ordinary waiters poll first
-    with pool.hold(first=True):
+    with pool.hold(rank=0):
         mine = time.time()
         time.sleep(0.2)
     theirs = [json.loads(w.communicate(timeout=60)[0])[0] for w in waiters]
     blocker.communicate(timeout=60)
     assert mine < min(theirs), "the probe waited behind an ordinary attempt"
-    assert not list((pool_dir / "first").iterdir()), "a probe's marker outlived its wait"
+    assert not list((pool_dir / "waiting").iterdir()), "a probe's marker outlived its wait"
 
     blocker = subprocess.Popen([sys.executable, "-c", HOLDER, str(pool_dir), "1", "1.0"],
                                stdout=subprocess.PIPE, text=True)
     assert wait_for(lambda: pool.busy() == 1, 30)
     dead = subprocess.Popen([sys.executable, "-c", "import sys\nfrom sweboard.slots import SlotPool\n"
-                             "with SlotPool(sys.argv[1], 1).hold(first=True):\n    pass", str(pool_dir)])
-    assert wait_for(lambda: any((pool_dir / "first").iterdir()), 30), "the probe waits with a marker"
+                             "with SlotPool(sys.argv[1], 1).hold(rank=0):\n    pass", str(pool_dir)])
+    assert wait_for(lambda: any((pool_dir / "waiting").iterdir()), 30), "the probe waits with a marker"
     os.kill(dead.pid, signal.SIGKILL)  # killed while waiting: its marker file stays, unlocked
     dead.wait()
     blocker.communicate(timeout=60)
     began = time.monotonic()
     with pool.hold():  # a dead probe's marker does not hold anyone back
         assert time.monotonic() - began < 5
-    assert not list((pool_dir / "first").iterdir()), "the dead probe's marker was cleared"
+    assert not list((pool_dir / "waiting").iterdir()), "the dead probe's marker was cleared"
+
+
+def test_first_attempts_go_before_second_ones(tmp_path):
+    """Within ranks: a task's first attempt (rank 1) takes the freed slot before the second attempts
+    (rank 2) of other tasks that waited longer."""
+    import threading
+
+    pool = slots.SlotPool(tmp_path / "pool", 1)
+    order = []
+
+    def wait(name, rank):
+        with pool.hold(rank=rank):
+            order.append(name)
+
+    with pool.hold():
+        seconds = [threading.Thread(target=wait, args=(f"second-{i}", 2)) for i in range(4)]
+        for t in seconds:
+            t.start()
+        time.sleep(0.5)
+        first = threading.Thread(target=wait, args=("first", 1))
+        first.start()
+        assert wait_for(lambda: len(list((tmp_path / "pool" / "waiting").iterdir())) == 5, 10)
+    for t in [*seconds, first]:
+        t.join(20)
+    assert order[0] == "first" and len(order) == 5, order

@@ -43,9 +43,13 @@ def test_rebuild_is_skipped_when_the_recipe_is_unchanged(offline_images):
     assert {e.action for e in events} == {"cached"}
 
 
-def test_gold_patches_all_resolve_and_empty_patches_none(home, offline_images):
+@pytest.mark.parametrize("warm", ["1", "0"])
+def test_gold_patches_all_resolve_and_empty_patches_none(home, offline_images, monkeypatch, warm):
+    """The harness forked from the warm host (the default) grades as the command line does (`0`)."""
+    from sweboard.manifest import run_dir
     from sweboard.testbench.goldcheck import gold_check
 
+    monkeypatch.setenv("SWEBOARD_WARM_START", warm)
     summary = gold_check(LOCK)
     n = len(summary["instances"])
     assert n >= 6
@@ -53,6 +57,11 @@ def test_gold_patches_all_resolve_and_empty_patches_none(home, offline_images):
     assert summary["results"]["empty"]["resolved"] == 0
     assert set(summary["results"]["empty"]["verdicts"].values()) == {"empty_patch"}
     assert summary["passed"]
+    for label in ("gold", "empty"):
+        workdir = run_dir(summary["run_id"]) / "evaluation" / label
+        assert (workdir / "harness_argv.json").is_file() == (warm == "1"), "warm runs in a fork, cold does not"
+        log = (workdir / "evaluator.log").read_text()
+        assert "Traceback" not in log and "RuntimeWarning" not in log, log[-2000:]
 
 
 def _attempt(tmp_path, model_id, iid="sweboard-fixtures__textkit-1", timeout=60, **cfg):

@@ -472,10 +472,11 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
                 early = True
                 break
         try:
-            # a probe (its provider has not answered this batch yet) goes before other waiters
+            # a probe (its provider has not answered this batch yet) goes before other waiters, then
+            # first attempts before second ones (slots.SlotPool.hold)
             with capacity.attempt(provider, cancelled=lambda: bool(stop) or ABORT.is_set(), log=log,
                                   cpu_guard=executor.guards_cpu and plan.run_kind != "canary",
-                                  first=early) as queued:
+                                  rank=0 if early else k) as queued:
                 if stopping():  # the batch stopped (or ran out of time) while this attempt waited its turn
                     return None
                 return launch(gateway, row, k, queued)

@@ -74,17 +74,19 @@ class SlotPool:
         return None
 
     @contextmanager
-    def hold(self, cancelled=lambda: False, log=None, first: bool = False):
-        """Hold a slot. `first`: a probe (its batch's provider has not answered yet) goes before every
-        other waiter: the quicker a probe's answer (or failure) is known, the sooner the rest of its
-        batch runs or stops; a probe that waits behind other models' attempts lengthens the run's
-        critical path by its whole wait. While it waits it holds a marker file (flock, released by
-        the kernel when its holder dies) that other waiters give way to."""
+    def hold(self, cancelled=lambda: False, log=None, rank: int | None = None):
+        """Hold a slot. Waiters with a `rank` go before waiters with a higher one or none: a batch's
+        probes (rank 0: the quicker the provider's answer or failure is known, the sooner the rest
+        of that batch runs or stops), then attempts by index (rank k: a task's first attempt before
+        another's second, so the longest possible chains start first). A waiter that waits behind
+        other models' shorter work lengthens the run's critical path by its whole wait. While it
+        waits, a ranked waiter holds a marker file (flock, released by the kernel when its holder
+        dies) that lower-ranked waiters give way to."""
         began = time.monotonic()
-        marker = self._wait_first() if first else None
+        marker = self._mark(rank) if rank is not None else None
         try:
             while True:
-                fd = self.try_take() if first or not self._firsts_waiting() else None
+                fd = None if self._ahead(rank) else self.try_take()
                 if fd is not None:
                     break
                 if cancelled():
@@ -102,23 +104,27 @@ class SlotPool:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def _wait_first(self):
-        """A held marker in `first/` (a private temp file, removed when closed)."""
-        folder = self.directory / "first"
-        private_dir(folder)
-        marker = tempfile.NamedTemporaryFile(dir=folder, prefix="w-")
+    def _mark(self, rank: int):
+        """A held marker `waiting/r<rank>-…` (a private temp file, removed when closed)."""
+        folder = private_dir(self.directory / "waiting")
+        marker = tempfile.NamedTemporaryFile(dir=folder, prefix=f"r{max(0, rank):06d}-")
         fcntl.flock(marker.fileno(), fcntl.LOCK_EX)
         return marker
 
-    def _firsts_waiting(self) -> bool:
-        """Is a probe waiting for this pool (a held marker)? Markers of dead waiters are unlocked."""
+    def _ahead(self, rank: int | None) -> bool:
+        """Does a live waiter of a lower rank than `rank` (any rank, for None) wait for this pool?
+        Markers of dead waiters (kill -9) are not locked: they are removed as litter."""
+        folder = self.directory / "waiting"
         try:
-            names = os.listdir(self.directory / "first")
+            names = os.listdir(folder)
         except FileNotFoundError:
             return False
         for name in names:
+            theirs = name[1:7]
+            if not theirs.isdigit() or (rank is not None and int(theirs) >= rank):
+                continue
             try:
-                fd = os.open(self.directory / "first" / name, os.O_RDONLY | os.O_NOFOLLOW)
+                fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW)
             except OSError:
                 continue
             try:
@@ -127,8 +133,8 @@ class SlotPool:
                 return True
             finally:
                 os.close(fd)
-            try:  # not held: its waiter died (kill -9); the file is litter
-                os.unlink(self.directory / "first" / name)
+            try:
+                os.unlink(folder / name)
             except OSError:
                 pass
         return False
@@ -247,17 +253,18 @@ class Capacity:
         return SlotPool(cache_dir() / "slots" / f"provider-{provider.name}", provider.max_concurrency)
 
     @contextmanager
-    def attempt(self, provider=None, cancelled=lambda: False, log=None, cpu_guard: bool = True, first: bool = False):
+    def attempt(self, provider=None, cancelled=lambda: False, log=None, cpu_guard: bool = True,
+                rank: int | None = None):
         """Hold a provider slot (if it calls one), then a job slot, then pass the CPU guardrail
         (`cpu_guard=False` when the attempt runs on another machine: this one's CPU is not its own).
-        `first`: a probe, ahead of other waiters for both slots (`SlotPool.hold`).
+        `rank`: its place among waiters for both slots (`SlotPool.hold`: probes 0, then attempt k).
 
         Always in that order, so no two holders can wait on each other. Yields the seconds waited."""
         began = time.monotonic()
         with ExitStack() as stack:
             if provider is not None:
-                stack.enter_context(self.provider_pool(provider).hold(cancelled, log, first))
-            stack.enter_context(self.jobs_pool().hold(cancelled, log, first))
+                stack.enter_context(self.provider_pool(provider).hold(cancelled, log, rank))
+            stack.enter_context(self.jobs_pool().hold(cancelled, log, rank))
             if cpu_guard:
                 _GATE.wait_below(self.cpu_ceiling_percent, cancelled, log)
             yield round(time.monotonic() - began, 3)
