@@ -156,7 +156,7 @@ class SweAgentRunner:
             raise SweboardError("runner sweagent: SWE-agent 1.x is not installed in this environment; "
                                 "run tools/install_sweagent.sh (docs/runners.md)")
         started = time.monotonic()
-        out = attempt.out_dir
+        out = attempt.out_dir.resolve()  # the launcher works in this folder: its arguments must not be relative
         out.mkdir(parents=True, exist_ok=True)
         problem = out / "problem_statement.md"
         problem.write_text(attempt.row["problem_statement"])
