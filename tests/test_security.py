@@ -107,6 +107,15 @@ def token_of(pids: list[int]) -> str | None:
     return None
 
 
+def config_token(attempt_dir: Path) -> str | None:
+    """The relay's secret as SWE-agent saved it in its run's config.yaml (0600: this user's only)."""
+    for path in attempt_dir.rglob("config.yaml"):
+        found = re.search(r"auth_token[\"']?\s*[:=]\s*[\"']?([0-9a-f]{32})", path.read_text(errors="replace"))
+        if found:
+            return found.group(1)
+    return None
+
+
 @pytest.mark.docker
 def test_a_hostile_sweagent_container_and_another_user_reach_nothing(home, provider, offline_images, sweagent):
     (home / "secrets" / "credentials.txt").write_text(f"OPENROUTER_API_KEY={KEY}\n")
@@ -130,8 +139,11 @@ def test_a_hostile_sweagent_container_and_another_user_reach_nothing(home, provi
         else:
             raise AssertionError("the hostile model's second call never came")
         time.sleep(1.0)  # the held call reached the provider; the relay and the gateway are live
-        pids = tree(proc.pid)
-        token = token_of(pids)
+        attempt_dir = next((home / "runs" / "escape" / "attempts").rglob("attempt-1"))
+        # the agent: a fork of the machine's warm host (its pid beside the log), or a child of the batch (cold)
+        fork = attempt_dir / ".agent-pid"
+        pids = tree(proc.pid) + (tree(int(fork.read_text())) if fork.is_file() else [])
+        token = token_of(pids) or config_token(attempt_dir)
         assert token and re.fullmatch(r"[0-9a-f]{32}", token), "the relay's secret was not found in the launcher"
         ports = listening_ports(pids)
         assert len(ports) >= 2, f"expected the gateway and the relay to listen, found {ports}"
