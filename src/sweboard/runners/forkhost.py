@@ -30,6 +30,7 @@ from pathlib import Path
 IDLE_SECONDS = float(os.environ.get("SWEBOARD_FORKHOST_IDLE", "600"))
 SOCKET = "host.sock"
 TOKEN = "token"
+_SET_BY_IMPORTS: dict[str, str] = {}  # variables the preloaded imports set (no key: those were dropped first)
 
 
 def _watch_lifeline(fd: int) -> None:
@@ -60,6 +61,9 @@ def _run_fork(request: dict, log_fd: int, exit_fd: int, life_fd: int) -> None:
     threading.Thread(target=_watch_lifeline, args=(life_fd,), daemon=True).start()
     os.environ.clear()
     os.environ.update(request["env"])
+    for name, value in _SET_BY_IMPORTS.items():  # what the preloaded modules set when imported: they will not
+        os.environ.setdefault(name, value)       # set it again here (e.g. litellm's TIKTOKEN_CACHE_DIR, its offline
+                                                 # tokenizers, once its tokenizer module is loaded)
     code = 1
     try:
         import importlib
@@ -132,11 +136,15 @@ def serve(folder: Path) -> None:
 
     config = tempfile.mkdtemp(prefix="sweboard-mswea-")  # a private, empty mini config folder
     os.environ["MSWEA_GLOBAL_CONFIG_DIR"] = config
+    before = dict(os.environ)
     import sweboard.runners.mini_preload  # noqa: F401  (the point of this process)
 
     _preload_sweagent()
     import swebench.harness.run_evaluation  # noqa: F401  (graded in forks too: sweboard/harness_fork.py)
 
+    _SET_BY_IMPORTS.update({k: v for k, v in os.environ.items() if before.get(k) != v})
+    if threading.active_count() > 1:  # a fork inherits only the forking thread: locks others hold stay held
+        print(f"fork host: threads running before the first fork: {threading.enumerate()}", flush=True)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the kernel
     path = folder / SOCKET
     path.unlink(missing_ok=True)
