@@ -444,6 +444,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
     answered = threading.Event()
     gate = ProbeGate(answered, width=plan.config.provider_failure_streak)
     prestart = threading.Semaphore(max(PRESTART, plan.config.provider_failure_streak))
+
     # Attempts that end while one of this batch's gradings runs share the next harness run (coalesce.py).
     def grade(items: list) -> dict:
         from sweboard.evaluation import evaluate_attempts

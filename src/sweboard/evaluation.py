@@ -107,10 +107,16 @@ def run_harness(cmd: list[str], workdir: Path) -> tuple[int, float]:
     with (workdir / "evaluator.log").open("w") as log:
         log.write("$ " + shlex.join(cmd) + "\n")
         log.flush()
+        fork = None
         if warm.enabled() and cmd[1:3] == ["-m", HARNESS_MODULE]:
             spec = workdir / "harness_argv.json"
             spec.write_text(json.dumps({"args": cmd[3:], "cwd": str(workdir)}, indent=2))
-            fork = warm.spawn("sweboard.harness_fork", spec, child_env(None, {}), log.fileno())
+            try:
+                fork = warm.spawn("sweboard.harness_fork", spec, child_env(None, {}), log.fileno())
+            except (OSError, SweboardError) as exc:  # no warm host: the command line grades as well
+                log.write(f"(warm start unavailable: {exc}; running the command line)\n")
+                log.flush()
+        if fork is not None:
             try:
                 code = fork.wait()
             finally:
@@ -310,7 +316,8 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
         }
         out[(iid, k)] = write_verdict(attempt_dir, record)
     invocation = {"evaluator_run_id": eval_id, "command": shlex.join(cmd), "exit_code": code,
-                  "wall_seconds": round(seconds, 2), "started": round(began, 3), "in_batch": in_batch, "finished_at": utc_now(),
+                  "wall_seconds": round(seconds, 2), "started": round(began, 3), "in_batch": in_batch,
+                  "finished_at": utc_now(),
                   "log": rel(workdir / "evaluator.log"), "report": rel(report) if report else None,
                   "attempts": {f"{iid}#{k}": ("graded" if (iid, k) in out else ungraded.get(iid, "not graded"))
                                for iid, k, _, _ in group},

@@ -47,9 +47,9 @@ def enabled() -> bool:
 
 def _fingerprint() -> str:
     """One host per interpreter and code version: an edited checkout gets a fresh host."""
-    from sweboard.paths import PACKAGE_DIR
-
     from importlib.util import find_spec
+
+    from sweboard.paths import PACKAGE_DIR
 
     sweagent = getattr(find_spec("sweagent"), "origin", None)  # installed after the host started: a new host
     h = hashlib.sha256(f"{sys.executable}\0{PACKAGE_DIR}\0{sorted(SERVER_ENV.items())}\0{sweagent}".encode())
