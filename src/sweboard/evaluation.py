@@ -98,8 +98,9 @@ def evaluator_command(dataset: Path, split: str, predictions: Path | str, eval_r
 
 def run_harness(cmd: list[str], workdir: Path) -> tuple[int, float]:
     """Run the harness command `cmd` (`python -m swebench.harness.run_evaluation ...`) in `workdir`;
-    its output goes to `evaluator.log` there. With warm start (the default) the same module and argv
-    run in a fork of the machine's warm host, which imported the harness once (`harness_fork.py`)."""
+    its output goes to `evaluator.log` there. The same module and argv run through `harness_fork.py`
+    (one docker-py call mended): by default in a fork of the machine's warm host, which imported the
+    harness once; with `SWEBOARD_WARM_START=0`, or when no warm host answers, in a fresh interpreter."""
     from sweboard.runners import warm
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -107,14 +108,17 @@ def run_harness(cmd: list[str], workdir: Path) -> tuple[int, float]:
     with (workdir / "evaluator.log").open("w") as log:
         log.write("$ " + shlex.join(cmd) + "\n")
         log.flush()
+        if cmd[1:3] != ["-m", HARNESS_MODULE]:
+            raise SweboardError(f"not the official harness's command line: {shlex.join(cmd[:3])}")
+        spec = workdir / "harness_argv.json"
+        spec.write_text(json.dumps({"args": cmd[3:], "cwd": str(workdir)}, indent=2))
+        env = child_env(None, {})
         fork = None
-        if warm.enabled() and cmd[1:3] == ["-m", HARNESS_MODULE]:
-            spec = workdir / "harness_argv.json"
-            spec.write_text(json.dumps({"args": cmd[3:], "cwd": str(workdir)}, indent=2))
+        if warm.enabled():
             try:
-                fork = warm.spawn("sweboard.harness_fork", spec, child_env(None, {}), log.fileno())
-            except (OSError, SweboardError) as exc:  # no warm host: the command line grades as well
-                log.write(f"(warm start unavailable: {exc}; running the command line)\n")
+                fork = warm.spawn("sweboard.harness_fork", spec, env, log.fileno())
+            except (OSError, SweboardError) as exc:  # no warm host: a fresh interpreter grades as well
+                log.write(f"(warm start unavailable: {exc}; a fresh interpreter runs it)\n")
                 log.flush()
         if fork is not None:
             try:
@@ -122,8 +126,8 @@ def run_harness(cmd: list[str], workdir: Path) -> tuple[int, float]:
             finally:
                 fork.close()
         else:
-            code = subprocess.run(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL).returncode
+            code = subprocess.run([cmd[0], "-m", "sweboard.harness_fork", str(spec)], cwd=workdir, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
     return code, time.monotonic() - start
 
 
