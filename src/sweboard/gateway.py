@@ -172,11 +172,6 @@ class ProbeGate:
         with self._cv:
             self._cv.notify_all()
 
-    @property
-    def _holder(self) -> Route | None:
-        """The first probe in flight (or None)."""
-        return next((r for r, _ in self._holders.values()), None)
-
 
 @dataclass
 class _State:

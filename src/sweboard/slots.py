@@ -104,12 +104,17 @@ class SlotPool:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def _mark(self, rank: int):
-        """A held marker `waiting/r<rank>-…` (a private temp file, removed when closed)."""
+    def _mark(self, rank: int) -> "_Marker":
+        """A held marker `waiting/r<rank>-…`: locked under a name `_ahead` ignores, then renamed, so no
+        other waiter can find it unlocked (and remove it as a dead waiter's) while it is made."""
         folder = private_dir(self.directory / "waiting")
-        marker = tempfile.NamedTemporaryFile(dir=folder, prefix=f"r{max(0, rank):06d}-")
-        fcntl.flock(marker.fileno(), fcntl.LOCK_EX)
-        return marker
+        unique = f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
+        making = folder / f"new-{unique}"
+        fd = os.open(making, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        path = folder / f"r{max(0, rank):06d}-{unique}"
+        os.rename(making, path)
+        return _Marker(fd, path)
 
     def _ahead(self, rank: int | None) -> bool:
         """Does a live waiter of a lower rank than `rank` (any rank, for None) wait for this pool?
@@ -155,6 +160,20 @@ class SlotPool:
             finally:
                 os.close(fd)
         return n
+
+
+class _Marker:
+    """A waiter's held marker file; `close()` removes it and lets go."""
+
+    def __init__(self, fd: int, path: Path):
+        self.fd, self.path = fd, path
+
+    def close(self) -> None:
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(self.fd)
 
 
 class Cancelled(Exception):

@@ -40,7 +40,6 @@ ROOT = PACKAGE_DIR.parent.parent
 TOOLS = ROOT / "tools"
 PY = sys.executable
 SLICE = "instances_i1.yaml"
-EVALUATOR_WORKERS = 4  # the runs' evaluator_workers (the default)
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -254,8 +253,7 @@ def run(latency: float = 3.0, attempts: int = 2, jobs: int = 8, with_peer: bool 
         for j in runs:
             runs[j].pop("records")
         log("direct: the official harness on the attempts sweboard graded (jobs=N run) ...")
-        direct = grading_figures.direct_harness(home / "runs" / f"bench-j{jobs}", EVALUATOR_WORKERS,
-                                                home / "direct", log_path)
+        direct = grading_figures.direct_harness(home / "runs" / f"bench-j{jobs}", home / "direct", log_path)
         direct["sweboard_resolved"] = grading_figures.sweboard_resolved(home / "runs" / f"bench-j{jobs}")
         mine = runs[jobs]
         if direct["direct_s_per_graded"]:
@@ -294,7 +292,7 @@ def report(out: dict, log=print) -> None:
             log(f"  start-up phases (median over {r['startup_phases']['attempts']} attempts): "
                 + " ".join(f"{k}={v}" for k, v in r["startup_phases"].items() if k != "attempts"))
     g = out["grading"]
-    log(f"direct harness (same attempts, --max_workers {EVALUATOR_WORKERS}, {g['direct_runs']} runs one after "
+    log(f"direct harness (same attempts, --max_workers {g['direct_workers']}, {g['direct_runs']} runs one after "
         f"another): direct_s_per_graded={g['direct_s_per_graded']} (resolved {g['direct_resolved']} vs sweboard's "
         f"{g['sweboard_resolved']}); ratio harness_s={g.get('ratio_harness_s')} busy_s={g.get('ratio_busy_s')}")
     b = out["bound"]

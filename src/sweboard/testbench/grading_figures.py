@@ -58,12 +58,14 @@ def graded_attempts(run: Path) -> dict[tuple[str, int], list[dict]]:
     return groups
 
 
-def direct_harness(run: Path, workers: int, work: Path, log_path: Path) -> dict:
-    """The same attempts, graded by the harness run directly; resolved counts must match sweboard's."""
+def direct_harness(run: Path, work: Path, log_path: Path) -> dict:
+    """The same attempts, graded by the harness run directly with the run's evaluator workers;
+    resolved counts must match sweboard's."""
     from sweboard.evaluation import evaluator_command
 
     manifest = json.loads((run / "manifest.json").read_text())
     dataset, split = run / manifest["dataset_file"], manifest["slice"]["split"]
+    workers = int(manifest["runner_config"]["evaluator_workers"])
     groups = graded_attempts(run)
     total, resolved, n = 0.0, 0, 0
     for i, ((model, k), preds) in enumerate(sorted(groups.items())):
@@ -80,11 +82,12 @@ def direct_harness(run: Path, workers: int, work: Path, log_path: Path) -> dict:
         n += len(preds)
         for report in folder.glob("logs/run_evaluation/*/*/*/report.json"):
             resolved += sum(1 for v in json.loads(report.read_text()).values() if v.get("resolved"))
-    return {"direct_runs": len(groups), "direct_graded": n, "direct_resolved": resolved,
+    return {"direct_runs": len(groups), "direct_workers": workers, "direct_graded": n, "direct_resolved": resolved,
             "direct_s_per_graded": round(total / n, 2) if n else None}
 
 
 def sweboard_resolved(run: Path) -> int:
-    return sum(1 for p in run.glob("attempts/*/*/attempt-*/verdict.json")
-               if "." not in p.parent.name and json.loads(p.read_text()).get("verdict") == "resolved"
-               and not json.loads(p.read_text()).get("reused_from"))
+    """Resolved verdicts sweboard's harness runs gave (reused ones left out, as the direct runs have none)."""
+    verdicts = [json.loads(p.read_text()) for p in run.glob("attempts/*/*/attempt-*/verdict.json")
+                if "." not in p.parent.name]
+    return sum(1 for v in verdicts if v.get("verdict") == "resolved" and not v.get("reused_from"))
