@@ -153,6 +153,7 @@ def test_the_relay_carries_a_keyed_call_and_never_the_key(home, cluster, monkeyp
             try:
                 port, path = int(url.split(":")[2].split("/")[0]), "/" + url.split("/", 3)[3]
                 proxy = executor._proxy(port)
+                ray.get(proxy.allow.remote(path))  # as the executor does for each attempt it sends
                 status, body = ray.get(ray.remote(_call_through_relay).options(num_cpus=0, resources={"docker_slot": 1}).remote(
                     proxy, path))
             finally:
@@ -208,7 +209,8 @@ def test_a_worker_lost_mid_attempt_is_infra_never_billed_twice_and_resume_comple
                 "--cluster", state["address"], "--set", "attempt_timeout_seconds=120"]
         batch = subprocess.Popen([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), *args],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert wait_for(lambda: slow_provider.calls >= 1 and any(p in raylets for p in attempt_tasks().values()), 120)
+        assert wait_for(lambda: slow_provider.calls >= 1 and any(p in raylets for p in attempt_tasks().values()), 120), \
+            (batch.poll(), batch.stdout.read() if batch.poll() is not None else "")
         victim = next(p for p in attempt_tasks().values() if p in raylets)
         # the node is gone mid-call, as when its host dies: its raylet and every process it started
         for pid in [*children(victim), victim]:
@@ -306,3 +308,102 @@ def test_a_node_that_grades_the_canary_wrong_stops_the_batch_by_name(home):
         check_node(Broken(), "r", "abcdef0123456789", rows, "test", {"t-1": "sha256:a", "t-2": "sha256:b"})
     record = json.loads((home / "runs" / "r" / "nodes" / "abcdef0123456789" / "canary.json").read_text())
     assert record["passed"] is False
+
+
+PROBE_AS_STRANGER = r"""
+import os, sys
+from ray._raylet import GcsClient
+try:
+    GcsClient(address=sys.argv[1]).internal_kv_get(b"x", None, timeout=10)
+    print("ANSWERED")
+except Exception as exc:
+    print("REFUSED", type(exc).__name__)
+"""
+
+JOIN_AS_STRANGER = r"""
+import sys
+import ray
+try:
+    ray.init(address=sys.argv[1], _node_ip_address="127.0.0.1", log_to_driver=False, logging_level="ERROR")
+    @ray.remote(num_cpus=0, resources={"docker_slot": 1})
+    def whoami():
+        import os
+        return os.getuid()
+    print("RAN", ray.get(whoami.remote(), timeout=30))
+except Exception as exc:
+    print("REFUSED", type(exc).__name__)
+"""
+
+
+def test_another_user_can_neither_join_the_cluster_submit_a_task_nor_reach_its_files(cluster, tmp_path):
+    """As uid 65534: no token (the file is ours, 0600, in a 0700 folder), so the GCS refuses it, a driver
+    cannot connect or submit, Ray's sockets and logs are out of reach, and no argv holds the token."""
+    token_file = Path(cluster["token_path"])
+    token = token_file.read_text().strip()
+    assert token_file.stat().st_mode & 0o777 == 0o600 and token_file.parent.stat().st_mode & 0o777 == 0o700
+    temp = Path(cluster["temp_dir"])
+    assert temp.stat().st_mode & 0o777 == 0o700 and temp.stat().st_uid == os.getuid()
+    stranger = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+                "RAY_USAGE_STATS_ENABLED": "0"}
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-I", "-c"]
+    for mode in ("disabled", "token"):
+        env = {**stranger, "RAY_AUTH_MODE": mode, "RAY_AUTH_TOKEN_PATH": str(token_file)}
+        probe = subprocess.run([*nobody, PROBE_AS_STRANGER, cluster["address"]], capture_output=True, text=True,
+                               env=env, cwd=tmp_path, timeout=120)
+        assert "ANSWERED" not in probe.stdout, f"the GCS answered another user (auth mode {mode})"
+    joined = subprocess.run([*nobody, JOIN_AS_STRANGER, cluster["address"]], capture_output=True, text=True,
+                            env={**stranger, "RAY_AUTH_MODE": "disabled"}, cwd=tmp_path, timeout=180)
+    assert "RAN" not in joined.stdout and "REFUSED" in joined.stdout, joined.stdout + joined.stderr[-1500:]
+    listing = subprocess.run([*nobody, f"import os; os.listdir({str(temp)!r})"], capture_output=True, text=True,
+                             env=stranger, cwd=tmp_path)
+    assert listing.returncode != 0 and "PermissionError" in listing.stderr, "Ray's temp folder is open to others"
+    argv = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert token not in argv, "the cluster's token is on a command line"
+
+
+OPEN_HEAD = r"""
+import os, signal, sys, threading
+os.environ.update({"RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"})
+from ray.cluster_utils import Cluster
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+c = Cluster(initialize_head=True, head_node_args={"node_ip_address": "127.0.0.1", "include_dashboard": False,
+                                                   "num_cpus": 0, "temp_dir": sys.argv[1]})
+print(c.address, flush=True)
+stop.wait(300)
+c.shutdown()
+"""
+
+
+def test_a_cluster_that_lets_anyone_in_is_refused_unless_the_operator_says_so(tmp_path):
+    import tempfile
+
+    temp = tempfile.mkdtemp(prefix="sweboard-ray-test-")
+    head = subprocess.Popen([sys.executable, "-I", "-c", OPEN_HEAD, temp], stdout=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    try:
+        address = head.stdout.readline().strip()
+        assert address.startswith("127.0.0.1:"), address
+        from sweboard.errors import SweboardError
+        from sweboard.executors.ray_auth import OPT_OUT, OPT_OUT_VALUE, require_token_auth
+
+        with pytest.raises(SweboardError, match="accepts clients without a token.*README: More than one machine"):
+            require_token_auth(address)
+        refused = tool("run_evaluation.py", "--gold", "--offline", "--cluster", address, "--dry-run")
+        assert refused.returncode == 0, "a dry run does not join"
+        os.environ[OPT_OUT] = OPT_OUT_VALUE
+        try:
+            require_token_auth(address)  # the loudly named opt-out
+        finally:
+            del os.environ[OPT_OUT]
+        for bad in ("auto", "ray://127.0.0.1:10001", "127.0.0.1", "host:port"):
+            with pytest.raises(SweboardError, match="--cluster"):
+                from sweboard.executors.ray_auth import check_address
+
+                check_address(bad)
+    finally:
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=120)
+        import shutil
+
+        shutil.rmtree(temp, ignore_errors=True)

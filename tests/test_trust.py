@@ -3,6 +3,7 @@ a crashed model, a second evaluation, and the evaluator canary. Each number righ
 
 import csv
 import json
+import re
 import os
 import subprocess
 import sys
@@ -238,6 +239,10 @@ def test_the_evaluator_canary_grades_gold_and_empty_on_the_slice(home, offline_i
     assert m["evaluations"]["canary/empty"]["counts"]["empty_patch"] == 4
     assert tool("generate_leaderboard").returncode == 0
     assert not any(r == "canary-x" for r, _ in board(home)), "a canary is a check, never a leaderboard row"
+    # the harness's test containers, as Docker reported them when they were made: no network, no added capability
+    logs = "\n".join(p.read_text() for p in (home / "runs" / "canary-x" / "evaluation").rglob("evaluator.log"))
+    made = re.findall(r"sweboard: container sweb\.eval\.\S+: [^\n]*", logs)
+    assert len(made) == 4 and all("NetworkMode=none CapAdd=None" in line for line in made), made
 
 
 @pytest.mark.docker

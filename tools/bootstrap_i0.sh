@@ -30,7 +30,7 @@ marks the run finished, and folds manifests into the leaderboard.
   --jobs N      agent attempts at once across the models (default 8, config/sweagent.yaml); 1: one at a time
   --preflight   run only the preflight, then stop
   --no-probe    no one-token request per model in the preflight
-  --cluster A   run attempts and gradings on a Ray cluster (HOST:PORT, ray://HOST:PORT or auto);
+  --cluster A   run attempts and gradings on a Ray cluster that requires a token (HOST:PORT of its head);
                 keys, gateway and records stay here (README: More than one machine)
   --dry-run     print the steps and each tool's plan; change nothing
   --help        this text

@@ -101,7 +101,7 @@ then
 fi
 
 echo "install_sweagent.sh: installing SWE-agent (editable) from ${TREE}"
-"$PY" -m pip install --quiet -e "$TREE"
+"$PY" -I -m pip install --quiet -e "$TREE"
 VERSION="$("$PY" -c 'from importlib.metadata import version; print(version("sweagent"))')"
 LITELLM_LOCAL_MODEL_COST_MAP=True "$ROOT/.venv/bin/sweagent" run --help >/dev/null
 "$PY" - "$RECORD" "$WANT" "$VERSION" <<'PY'

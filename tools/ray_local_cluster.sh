@@ -6,4 +6,4 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="$ROOT/.venv/bin/python"
 [[ -x "$PY" ]] || PY="$(command -v python3)"
 if [[ $# -eq 0 ]]; then set -- --help; fi
-exec "$PY" -m sweboard.executors.local_cluster "$@"
+exec "$PY" -I -m sweboard.executors.local_cluster "$@"  # -I: never import from the caller's folder

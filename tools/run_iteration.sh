@@ -37,8 +37,8 @@ unavailable is reported; the others go on. Resuming a finished run does nothing,
   --preflight     run only the preflight (keys, a one-token probe per model, images, the evaluator canary,
                   the scripted solver through the runner), then stop; every --execute runs it first anyway
   --no-probe      no one-token request per model in the preflight
-  --cluster ADDR  run the attempts and gradings on a Ray cluster (HOST:PORT of its head, ray://HOST:PORT
-                  or auto; tools/ray_local_cluster.sh starts one on this machine); keys, gateway and
+  --cluster ADDR  run the attempts and gradings on a Ray cluster that requires a token (HOST:PORT of its
+                  head; tools/ray_local_cluster.sh starts one on this machine); keys, gateway and
                   records stay on this machine (README: More than one machine)
   --dry-run       same as leaving out --execute
 USAGE

@@ -18,9 +18,9 @@ command -v python3 >/dev/null 2>&1 || { echo "setup_venv.sh: python3 (>= 3.11) i
 if [[ ! -x "$PY" ]]; then
   echo "setup_venv.sh: creating .venv and installing sweboard (about a minute)"
   python3 -m venv "$ROOT/.venv"
-  "$PY" -m pip install --quiet --upgrade pip
+  "$PY" -I -m pip install --quiet --upgrade pip
 else
   echo "setup_venv.sh: pyproject.toml changed; updating .venv"
 fi
-"$PY" -m pip install --quiet -e "${ROOT}[test]"
+"$PY" -I -m pip install --quiet -e "${ROOT}[test]"
 echo "$WANT" > "$STAMP"

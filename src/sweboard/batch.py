@@ -42,6 +42,7 @@ from sweboard.runners.base import (ABORT, BATCH_LABEL, GATEWAY_KEY, Attempt, Att
 from sweboard.runners.baseline import BaselineRunner
 from sweboard.slots import Cancelled, capacity_for
 from sweboard.testbench.taskset import IMAGE_NAMESPACE
+from sweboard.untrusted import confined_file
 
 RECORD = "record.json"
 PRESTART = 2  # attempts of a batch running before its provider answered one call (see _run)
@@ -233,8 +234,11 @@ def reap_containers(plan: BatchPlan, executor) -> int:
     """Remove the containers a killed session of this batch left, on every node the executor runs
     attempts on (this process holds the batch lock, so none of them is in use); a missing Docker is
     not this function's problem to report."""
+    from sweboard.evaluation import leftover_containers
+
     try:
-        return executor.reap(f"{BATCH_LABEL}={batch_label(plan.run_id, plan.model.slug)}")
+        return (executor.reap(f"{BATCH_LABEL}={batch_label(plan.run_id, plan.model.slug)}")
+                + executor.reap_named(leftover_containers(plan.run_id, plan.model.id)))
     except SweboardError:
         return 0
 
@@ -646,7 +650,7 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, sto
                                                                             if rec["duration_seconds"] is not None else None),
                 "overhead_seconds": rec.get("overhead_seconds"),
                 "usage": rec["usage"], "record": str(rel / RECORD),
-                "trajectory": str(rel / rec["trajectory"]) if rec["trajectory"] else None,
+                "trajectory": str(rel / rec["trajectory"]) if confined_file(out, rec["trajectory"]) else None,
                 **({"k_reason": k_reason} if k_reason else {}),
             })
             by_index.setdefault(k, []).append({"instance_id": iid, "model_name_or_path": plan.model.id,

@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from sweboard.errors import SweboardError
 from sweboard.paths import config_dir
 from sweboard.yamlio import load_yaml, require
+
+
+# A model id becomes folder names (`/` as `__`) and part of the official harness's container names, which
+# Docker accepts only as [a-zA-Z0-9][a-zA-Z0-9_.-]: an owner and a name of those characters, no `..`.
+MODEL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9][A-Za-z0-9._-]{0,99})?$")
+
+
+def check_model_id(model_id, where: str) -> str:
+    if not isinstance(model_id, str) or not MODEL_ID_RE.match(model_id) or ".." in model_id:
+        raise SweboardError(f"{where}: {model_id!r} is not a model id (expected OWNER/NAME or NAME of letters, digits, "
+                            "'.', '_', '-', each part starting with a letter or digit, no '..')")
+    return model_id
 
 
 @dataclass(frozen=True)
@@ -141,7 +154,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
     models = {}
     for i, spec in enumerate(require(data, "models", list, where)):
         mw = f"{where}: models[{i}]"
-        model_id = require(spec, "id", str, mw)
+        model_id = check_model_id(require(spec, "id", str, mw), f"{mw}.id")
         provider = require(spec, "provider", str, mw)
         if provider not in providers:
             raise SweboardError(f"{mw}.provider: {provider!r} is not one of the providers {sorted(providers)}")

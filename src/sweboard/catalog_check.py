@@ -92,13 +92,18 @@ def snapshot(rows: list[dict]) -> dict:
     return {"retrieved_at": now, "prices": prices}
 
 
+def _price(value) -> str:
+    """A price cell: the number, or `?` when the listing gave none we could believe (absent, NaN, negative)."""
+    return f"{value:.6g}" if isinstance(value, (int, float)) and math.isfinite(value) else "?"
+
+
 def render(rows: list[dict]) -> str:
     lines = [f"{'catalog id':44} {'provider':10} {'state':8} {'served id':44} {'context':>8}  price/1K in,out (catalog)"]
     for r in rows:
         price = ""
-        if r["state"] == "served" and r.get("price_per_1k_input") is not None:
-            price = (f"{r['price_per_1k_input']:.6g},{r['price_per_1k_output']:.6g} "
-                     f"({r['catalog_price_per_1k_input']:.6g},{r['catalog_price_per_1k_output']:.6g})")
+        if r["state"] == "served":
+            price = (f"{_price(r.get('price_per_1k_input'))},{_price(r.get('price_per_1k_output'))} "
+                     f"({_price(r.get('catalog_price_per_1k_input'))},{_price(r.get('catalog_price_per_1k_output'))})")
         lines.append(f"{r['model']:44} {r['provider']:10} {r['state']:8} {str(r.get('served_id') or '-'):44} "
                      f"{str(r.get('context_length') or '-'):>8}  {price}")
     renamed = [r for r in rows if r["state"] == "renamed"]

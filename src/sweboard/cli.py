@@ -194,7 +194,7 @@ def run_model_batch(argv=None):
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting of config/sweagent.yaml")
     p.add_argument("--resume", action="store_true", help="continue an existing run; finished attempts are skipped")
     p.add_argument("--cluster", metavar="ADDRESS", help=(
-        "run attempts (and gradings) on a Ray cluster: HOST:PORT of its head, ray://HOST:PORT, or auto; "
+        "run attempts (and gradings) on a Ray cluster that requires a token: HOST:PORT of its head; "
         "keys, gateway and records stay here (pip install -e '.[ray]'; README: More than one machine)"))
     p.add_argument("--dry-run", action="store_true", help="print the plan; run nothing, write nothing")
     args = p.parse_args(argv)
@@ -281,7 +281,7 @@ def run_models(argv=None):
     p.add_argument("--finished", action="store_true",
                    help="only answer: exit 0 if the run is finished (nothing left to run), 1 if not")
     p.add_argument("--cluster", metavar="ADDRESS", help=(
-        "run attempts (and gradings) on a Ray cluster: HOST:PORT of its head, ray://HOST:PORT, or auto; "
+        "run attempts (and gradings) on a Ray cluster that requires a token: HOST:PORT of its head; "
         "keys, gateway and records stay here (pip install -e '.[ray]'; README: More than one machine)"))
     p.add_argument("--dry-run", action="store_true", help="print the batch commands; run nothing")
     args = p.parse_args(argv)
@@ -302,8 +302,8 @@ def run_models(argv=None):
     catalog = load_catalog()
     models = [catalog.get(m) for m in args.model]  # an unknown model is one line, before anything starts
     sl = _load_slice(args)
-    batch = [str(Path(__file__).resolve().parents[2] / "tools" / "run_model_batch.py"), "--run-id", args.run_id,
-             "--section", sl.section, "--instances", str(sl.path), "--set", f"jobs={config.jobs}"]
+    batch = ["-I", str(Path(__file__).resolve().parents[2] / "tools" / "run_model_batch.py"), "--run-id", args.run_id,
+             "--section", sl.section, "--instances", str(sl.path.resolve()), "--set", f"jobs={config.jobs}"]
     for item in args.set:
         batch += ["--set", item]
     if args.attempts is not None:
@@ -363,8 +363,8 @@ def run_evaluation(argv=None):
     p.add_argument("--resume", action="store_true", help="with --predictions: add to an existing run")
     _slice_args(p, default_file="instances_i1.yaml")
     p.add_argument("--cluster", metavar="ADDRESS", help=(
-        "run the harness on a Ray cluster's nodes (where each attempt ran): HOST:PORT of its head, "
-        "ray://HOST:PORT, or auto (pip install -e '.[ray]')"))
+        "run the harness on a Ray cluster's nodes (where each attempt ran): HOST:PORT of its head, a cluster "
+        "that requires a token (pip install -e '.[ray]')"))
     p.add_argument("--dry-run", action="store_true", help="print the evaluator command and the attempts; run nothing")
     args = p.parse_args(argv)
     from sweboard import executors
@@ -376,6 +376,9 @@ def run_evaluation(argv=None):
         if not args.run_id or not args.model_name:
             raise SweboardError("--predictions: needs --run-id and --model-name")
         _valid_run_id(args.run_id)
+        from sweboard.catalog import check_model_id
+
+        check_model_id(args.model_name, "--model-name")
         sl = _load_slice(args, default_file="instances_i1.yaml")
         if args.dry_run:
             print(f"would import {len(read_predictions(args.predictions))} predictions as {args.model_name} into run "

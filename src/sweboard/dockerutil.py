@@ -51,6 +51,19 @@ def image_labels(tag: str) -> dict[str, str] | None:
     return json.loads(proc.stdout.strip() or "null") or {}
 
 
+def remove_named_containers(names: list[str] | tuple[str, ...]) -> int:
+    """Force-remove every container named exactly one of `names` (or one of them plus a `.` suffix: the
+    official harness renames a container it finds in its way); returns how many."""
+    wanted = set(names)
+    if not wanted:
+        return 0
+    proc = docker("ps", "-a", "--format", "{{.Names}}", check=False, timeout=60)
+    found = [n for n in proc.stdout.split() if n in wanted or n.rsplit(".", 1)[0] in wanted]
+    if found:
+        docker("rm", "-f", *found, check=False, timeout=120)
+    return len(found)
+
+
 def remove_labelled_containers(label: str) -> int:
     """Force-remove every container carrying `label` (key=value); returns how many."""
     proc = docker("ps", "-aq", "--filter", f"label={label}", check=False, timeout=60)

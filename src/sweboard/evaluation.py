@@ -23,13 +23,13 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from importlib.metadata import version
 from pathlib import Path
 
 from sweboard.errors import SweboardError
+from sweboard.isolation import python_argv
 from sweboard.locks import file_lock
 from sweboard.slots import capacity_for
 from sweboard.outcomes import EVAL_MODEL_ERRORS, needs_grading
@@ -89,11 +89,18 @@ def planned_commands(run_id: str, model_id: str) -> list[tuple[str, Path, list[s
 
 def evaluator_command(dataset: Path, split: str, predictions: Path | str, eval_run_id: str, instance_ids: list[str],
                       workers: int, timeout: int) -> list[str]:
-    return [sys.executable, "-m", HARNESS_MODULE,
+    return [*python_argv("-m", HARNESS_MODULE),
             "--dataset_name", str(dataset), "--split", split,
             "--predictions_path", str(predictions), "--run_id", eval_run_id,
             "--max_workers", str(workers), "--timeout", str(timeout), "--report_dir", ".",
             "--instance_ids", *instance_ids]
+
+
+def _harness_args(cmd: list[str]) -> list[str] | None:
+    """The harness's own arguments when `cmd` is `python [-I] -m swebench.harness.run_evaluation ARGS`."""
+    rest = cmd[1:]
+    rest = rest[1:] if rest[:1] == ["-I"] else rest
+    return rest[2:] if rest[:2] == ["-m", HARNESS_MODULE] else None
 
 
 def run_harness(cmd: list[str], workdir: Path) -> tuple[int, float]:
@@ -109,18 +116,15 @@ def run_harness(cmd: list[str], workdir: Path) -> tuple[int, float]:
         log.write("$ " + shlex.join(cmd) + "\n")
         log.flush()
         env = child_env(None, {})
-        harness = cmd[1:3] == ["-m", HARNESS_MODULE]  # anything else (a test's stand-in) runs as it is
+        args = _harness_args(cmd)
+        harness = args is not None  # anything else (a test's stand-in) runs as it is
         if harness:
             spec = workdir / "harness_argv.json"
-            spec.write_text(json.dumps({"args": cmd[3:], "cwd": str(workdir)}, indent=2))
-            cmd = [cmd[0], "-m", "sweboard.harness_fork", str(spec)]
+            spec.write_text(json.dumps({"args": args, "cwd": str(workdir)}, indent=2))
+            cmd = python_argv("-m", "sweboard.harness_fork", str(spec), python=cmd[0])
         fork = None
-        if harness and warm.enabled():
-            try:
-                fork = warm.spawn("sweboard.harness_fork", spec, env, log.fileno())
-            except (OSError, SweboardError) as exc:  # no warm host: a fresh interpreter grades as well
-                log.write(f"(warm start unavailable: {exc}; a fresh interpreter runs it)\n")
-                log.flush()
+        if harness:  # no warm host: a fresh interpreter grades as well (said in the log)
+            fork = warm.spawn_or_none("sweboard.harness_fork", spec, env, log.fileno())
         if fork is not None:
             try:
                 code = fork.wait()
@@ -227,6 +231,38 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
                                         timeout, swebench_version, in_batch, images, cfg, executor,
                                         cpu_guard=manifest.get("kind") != "canary"))
     return out
+
+
+def leftover_containers(run_id: str, model_id: str) -> list[str]:
+    """The official harness's containers that a killed grading of this model left: for every harness run
+    that never recorded its end (no invocation.json), the name it gives each of its tasks' containers
+    (`sweb.eval.<instance>.<evaluator run id>`), when no grading of that task is under way now (its lock
+    is free). The harness's containers carry no label of ours: these names are the only handle."""
+    import fcntl
+
+    from sweboard.locks import open_private
+
+    base = run_dir(run_id) / "evaluation" / _slug(model_id)
+    names = []
+    for workdir in sorted(base.glob("e*")):
+        if not workdir.is_dir() or (workdir / INVOCATION).exists() or not (workdir / "predictions.jsonl").is_file():
+            continue
+        eval_id = f"{run_id}.{_slug(model_id)}.{workdir.name}"
+        for line in (workdir / "predictions.jsonl").read_text().splitlines():
+            try:
+                iid = json.loads(line)["instance_id"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            fd = open_private(base / f".lock-{iid}")
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            except BlockingIOError:
+                continue  # being graded right now
+            finally:
+                os.close(fd)
+            names.append(f"sweb.eval.{str(iid).lower()}.{eval_id}")
+    return names
 
 
 def _image_ids(dataset: Path, instance_ids: set[str]) -> dict[str, str | None]:
@@ -471,6 +507,7 @@ def evaluate(run_id: str, model_id: str, workers: int | None = None, timeout: in
                 from sweboard.dockerutil import require_engine
 
                 require_engine()
+            executor.reap_named(leftover_containers(run_id, model_id))  # a killed grading's containers
             with sampled_cpu(stats):
                 evaluate_attempts(run_id, model_id, items, workers, timeout, executor=executor)
         finally:

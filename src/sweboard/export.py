@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import yaml
 
+from sweboard import credentials
 from sweboard.errors import SweboardError
+from sweboard.untrusted import confined_file
 from sweboard.leaderboard import batch_metrics, scored, task_outcomes
 from sweboard.manifest import require_manifest, run_dir
 from sweboard.outcomes import RESOLVED
@@ -45,18 +46,30 @@ def _verdict(run: Path, attempt_dir: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     if v.get("reused_from"):
+        source = confined_file(run, v["reused_from"])
         try:
-            return json.loads((run / v["reused_from"]).read_text())
+            return json.loads(source.read_text()) if source is not None else None
         except (OSError, ValueError):
             return None
     return v
 
 
 def _trajectory(attempt_dir: Path, record: dict) -> Path | None:
-    named = record.get("trajectory")
-    candidates = [attempt_dir / named] if named else []
-    candidates += sorted(attempt_dir.glob("sweagent/**/*.traj")) + [attempt_dir / "trajectory.json"]
-    return next((p for p in candidates if p.is_file()), None)
+    """The attempt's trajectory: a regular file inside its folder, reached through no link (the record's
+    `trajectory` is the agent's word and may name anything: `..`, an absolute path, a link)."""
+    named = [record.get("trajectory")] if isinstance(record.get("trajectory"), str) else []
+    named += [str(p.relative_to(attempt_dir)) for p in sorted(attempt_dir.glob("sweagent/**/*.traj"))]
+    named.append("trajectory.json")
+    return next((p for p in (confined_file(attempt_dir, n) for n in named) if p is not None), None)
+
+
+def _copy_scrubbed(source: Path, target: Path, secrets: list[str]) -> None:
+    """Copy a file that is published, with every secret value replaced (it was scrubbed when written; a
+    key added to the credentials since, or a file scrubbed by an older version, is caught here)."""
+    data = source.read_bytes()
+    for value in secrets:
+        data = data.replace(value.encode(), b"***")
+    target.write_bytes(data)
 
 
 def export(run_id: str, model_id: str, out: Path, day: dt.date | None = None) -> Path:
@@ -72,6 +85,7 @@ def export(run_id: str, model_id: str, out: Path, day: dt.date | None = None) ->
     if folder.exists():
         raise SweboardError(f"{folder}: exists; an export is never overwritten (choose another --out)")
     run = run_dir(run_id)
+    secrets = credentials.secret_values()
     preds, missing = [], []
     folder.mkdir(parents=True)
     for iid, per in sorted(task_outcomes(manifest, model_id).items()):
@@ -82,17 +96,18 @@ def export(run_id: str, model_id: str, out: Path, day: dt.date | None = None) ->
         verdict = _verdict(run, attempt)
         logs = folder / "logs" / iid
         logs.mkdir(parents=True)
-        if verdict and verdict.get("instance_log"):
-            source = (run / verdict["instance_log"]).parent
+        instance_log = confined_file(run, (verdict or {}).get("instance_log"))
+        if instance_log is not None:
             for name in LOG_FILES:
-                if (source / name).is_file():
-                    shutil.copyfile(source / name, logs / name)
+                source = confined_file(instance_log.parent, name)
+                if source is not None:
+                    _copy_scrubbed(source, logs / name, secrets)
         else:
             missing.append(f"{iid} ({first['outcome']}: not graded)")
         traj = _trajectory(attempt, record)
         if traj is not None:
             (folder / "trajs").mkdir(exist_ok=True)
-            shutil.copyfile(traj, folder / "trajs" / f"{iid}.traj")
+            _copy_scrubbed(traj, folder / "trajs" / f"{iid}.traj", secrets)
     (folder / "all_preds.jsonl").write_text("".join(json.dumps(p) + "\n" for p in preds))
     (folder / "preds.json").write_text(json.dumps({p["instance_id"]: p for p in preds}, indent=2))
     resolved = sum(1 for per in task_outcomes(manifest, model_id).values() if per[0]["outcome"] == RESOLVED)

@@ -21,6 +21,7 @@ from pathlib import Path
 from sweboard.catalog import Provider
 from sweboard.errors import SweboardError
 from sweboard.locks import file_lock
+from sweboard.processes import process_start
 from sweboard.paths import runs_dir
 
 
@@ -50,9 +51,12 @@ def ledger_problem(data) -> str | None:
     for name, entry in data.items():
         if not isinstance(entry, dict):
             return f"{name}: expected an object"
-        if not _amount(entry.get("dollars", 0.0)):
+        missing = [k for k in ("dollars", "calls_by_day") if k not in entry]  # every entry the ledger writes has both
+        if missing:
+            return f"{name}: missing {', '.join(missing)}"
+        if not _amount(entry.get("dollars")):
             return f"{name}.dollars: expected a finite, non-negative number"
-        if not _counts(entry.get("calls_by_day", {})):
+        if not _counts(entry.get("calls_by_day")):
             return f"{name}.calls_by_day: expected day -> non-negative integer"
         by_model = entry.get("calls_by_day_model", {})
         if not isinstance(by_model, dict) or not all(_counts(v) for v in by_model.values()):
@@ -72,16 +76,6 @@ def ledger_problem(data) -> str | None:
 
 def _today() -> str:
     return dt.datetime.now(dt.timezone.utc).date().isoformat()
-
-
-def process_start(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22): with the pid it
-    names one process, even after the pid is reused."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def holder_alive(reservation: dict) -> bool:

@@ -14,7 +14,7 @@ import json
 import os
 
 from sweboard.errors import SweboardError
-from sweboard.ledger import process_start
+from sweboard.processes import process_start
 from sweboard.locks import file_lock
 from sweboard.paths import runs_dir
 

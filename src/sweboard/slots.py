@@ -30,6 +30,7 @@ from pathlib import Path
 from sweboard.locks import NOTICE_SECONDS, open_private, private_dir
 from sweboard.manifest import cpu_times
 from sweboard.paths import cache_dir
+from sweboard.processes import alive
 
 SLOTS_ENV = "SWEBOARD_SLOTS"  # the scheduler's pool folder, shared by its batches
 POLL_SECONDS = 0.1
@@ -49,7 +50,7 @@ def private_pool_dir() -> Path:
             mine = old.stat().st_uid == os.getuid()
         except OSError:
             continue
-        if mine and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+        if mine and pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=f"{POOL_PREFIX}{os.getpid()}-"))
 

@@ -27,7 +27,7 @@ def current() -> Executor:
 def use_cluster(address: str | None) -> None:
     """`--cluster`: this process and every batch it starts run their attempts there."""
     if address:
-        from sweboard.executors.ray_cluster import check_address
+        from sweboard.executors.ray_auth import check_address
 
         os.environ[CLUSTER_ENV] = check_address(address)
 

@@ -41,5 +41,10 @@ class LocalExecutor:
 
         return remove_labelled_containers(label)
 
+    def reap_named(self, names: list[str]) -> int:
+        from sweboard.dockerutil import remove_named_containers
+
+        return remove_named_containers(names)
+
     def close(self) -> None:
         pass

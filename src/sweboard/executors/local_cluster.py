@@ -9,6 +9,15 @@ shuts its nodes down. On real hosts use `ray start` (README: More than one machi
 
 The head offers no `docker_slot`: it is the controller's node (the gateway's relay runs there);
 each worker offers `docker_slot` (attempts at once) and `eval_slot` (harness runs at once).
+
+Why locked down: a Ray cluster runs whatever code a client submits, as the user who started it.
+So the cluster requires a token (`RAY_AUTH_MODE=token`, set explicitly: Ray's default differs by
+version and by a token file in `~/.ray`); the token is made here and kept in a 0600 file of a
+0700 folder (`RAY_AUTH_TOKEN_PATH` names it; it is never on a command line or in `RAY_AUTH_TOKEN`,
+where `ps` or `/proc` would show it); and Ray's temp folder (sockets, logs, session files, which
+Ray makes world-writable) lives inside a private folder of its own, so no other local user can
+reach a socket or replace a file there. The supervisor runs isolated (`python -I`) in its state
+folder.
 """
 
 from __future__ import annotations
@@ -27,13 +36,49 @@ for _key, _value in (("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"), ("RAY_USAGE_STA
     os.environ.setdefault(_key, _value)
 
 from sweboard.errors import SweboardError  # noqa: E402
+from sweboard.isolation import private_folder, python_argv  # noqa: E402
 from sweboard.paths import cache_dir  # noqa: E402
 
 NODE_ARGS = {"node_ip_address": "127.0.0.1", "include_dashboard": False}
+TOKEN_FILE = "auth_token"
+
+
+def state_dir(name: str = "default") -> Path:
+    """The cluster's private folder: its state, log and token."""
+    return private_folder(cache_dir() / "ray-local" / name)
 
 
 def state_file(name: str = "default") -> Path:
-    return cache_dir() / "ray-local" / f"{name}.json"
+    return state_dir(name) / "state.json"
+
+
+def token_path(name: str = "default") -> Path:
+    return state_dir(name) / TOKEN_FILE
+
+
+def _write_token(path: Path) -> None:
+    import secrets
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+    os.chmod(path, 0o600)
+
+
+def auth_env(token_file: Path) -> dict[str, str]:
+    """What a process needs to start or join a cluster of ours: token mode, and where the token is."""
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)}
+
+
+def list_states() -> list[dict]:
+    """Every local cluster's state this user's cache knows of (live or not)."""
+    out = []
+    for path in sorted((cache_dir() / "ray-local").glob("*/state.json")):
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 def read_state(name: str = "default") -> dict | None:
@@ -44,30 +89,30 @@ def read_state(name: str = "default") -> dict | None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from sweboard.processes import alive
+
+    return alive(pid)
 
 
-def serve(workers: int, slots: int, eval_slots: int, name: str) -> None:
+def serve(workers: int, slots: int, eval_slots: int, name: str, temp_dir: str) -> None:
     """The supervisor: bring the nodes up, write the state file, wait for SIGTERM, shut them down."""
+    os.environ.update(auth_env(token_path(name)))  # before Ray is imported: its config is read once
+    os.environ.pop("RAY_AUTH_TOKEN", None)
     from ray.cluster_utils import Cluster
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    cluster = Cluster(initialize_head=True, head_node_args={**NODE_ARGS, "num_cpus": 0})
+    ray_tmp = private_folder(Path(temp_dir)) / "ray"
+    cluster = Cluster(initialize_head=True, head_node_args={**NODE_ARGS, "num_cpus": 0, "temp_dir": str(ray_tmp)})
     try:
         nodes = [cluster.add_node(**NODE_ARGS, num_cpus=max(1, slots),
                                   resources={"docker_slot": slots, "eval_slot": eval_slots}) for _ in range(workers)]
         cluster.wait_for_nodes()
         state = {"address": cluster.address, "supervisor_pid": os.getpid(), "workers": [
             {"node_id": n.node_id, "raylet_pid": n.all_processes["raylet"][0].process.pid} for n in nodes],
-            "docker_slot": slots, "eval_slot": eval_slots}
+            "docker_slot": slots, "eval_slot": eval_slots, "auth": "token", "token_path": str(token_path(name)),
+            "temp_dir": temp_dir}
         path = state_file(name)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(json.dumps(state, indent=2))
@@ -84,13 +129,19 @@ def up(workers: int, slots: int, eval_slots: int, name: str = "default", wait: f
     if state and _alive(state["supervisor_pid"]):
         raise SweboardError(f"{state_file(name)}: a local cluster is already up at {state['address']} "
                             f"(supervisor PID {state['supervisor_pid']}); 'down' stops it")
+    import tempfile
+
     path = state_file(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    _write_token(token_path(name))
+    temp_dir = tempfile.mkdtemp(prefix="sweboard-ray-")  # 0700, unpredictable; Ray's socket paths must be short
     log = path.with_suffix(".log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "sweboard.executors.local_cluster", "serve", str(workers),
-                             "--slots", str(slots), "--eval-slots", str(eval_slots), "--name", name],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_TOKEN"}
+    proc = subprocess.Popen(python_argv("-m", "sweboard.executors.local_cluster", "serve", str(workers),
+                                        "--slots", str(slots), "--eval-slots", str(eval_slots), "--name", name,
+                                        "--temp-dir", temp_dir),
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                            cwd=state_dir(name), env={**env, **auth_env(token_path(name))})
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         state = read_state(name)
@@ -122,7 +173,18 @@ def down(name: str = "default", wait: float = 60.0) -> bool:
         os.kill(pid, signal.SIGKILL)
     else:
         state_file(name).with_suffix(".log").unlink(missing_ok=True)  # a clean stop: nothing to look into
+    _remove_temp(state.get("temp_dir"))
+    token_path(name).unlink(missing_ok=True)
     return True
+
+
+def _remove_temp(folder: str | None) -> None:
+    """Ray's private temp folder `up` made (a `sweboard-ray-` folder of ours), and nothing else."""
+    import shutil
+
+    if folder and Path(folder).name.startswith("sweboard-ray-") and Path(folder).is_dir() \
+            and not Path(folder).is_symlink() and os.lstat(folder).st_uid == os.getuid():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--slots", type=int, default=4, help="docker_slot per worker: attempts at once (default 4)")
         q.add_argument("--eval-slots", type=int, default=2, help="eval_slot per worker: harness runs at once (default 2)")
         q.add_argument("--name", default="default", help="a second cluster needs another name")
+    s.add_argument("--temp-dir", required=True, help=argparse.SUPPRESS)
     u.add_argument("--dry-run", action="store_true", help="say what would start; start nothing")
     d = sub.add_parser("down", help="stop the cluster 'up' started (by its recorded PID)")
     d.add_argument("--name", default="default")
@@ -144,8 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     st = sub.add_parser("status", help="print the address, or exit 1 when none is up")
     st.add_argument("--name", default="default")
     args = p.parse_args(argv)
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", args.name):
+        raise SweboardError(f"--name {args.name!r}: expected 1-64 letters, digits, '.', '_' or '-'")
     if args.command == "serve":
-        serve(args.workers, args.slots, args.eval_slots, args.name)
+        serve(args.workers, args.slots, args.eval_slots, args.name, args.temp_dir)
         return 0
     if args.command == "up":
         if args.workers < 1 or args.slots < 1 or args.eval_slots < 1:
@@ -155,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"eval_slot {args.eval_slots} each); state in {state_file(args.name)}")
             return 0
         state = up(args.workers, args.slots, args.eval_slots, args.name)
-        print(f"up: head + {len(state['workers'])} workers; --cluster {state['address']}")
+        print(f"up: head + {len(state['workers'])} workers, token auth (RAY_AUTH_TOKEN_PATH={state['token_path']}); "
+              f"--cluster {state['address']}")
         print(state["address"])
         return 0
     state = read_state(args.name)

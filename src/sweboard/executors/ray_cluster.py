@@ -19,7 +19,6 @@ folder, and returns the scrubbed folder; the controller writes it (`transfer.unp
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -33,19 +32,11 @@ for _key, _value in (("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"), ("RAY_USAGE_STA
 
 from sweboard.errors import SweboardError  # noqa: E402
 from sweboard.executors import transfer  # noqa: E402
+from sweboard.executors.ray_auth import check_address, prepare_environment, require_token_auth  # noqa: E402
 from sweboard.runners.base import (ABORT, CONTAINER_LABEL, GATEWAY_KEY, STARTUP_LIMIT, Aborted, Attempt,  # noqa: E402
                                    AttemptResult, Runner)
 
-ADDRESS = re.compile(r"^(auto|ray://[\w.\-]+:\d+|[\w.\-]+:\d+)$")
 _REMOTE: dict = {}
-
-
-def check_address(address: str) -> str:
-    address = address.strip()
-    if not ADDRESS.match(address):
-        raise SweboardError(f"--cluster {address!r}: expected auto, HOST:PORT (the head's GCS address) or "
-                            "ray://HOST:PORT (Ray client)")
-    return address
 
 
 def _import_ray():
@@ -57,8 +48,21 @@ def _import_ray():
 
 
 def _loopback(address: str) -> bool:
-    host = address.removeprefix("ray://").rsplit(":", 1)[0]
-    return host in ("127.0.0.1", "localhost") or address == "auto"
+    return address.rsplit(":", 1)[0] in ("127.0.0.1", "localhost")
+
+
+def _connect(ray, address: str) -> None:
+    """`ray.init`, standing in a private empty folder: Ray puts the driver's current folder first on every
+    worker's `sys.path`, so a module another user left in ours would run on every node (isolation.py)."""
+    from sweboard.isolation import empty_folder
+
+    kwargs = {"_node_ip_address": "127.0.0.1"} if _loopback(address) else {}
+    here = os.getcwd()
+    os.chdir(empty_folder())
+    try:
+        ray.init(address=address, namespace="sweboard", log_to_driver=False, logging_level="WARNING", **kwargs)
+    finally:
+        os.chdir(here)
 
 
 class RayExecutor:
@@ -66,13 +70,13 @@ class RayExecutor:
     guards_cpu = False  # this machine's CPU is not the workers': each node's slots cap its own work
 
     def __init__(self, address: str):
+        self.address = check_address(address)
+        prepare_environment(self.address)  # token mode and the token's file, before Ray reads its config
+        require_token_auth(self.address)  # a cluster that lets anyone in is refused (ray_auth.py)
         ray = _import_ray()
         self.ray = ray
-        self.address = check_address(address)
         if not ray.is_initialized():
-            kwargs = {"_node_ip_address": "127.0.0.1"} if _loopback(self.address) else {}
-            ray.init(address=self.address, namespace="sweboard", log_to_driver=False, logging_level="WARNING",
-                     **kwargs)
+            _connect(ray, self.address)
         self.node_id = ray.get_runtime_context().get_node_id()
         if not self._nodes("docker_slot"):
             raise SweboardError(f"--cluster {self.address}: no node offers the docker_slot resource; start each "
@@ -173,29 +177,41 @@ class RayExecutor:
             parts = urlsplit(attempt.base_url)
             proxy, route = self._proxy(parts.port), parts.path
         spec = replace(attempt, started=None, reached=None, base_url=None)
+        if proxy is not None:
+            self.ray.get(proxy.allow.remote(route))  # the proxy forwards only routes issued like this one
         submitted = time.time()
-        ref = self._task(_attempt_task).options(
-            num_cpus=0, resources={"docker_slot": 1}, max_retries=0, retry_exceptions=False,
-        ).remote(spec, runner.name, proxy, route)
-        limit = attempt.timeout_seconds + STARTUP_LIMIT + 600
         try:
-            result, folder, node = self._wait(ref, limit, label=f"{CONTAINER_LABEL}={attempt.uid}")
+            ref = self._task(_attempt_task).options(
+                num_cpus=0, resources={"docker_slot": 1}, max_retries=0, retry_exceptions=False,
+            ).remote(spec, runner.name, proxy, route)
+            limit = attempt.timeout_seconds + STARTUP_LIMIT + 600
+            answer = self._wait(ref, limit, label=f"{CONTAINER_LABEL}={attempt.uid}")
             returned = time.time()
+            result, folder, node = answer if isinstance(answer, tuple) and len(answer) == 3 else (None, b"", None)
         except self.ray.exceptions.RayTaskError as exc:  # our own code raised there: as it would here
             raise exc.as_instanceof_cause() from None
         except (self.ray.exceptions.RayError, TimeoutError) as exc:
             # the node, its raylet or the worker process went away: infrastructure, never the model's
             return (AttemptResult("error", "NodeLost", "", "infra", f"worker lost mid-attempt ({type(exc).__name__}); "
                                   "--resume runs the attempt again", None), {"ray_node_id": None, "lost": True})
-        transfer.unpack(folder, attempt.out_dir)
+        finally:
+            if proxy is not None:
+                self.ray.get(proxy.revoke.remote(route))
+        try:
+            transfer.unpack(folder if isinstance(folder, bytes) else b"", attempt.out_dir)
+        except SweboardError as exc:  # an archive over its limits, or not one: the worker's failure
+            return (AttemptResult("error", "WorkerReplyInvalid", "", "infra", str(exc)[:500], None),
+                    transfer.node_facts(node))
         from sweboard.runners.base import scrub_files
 
         scrub_files(attempt.out_dir, secrets)
+        node = transfer.node_facts(node)
         # what Ray adds to the attempt: submit -> running on the worker, and its answer back here
         # (wall clocks of two machines: exact on one, as good as their clock sync across hosts)
-        span = node.pop("task_epoch")
-        node["ray_overhead_seconds"] = round(max(0.0, span[0] - submitted) + max(0.0, returned - span[1]), 3)
-        return AttemptResult(**result), node
+        span = node.pop("task_epoch", None)
+        if span:
+            node["ray_overhead_seconds"] = round(max(0.0, span[0] - submitted) + max(0.0, returned - span[1]), 3)
+        return AttemptResult.from_untrusted(result, attempt.out_dir), node
 
     def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None,
                     soft: bool = True) -> tuple[int, float, dict]:
@@ -209,22 +225,38 @@ class RayExecutor:
         ref = self._task(_harness_task).options(**options).remote(cmd[1:], payload)
         workdir.mkdir(parents=True, exist_ok=True)
         try:
-            code, seconds, folder, node = self._wait(ref)
+            answer = self._wait(ref)
         except self.ray.exceptions.RayError as exc:
             (workdir / "evaluator.log").write_text(f"$ {' '.join(cmd)}\nworker lost ({type(exc).__name__})\n")
             return 1, 0.0, {"ray_node_id": None, "lost": True}
-        transfer.unpack(folder, workdir)
-        return code, seconds, node
+        from sweboard.untrusted import finite
+
+        code, seconds, folder, node = answer if isinstance(answer, tuple) and len(answer) == 4 else (1, 0.0, b"", None)
+        try:
+            transfer.unpack(folder if isinstance(folder, bytes) else b"", workdir)
+        except SweboardError as exc:  # the worker's outputs are not usable: this harness run graded nothing
+            (workdir / "evaluator.log").write_text(f"$ {' '.join(cmd)}\nthe worker's outputs were refused: {exc}\n")
+            return 1, 0.0, transfer.node_facts(node)
+        code = code if isinstance(code, int) and not isinstance(code, bool) else 1
+        return code, finite(seconds, 0, 1e7) or 0.0, transfer.node_facts(node)
 
     def reap(self, label: str) -> int:
         """Remove the labelled containers on every live node with a Docker engine."""
-        refs = [self._task(_reap_node).options(num_cpus=0, max_retries=0,
-                                                      scheduling_strategy=self._on(n["NodeID"])).remote(label)
+        return self._on_every_node(_reap_node, label)
+
+    def reap_named(self, names: list[str]) -> int:
+        """Remove the harness's containers of these names on every live node with a Docker engine."""
+        return self._on_every_node(_reap_named_node, list(names)) if names else 0
+
+    def _on_every_node(self, fn, argument) -> int:
+        refs = [self._task(fn).options(num_cpus=0, max_retries=0,
+                                       scheduling_strategy=self._on(n["NodeID"])).remote(argument)
                 for n in self._nodes("docker_slot")]
         removed = 0
         for ref in refs:
             try:
-                removed += self.ray.get(ref, timeout=180)
+                count = self.ray.get(ref, timeout=180)
+                removed += count if isinstance(count, int) and not isinstance(count, bool) else 0
             except Exception:  # noqa: BLE001 - a node that cannot answer has nothing we can remove
                 pass
         return removed
@@ -308,6 +340,12 @@ def _prepare_node(images: list[str], runner_name: str | None) -> tuple[dict[str,
             except SweboardError as exc:
                 problems = {**problems, "(derived)": str(exc)}
     return problems, {i: image_id(i) for i in images}
+
+
+def _reap_named_node(names: list[str]) -> int:
+    from sweboard.dockerutil import remove_named_containers
+
+    return remove_named_containers(names)
 
 
 def _reap_node(label: str) -> int:

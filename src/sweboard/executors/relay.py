@@ -28,16 +28,34 @@ REQUEST_SECONDS = 3600  # the gateway itself ends a call at the attempt's deadli
 
 
 class GatewayProxy:
-    """The controller side (run as a Ray actor): one per batch, i.e. per gateway."""
+    """The controller side (run as a Ray actor): one per batch, i.e. per gateway.
+
+    Any node of the cluster can call an actor it can name, so the proxy forwards only to routes the
+    controller issued for attempts it sent to the cluster (`allow` / `revoke`), and only their
+    chat-completions path: a hostile node cannot reach another route, another path of the gateway,
+    or anything else on the controller's loopback."""
 
     def __init__(self, gateway_port: int):
         self.port = gateway_port
+        self.routes: set[str] = set()
 
     def ready(self) -> bool:
         return True
 
+    def allow(self, route: str) -> bool:
+        self.routes.add(route.rstrip("/"))
+        return True
+
+    def revoke(self, route: str) -> bool:
+        self.routes.discard(route.rstrip("/"))
+        return True
+
+    def permitted(self, path: str) -> bool:
+        route, _, rest = path.partition("/chat/completions")
+        return route in self.routes and rest in ("", "/") and ".." not in path
+
     def post(self, path: str, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
-        if not path.startswith("/a/"):  # only the gateway's attempt routes, nothing else on this host
+        if not isinstance(path, str) or not self.permitted(path):  # only a route the controller issued
             return 404, {}, b'{"error": {"message": "unknown path"}}'
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_SECONDS)
         try:

@@ -67,6 +67,9 @@ def batch_label(run_id: str, model_slug: str) -> str:
     return f"{run_id}.{model_slug}".lower().replace("/", "_")
 
 
+STATUSES = ("submitted", "empty", "timeout", "error")
+
+
 @dataclass
 class AttemptResult:
     status: str  # submitted | empty | timeout | error
@@ -81,6 +84,27 @@ class AttemptResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_untrusted(cls, data, folder: Path) -> "AttemptResult":
+        """An attempt's result as a worker node sent it, taken as data: every field typed and bounded, the
+        trajectory kept only when it names a regular file inside the attempt's `folder` (no link, no `..`,
+        not absolute). Anything that is not a result at all is the worker's failure: infrastructure's."""
+        from sweboard import untrusted as u
+
+        if not isinstance(data, dict) or data.get("status") not in STATUSES:
+            return cls("error", "WorkerReplyInvalid", "", "infra", "the worker's answer is not an attempt result")
+        error_class = data.get("error_class") if data.get("error_class") in ("", *_ERROR_CLASSES.values(),
+                                                                             "agent_error") else "agent_error"
+        calls = data.get("model_calls") if isinstance(data.get("model_calls"), list) else []
+        keep = ("timestamp", "prompt_tokens", "completion_tokens", "provider_cost")
+        calls = [{k: u.finite(c.get(k), 0, 1e12) for k in keep} for c in calls[:10_000] if isinstance(c, dict)]
+        trajectory = u.text(data.get("trajectory"), 500)
+        if trajectory and u.confined_file(folder, trajectory) is None:
+            trajectory = ""
+        return cls(data["status"], u.text(data.get("exit_status"), 200), u.text(data.get("patch")), error_class,
+                   u.text(data.get("error"), 2000), u.finite(data.get("duration_seconds"), 0, 1e7), trajectory, calls,
+                   u.finite(data.get("overhead_seconds"), 0, 1e7))
 
 
 class Runner(Protocol):
@@ -114,6 +138,8 @@ _ERROR_CLASSES = {
     "EnvironmentStartFailed": "infra",
     "ImageMissing": "infra",
     "NodeLost": "infra",  # the Ray node (or its worker) went away mid-attempt
+    "AgentKilled": "infra",  # the agent process died of a signal nobody in the attempt sent
+    "WorkerReplyInvalid": "infra",  # a worker node answered with something that is not an attempt result
 }
 
 
@@ -151,14 +177,31 @@ STARTUP_LIMIT = 300.0  # seconds an agent may take to start (imports, container)
 
 @dataclass
 class ChildRun:
-    code: int | None  # None: killed at the limit
+    code: int | None  # None: killed at the limit; < 0: ended by a signal it did not raise itself
     seconds: float  # from the agent's first step (or the start, without a `started` event)
     overhead: float | None  # start-up seconds before the first step; None when it never got there
 
+    @property
+    def killed_from_outside(self) -> bool:
+        """Ended by a signal we did not send (kill -9 of it or of the fork host, the OOM killer, a crash):
+        infrastructure's failure, never the model's."""
+        return self.code is not None and self.code < 0
+
+
+def killed_result(child: ChildRun, trajectory: str = "", calls: list | None = None,
+                  overhead: float | None = None) -> AttemptResult:
+    """The attempt whose agent process was killed from outside: an infrastructure error (`--resume` runs it again)."""
+    return AttemptResult("error", "AgentKilled", "", "infra",
+                         f"the agent process was killed by signal {-child.code} from outside (not by its limit); "
+                         "--resume runs the attempt again", child.seconds, trajectory, calls or [],
+                         overhead if overhead is not None else child.overhead)
+
 
 def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: float, container_label: str,
-              clean_first: bool = True, started=None, startup_limit: float = STARTUP_LIMIT, reached=None) -> ChildRun:
-    """Run `cmd` in its own session; at the limit kill its process group and its containers.
+              clean_first: bool = True, started=None, startup_limit: float = STARTUP_LIMIT, reached=None,
+              cwd: Path | None = None) -> ChildRun:
+    """Run `cmd` in its own session, in `cwd` (default: the log's folder, the attempt's own); at the limit
+    kill its process group and its containers.
 
     With `started` (an Event set at the agent's first model call) the `timeout` clock starts there:
     start-up (interpreter, imports, container) is not the model's time, and is returned as overhead
@@ -170,7 +213,7 @@ def run_child(cmd: list[str], env: dict[str, str], log_path: Path, timeout: floa
     spawned = time.monotonic()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, preexec_fn=die_with_parent)
+                                cwd=cwd or log_path.parent, start_new_session=True, preexec_fn=die_with_parent)
         return supervise(proc, lambda: _kill_group(proc), spawned, timeout, container_label, started, startup_limit,
                          reached)
 

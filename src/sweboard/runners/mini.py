@@ -9,13 +9,12 @@ mini-swe-agent reads a global `.env` at import and prints a banner; the child ge
 from __future__ import annotations
 
 import json
-import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
 
 from sweboard.errors import SweboardError
 from sweboard.runners import warm
-from sweboard.runners.base import (SESSION_FILE, Attempt, AttemptResult, child_env, finish, read_json, run_child,
+from sweboard.runners.base import (SESSION_FILE, Attempt, AttemptResult, child_env, finish, killed_result, read_json,
                                    scrub_files)
 
 TRAJECTORY = "trajectory.json"
@@ -32,8 +31,7 @@ class MiniRunner:
 
     def prepare(self) -> None:
         """Before the batch's threads start: the warm fork server begins importing the agent."""
-        if warm.enabled():
-            warm.context()
+        warm.prepare()
 
     def spec(self, attempt: Attempt) -> dict:
         """Everything the child needs, and nothing secret (it is written to the attempt folder)."""
@@ -75,14 +73,9 @@ class MiniRunner:
             "MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT": "1",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # never fetch the price map from the internet
         })
-        if warm.enabled():  # forked from a server that imported mini-swe-agent once (warm.py)
-            child = warm.run_warm("sweboard.runners.mini_attempt", spec_path, env, out / "agent.log",
-                                  attempt.timeout_seconds, attempt.uid, started=attempt.started,
-                                  reached=attempt.reached)
-        else:
-            child = run_child([sys.executable, "-m", "sweboard.runners.mini_attempt", str(spec_path)], env,
-                              out / "agent.log", attempt.timeout_seconds, attempt.uid, started=attempt.started,
-                                  reached=attempt.reached)
+        # forked from the machine's host, which imported mini-swe-agent once (warm.py), or a fresh interpreter
+        child = warm.run_agent("sweboard.runners.mini_attempt", spec_path, env, out / "agent.log",
+                               attempt.timeout_seconds, attempt.uid, started=attempt.started, reached=attempt.reached)
         scrub_files(out, secrets)
         calls = calls_from_trajectory(out / TRAJECTORY)
         clock = time.monotonic() - child.seconds  # the agent's clock started at its first step
@@ -90,6 +83,8 @@ class MiniRunner:
             return AttemptResult("timeout", "Timeout", "", "timeout",
                                  f"attempt exceeded its {attempt.timeout_seconds:g}s wall-clock limit",
                                  child.seconds, TRAJECTORY, calls, child.overhead)
+        if child.killed_from_outside:
+            return killed_result(child, TRAJECTORY if (out / TRAJECTORY).exists() else "", calls)
         result = read_json(out / "agent_result.json")
         if result is None:
             log_tail = (out / "agent.log").read_text(errors="replace").strip().splitlines()[-1:] or [""]

@@ -35,8 +35,8 @@ from pathlib import Path
 
 from sweboard.dockerutil import remove_labelled_containers
 from sweboard.errors import SweboardError
-from sweboard.runners.base import (BATCH_LABEL, CONTAINER_LABEL, Attempt, AttemptResult, child_env, finish, read_json, run_child,
-                                   scrub_files)
+from sweboard.runners.base import (BATCH_LABEL, CONTAINER_LABEL, Attempt, AttemptResult, child_env, finish,
+                                   killed_result, read_json, scrub_files)
 from sweboard.runners import sweagent_image, warm
 from sweboard.runners.rexbridge import TOKEN_VAR, RexBridge
 from sweboard.runners.sweagent_image import SweAgentImage
@@ -74,8 +74,8 @@ class SweAgentRunner:
 
     def prepare(self) -> None:
         """Before the batch's threads start: the machine's warm fork host begins importing SWE-agent."""
-        if warm.enabled() and self.available():
-            warm.context()
+        if self.available():
+            warm.prepare()
 
     def prepare_images(self, images: list[str], log=print) -> None:
         """Derive (or reuse) SWE-agent's image of every task image, before any attempt's clock."""
@@ -143,13 +143,9 @@ class SweAgentRunner:
 
     def _launch(self, attempt: Attempt, spec_path: Path, env: dict[str, str]):
         """The attempt's SWE-agent: forked from the warm host (imports paid once per machine), or cold."""
-        out = attempt.out_dir
-        if warm.enabled():
-            return warm.run_warm(LAUNCHER, spec_path, env, out / "agent.log", attempt.timeout_seconds, attempt.uid,
-                                 started=attempt.started, reached=attempt.reached, clean_first=False)
-        return run_child([self.python, "-m", LAUNCHER, str(spec_path)], env, out / "agent.log",
-                         attempt.timeout_seconds, attempt.uid, clean_first=False, started=attempt.started,
-                         reached=attempt.reached)
+        return warm.run_agent(LAUNCHER, spec_path, env, attempt.out_dir / "agent.log", attempt.timeout_seconds,
+                              attempt.uid, started=attempt.started, reached=attempt.reached, clean_first=False,
+                              python=self.python)
 
     def run(self, attempt: Attempt, api_key: str | None, secrets: list[str]) -> AttemptResult:
         if not self.available():
@@ -195,6 +191,8 @@ class SweAgentRunner:
             return AttemptResult("timeout", "Timeout", "", "timeout",
                                  f"attempt exceeded its {attempt.timeout_seconds:g}s wall-clock limit",
                                  child.seconds, trajectory, overhead_seconds=overhead)
+        if child.killed_from_outside:
+            return killed_result(child, trajectory, calls, overhead)
         info = (read_json(traj_path) or {}).get("info", {}) if traj_path.exists() else {}
         exit_status = str(info.get("exit_status") or f"exit code {child.code}")
         result = self.result(exit_status, info.get("submission"), calls, time.monotonic() - child.seconds, trajectory)

@@ -14,6 +14,8 @@ An image that already has both (the bundled offline images) is used as it is.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 import tempfile
 import time
@@ -54,19 +56,45 @@ def probe(base_id: str) -> dict:
     cache = cache_dir() / "sweagent-image-probes.json"
     known = json.loads(cache.read_text()) if cache.is_file() else {}
     if base_id in known:
-        return known[base_id]
+        return checked_facts(known[base_id], base_id)
     proc = docker("run", "--rm", "--network", "none", "--entrypoint", "/bin/bash", base_id, "-ic", PROBE,
                   check=False, timeout=120)
     facts = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
     if proc.returncode != 0 or "swerex" not in facts:
         raise SweboardError(f"image {base_id[:19]}: could not look inside it (exit {proc.returncode}): "
-                            f"{(proc.stderr.strip().splitlines() or ['no output'])[-1]}")
+                            f"{(proc.stderr.strip().splitlines() or ['no output'])[-1][:200]}")
+    facts = checked_facts(facts, base_id)
     cache.parent.mkdir(parents=True, exist_ok=True)
     known[base_id] = facts
     tmp = cache.with_name(f".{cache.name}.tmp")
     tmp.write_text(json.dumps(known, indent=1))
     tmp.replace(cache)
     return facts
+
+
+_PATH = re.compile(r"^/[A-Za-z0-9._/+-]{1,200}$")
+_VERSION = re.compile(r"^\d{1,2}\.\d{1,3}$")
+
+
+def checked_facts(facts: dict, image: str) -> dict:
+    """What the image said about itself, as data: yes/no answers, versions like 3.11 and plain absolute
+    paths. Its answer goes into a Dockerfile, so anything else (`/tmp/a;id`, `3.x`) is refused with one
+    line naming the image, never written there."""
+    out = {}
+    for key in ("swerex", "tools_ready"):
+        if facts.get(key, "no") not in ("yes", "no"):
+            raise SweboardError(f"image {image[:19]}: its probe answered {key}={facts.get(key)[:40]!r}, expected yes or no")
+        out[key] = facts.get(key, "no")
+    tools = facts.get("tools_python", "").strip()
+    if tools and not _VERSION.match(tools):
+        raise SweboardError(f"image {image[:19]}: its python3 reports version {tools[:40]!r}, expected N.N")
+    out["tools_python"] = tools
+    path, _, ver = facts.get("system_python", "").strip().partition(" ")
+    if path and (not _PATH.match(path) or not _VERSION.match(ver.strip())):
+        raise SweboardError(f"image {image[:19]}: its system Python answer {facts.get('system_python', '')[:60]!r} is not "
+                            "an absolute path and a version N.N")
+    out["system_python"] = f"{path} {ver.strip()}" if path else ""
+    return out
 
 
 def _ready(facts: dict) -> bool:
@@ -92,7 +120,7 @@ def dockerfile(base_id: str, facts: dict, base: str) -> str:
     tools = " ".join(f"'{r}'" for r in SWEAGENT_TOOL_REQUIREMENTS)
     steps = [f"FROM {base_id}", "COPY wheels /tmp/sweboard-wheels"]
     if facts.get("swerex") != "yes":
-        steps.append(f"RUN {py} -m venv /opt/swerex && /opt/swerex/bin/pip install --quiet --no-index "
+        steps.append(f"RUN {shlex.quote(py)} -m venv /opt/swerex && /opt/swerex/bin/pip install --quiet --no-index "
                      f"--find-links /tmp/sweboard-wheels/swerex '{SWEREX_REQUIREMENT}' "
                      "&& ln -sf /opt/swerex/bin/swerex-remote /usr/local/bin/swerex-remote")
     if facts.get("tools_ready") != "yes":  # where SWE-agent's tools run: the interactive shell's python3

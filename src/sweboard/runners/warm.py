@@ -29,7 +29,8 @@ from pathlib import Path
 
 from sweboard.credentials import KEY_SUFFIXES
 from sweboard.errors import SweboardError
-from sweboard.runners.base import CONTAINER_LABEL, ChildRun, remove_labelled_containers, supervise
+from sweboard.isolation import python_argv
+from sweboard.runners.base import CONTAINER_LABEL, ChildRun, remove_labelled_containers, run_child, supervise
 from sweboard.runners.forkhost import SOCKET, TOKEN
 
 # What the preloaded imports must see: no banner, no price-map download, no retries of their own.
@@ -60,20 +61,32 @@ def _fingerprint() -> str:
 
 
 def _folder() -> Path:
-    """Private (0700, ours, not a link): the socket and the token live here."""
+    """Private (0700, ours, not a link): the socket and the token live here. Under the cache folder when
+    the socket's path fits (a Unix socket path must be short); else in a folder made with `mkdtemp`
+    (unpredictable, 0700, ours) whose name a pointer file in the cache folder keeps, so every process of
+    ours on the machine finds the same host. A planted or damaged folder is never used, and never stops
+    a batch: a new one is made, or the attempt starts cold (`run_agent`)."""
+    from sweboard.isolation import private_folder
     from sweboard.paths import cache_dir
 
-    folder = cache_dir() / "forkhost" / _fingerprint()
-    if len(str(folder / SOCKET)) > 100:  # a Unix socket path must be short
-        folder = Path(f"/tmp/sweboard-forkhost-{os.getuid()}") / _fingerprint()
-    folder.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
-    folder.mkdir(mode=0o700, exist_ok=True)
-    for path in (folder.parent, folder):  # another user's parent could swap the folder under us
-        st = os.lstat(path)
-        if st.st_uid != os.getuid() or os.path.islink(path) or not os.path.isdir(path) or st.st_mode & 0o022:
-            raise SweboardError(f"{path}: not a private folder of ours; refusing to use it for the fork host")
-    os.chmod(folder, 0o700)
-    return folder
+    home = private_folder(cache_dir() / "forkhost")
+    folder = home / _fingerprint()
+    if len(str(folder / SOCKET)) <= 100:
+        return private_folder(folder)
+    pointer = home / f"{_fingerprint()}.folder"
+    try:
+        named = Path(pointer.read_text().strip())
+        if named.is_absolute() and len(str(named / SOCKET)) <= 100:
+            return private_folder(named)
+    except (OSError, SweboardError):
+        pass
+    import tempfile
+
+    made = Path(tempfile.mkdtemp(prefix="sweboard-fh-"))
+    tmp = pointer.with_name(f".{pointer.name}.{os.getpid()}.tmp")
+    tmp.write_text(str(made))
+    os.replace(tmp, pointer)
+    return private_folder(made)
 
 
 def _request(folder: Path, token: str, body: dict, fds: list[int] | None = None, timeout: float = 30) -> dict:
@@ -135,8 +148,9 @@ def _start(folder: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(token)
     with (folder / "host.log").open("ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "sweboard.runners.forkhost", str(folder)], stdin=subprocess.PIPE,
-                                stdout=log, stderr=subprocess.STDOUT, env=_environ_without_secrets(),
+        # isolated, in its private folder: nothing of the caller's folder is ever imported (isolation.py)
+        proc = subprocess.Popen(python_argv("-m", "sweboard.runners.forkhost", str(folder)), stdin=subprocess.PIPE,
+                                stdout=log, stderr=subprocess.STDOUT, env=_environ_without_secrets(), cwd=folder,
                                 start_new_session=True)
     proc.stdin.write(f"{token}\n".encode())  # never on argv
     proc.stdin.close()
@@ -212,14 +226,53 @@ def spawn(module: str, spec_path: Path, env: dict[str, str], log_fd: int) -> _Fo
     return _Fork(int(reply["pid"]), exit_r, life_w)
 
 
-def run_warm(module: str, spec_path: Path, env: dict[str, str], log_path: Path, timeout: float,
-             container_label: str, started=None, reached=None, clean_first: bool = True) -> ChildRun:
-    """`run_child` for a module with `main(spec_path) -> int`, forked from the machine's fork host."""
+def prepare() -> None:
+    """Before a batch's threads start: the machine's host begins importing (when none runs yet). A host
+    that cannot be had is no error here: each attempt then says so in its log and starts cold."""
+    if enabled():
+        try:
+            context()
+        except (OSError, ValueError, SweboardError):
+            forget()
+
+
+def forget() -> None:
+    """The host did not answer: the next `context()` finds (or starts) it again."""
+    global _host
+    with _lock:
+        _host = None
+
+
+def spawn_or_none(module: str, spec_path: Path, env: dict[str, str], log_fd: int) -> "_Fork | None":
+    """A fork of the machine's host, or None (said in the log) when none can be had: a dead host is
+    started again once; a planted folder or a host that will not start means a fresh interpreter."""
+    if not enabled():
+        return None
+    problem = None
+    for _ in range(2):
+        try:
+            return spawn(module, spec_path, env, log_fd)
+        except (OSError, ValueError, SweboardError) as exc:
+            problem = exc
+            forget()
+    os.write(log_fd, f"(warm start unavailable: {problem}; a fresh interpreter runs it)\n".encode())
+    return None
+
+
+def run_agent(module: str, spec_path: Path, env: dict[str, str], log_path: Path, timeout: float,
+              container_label: str, started=None, reached=None, clean_first: bool = True,
+              python: str | None = None) -> ChildRun:
+    """An attempt's agent (a module with `main(spec_path) -> int`): forked from the machine's warm host,
+    or, with `SWEBOARD_WARM_START=0` or no host to be had, `python -I -m module spec` in the attempt's
+    folder. Either way under the attempt's clock (`supervise`)."""
     if clean_first:
         remove_labelled_containers(f"{CONTAINER_LABEL}={container_label}")
     spawned = time.monotonic()
     with log_path.open("ab") as log:
-        fork = spawn(module, spec_path, env, log.fileno())
+        fork = spawn_or_none(module, spec_path, env, log.fileno())
+    if fork is None:
+        return run_child(python_argv("-m", module, str(spec_path), python=python), env, log_path, timeout,
+                         container_label, clean_first=False, started=started, reached=reached)
     (log_path.parent / PID_FILE).write_text(str(fork.pid))
     try:
         return supervise(fork, fork.kill, spawned, timeout, container_label, started, reached=reached)

@@ -111,7 +111,7 @@ def wheelhouse(requirements: list[str], python_version: str | None = None) -> Pa
     if stamp.exists():
         return dest
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+        [sys.executable, "-I", "-m", "pip", "download", "--quiet", "--only-binary=:all:",
          "--python-version", python_version or "3.11", "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
          "--platform", "manylinux_2_28_x86_64", "--platform", "any",
          "-d", str(dest), *requirements],
