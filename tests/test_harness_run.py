@@ -5,7 +5,7 @@ code, same output, in the same folder; and the one docker-py call it mends."""
 import sys
 
 from sweboard.errors import SweboardError
-from sweboard.evaluation import HARNESS_MODULE, run_harness
+from sweboard.harness import HARNESS_MODULE, run_harness
 from sweboard.runners import warm
 
 HELP = [sys.executable, "-m", HARNESS_MODULE, "--help"]  # argparse prints usage and exits 0 (SystemExit)

@@ -67,7 +67,7 @@ def records(home: Path, run_id: str) -> list[dict]:
 
 
 def labelled_containers(run_id: str) -> list[str]:
-    proc = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=sweboard.batch"], capture_output=True, text=True)
+    proc = subprocess.run(["docker", "ps", "-aq", "--filter", "label=sweboard.batch"], capture_output=True, text=True)
     ids = proc.stdout.split()
     if not ids:
         return []

@@ -84,7 +84,8 @@ def test_stop_only_stops_what_this_checkout_started(tmp_path):
 
 
 def test_resume_sets_aside_every_attempt_a_killed_session_left_not_only_those_it_runs_again(home):
-    from sweboard.batch import BatchPlan, attempt_dir, set_aside_interrupted
+    from sweboard.batch import BatchPlan, set_aside_interrupted
+    from sweboard.records import attempt_dir
     from sweboard.catalog import load_catalog
     from sweboard.dataset_lock import load_locked_rows
     from sweboard.instances import load_slice

@@ -267,7 +267,7 @@ def test_every_curated_mutant_still_applies():
     """tools/run_mutants.py runs them (minutes); here only that the list follows the code."""
     from pathlib import Path
 
-    from sweboard.testbench import mutation
+    from sweboard.benchmarks import mutation
 
     root = Path(__file__).resolve().parents[1]
     tests, mutants = mutation.load(root / "tests" / "mutants.yaml")

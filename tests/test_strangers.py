@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

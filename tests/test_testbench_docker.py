@@ -47,7 +47,7 @@ def test_rebuild_is_skipped_when_the_recipe_is_unchanged(offline_images):
 def test_gold_patches_all_resolve_and_empty_patches_none(home, offline_images, monkeypatch, warm):
     """The harness forked from the warm host (the default) grades as the command line does (`0`)."""
     from sweboard.manifest import run_dir
-    from sweboard.testbench.goldcheck import gold_check
+    from sweboard.benchmarks.goldcheck import gold_check
 
     monkeypatch.setenv("SWEBOARD_WARM_START", warm)
     summary = gold_check(LOCK)

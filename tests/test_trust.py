@@ -107,7 +107,7 @@ def test_an_evaluator_crash_grades_nothing_and_a_rerun_grades_it(home, docker_en
 
 
 def test_instances_missing_from_the_harness_report_get_no_verdict(tmp_path):
-    from sweboard.evaluation import read_verdicts
+    from sweboard.harness import read_verdicts
 
     (tmp_path / "m.e1.json").write_text(json.dumps({"resolved_ids": ["a"], "error_ids": []}))
     verdicts, report = read_verdicts(tmp_path, "m", "e1", ["a", "b"])
@@ -117,7 +117,7 @@ def test_instances_missing_from_the_harness_report_get_no_verdict(tmp_path):
 def test_without_a_run_report_only_instances_the_harness_graded_keep_their_grade(tmp_path):
     """The harness crashed in its last step (listing the machine's containers while another evaluation
     removed one): the per-instance reports it had written are its grades; nothing else is read."""
-    from sweboard.evaluation import instance_log_dir, read_verdicts
+    from sweboard.harness import instance_log_dir, read_verdicts
 
     def graded(iid, **fields):
         d = instance_log_dir(tmp_path, "e1", "m/x", iid)
@@ -138,7 +138,7 @@ def test_without_a_run_report_only_instances_the_harness_graded_keep_their_grade
 
 
 def test_a_second_disagreeing_verdict_is_kept_and_flagged_never_overwritten(tmp_path):
-    from sweboard.evaluation import read_verdict, verdict_conflicts, write_verdict
+    from sweboard.records import read_verdict, verdict_conflicts, write_verdict
 
     first = {"attempt": 1, "verdict": "resolved", "error_class": "", "evaluator": {"run_id": "r.m.e1"}}
     second = {"attempt": 1, "verdict": "unresolved", "error_class": "", "evaluator": {"run_id": "r.m.e2"}}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""benchmark pipeline: see --help. Logic lives in sweboard.testbench.benchmark_pipeline."""
+"""benchmark pipeline: see --help. Logic lives in sweboard.benchmarks.benchmark_pipeline."""
 import pathlib, runpy  # noqa: E401  (re-exec under .venv when started by another Python)
 runpy.run_path(str(pathlib.Path(__file__).resolve().parent / "lib" / "use_venv.py"))
-from sweboard.testbench.benchmark_pipeline import main
+from sweboard.benchmarks.benchmark_pipeline import main
 
 raise SystemExit(main())

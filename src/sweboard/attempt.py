@@ -22,7 +22,7 @@ def run_attempt(attempt: Attempt, runner: Runner, api_key: str | None, secrets: 
     failure (no container, no agent, no call), never the model's; the folder is scrubbed however it ends."""
     attempt.out_dir.mkdir(parents=True, exist_ok=True)
     if not attempt.model.is_baseline:
-        from sweboard.batch import image_problem
+        from sweboard.task_images import image_problem
 
         missing = image_problem(attempt.row["image"])
         if missing:

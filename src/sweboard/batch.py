@@ -32,7 +32,8 @@ from sweboard.gateway import Gateway, ProbeGate, RetryPolicy, read_calls, summar
 from sweboard.instances import Slice
 from sweboard.ledger import Ledger
 from sweboard.outcomes import agent_failure, is_infra, needs_grading
-from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, tool_versions, update_manifest,
+from sweboard.versions import tool_versions
+from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, update_manifest,
                                utc_now, write_manifest)
 from sweboard.locks import exclusive_or_refuse, file_lock
 from sweboard.paths import predictions_dir, runs_dir
@@ -41,10 +42,9 @@ from sweboard.runners.base import (ABORT, BATCH_LABEL, GATEWAY_KEY, Attempt, Att
                                    scrub_files)
 from sweboard.runners.baseline import BaselineRunner
 from sweboard.slots import Cancelled, capacity_for
-from sweboard.testbench.taskset import IMAGE_NAMESPACE
+from sweboard.records import RECORD, atomic_json, attempt_dir, load_record, predictions_path, read_record, read_verdict
 from sweboard.untrusted import confined_file
 
-RECORD = "record.json"
 PRESTART = 2  # attempts of a batch running before its provider answered one call (see _run)
 
 
@@ -63,45 +63,6 @@ class BatchPlan:
             return 1, "the no-patch baseline is deterministic: one attempt"
         return self.config.attempts_for(self.model.id, instance_id)
 
-
-def attempt_dir(run_id: str, model: ModelEntry, instance_id: str, index: int) -> Path:
-    return run_dir(run_id) / "attempts" / model.slug / instance_id / f"attempt-{index}"
-
-
-def predictions_path(run_id: str, model: ModelEntry, index: int = 1) -> Path:
-    suffix = "" if index == 1 else f".attempt-{index}"
-    return predictions_dir() / run_id / f"{model.slug}{suffix}.jsonl"
-
-
-RECORD_FIELDS = ("status", "exit_status", "error_class", "duration_seconds", "usage", "patch", "trajectory")
-
-
-def load_record(path: Path) -> tuple[dict | None, str | None]:
-    """(record, problem): the attempt's record, or None with why an existing record.json cannot be used
-    (records are written atomically, so that is damage from outside: a truncated copy, a hand edit).
-    Both are None when the attempt has no record."""
-    file = path / RECORD
-    try:
-        record = json.loads(file.read_text())
-    except FileNotFoundError:
-        return None, None
-    except (OSError, ValueError) as exc:
-        return None, f"not readable JSON ({type(exc).__name__})"
-    if not isinstance(record, dict):
-        return None, "not a JSON object"
-    missing = [k for k in RECORD_FIELDS if k not in record]
-    return (None, f"missing {', '.join(missing)}") if missing else (record, None)
-
-
-def read_record(path: Path) -> dict | None:
-    """An attempt's record, or None when it has none (or a damaged one)."""
-    return load_record(path)[0]
-
-
-def _atomic_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 def _set_aside(out: Path, reason: str = "interrupted", secrets: list[str] | None = None) -> Path | None:
@@ -173,7 +134,7 @@ PREFLIGHT_FILES = ("preflight.json", "preflight-probe")  # what tools/preflight.
 
 def _preflight(run_id: str) -> dict:
     """The run's preflight record (tools/preflight.py), for its manifest."""
-    from sweboard.preflight import read_record
+    from sweboard.preflight_record import read_record
 
     rec = read_record(run_id)
     return {"preflight": rec} if rec else {}
@@ -243,47 +204,6 @@ def reap_containers(plan: BatchPlan, executor) -> int:
         return 0
 
 
-def provider_key(model: ModelEntry) -> str | None:
-    env = model.provider.api_key_env
-    if not model.calls_a_model or env is None:
-        return None
-    key = credentials.get_key(env)
-    if not key:
-        raise SweboardError(f"model {model.id}: {env} is not set in secrets/credentials.txt or the environment")
-    return key
-
-
-def ensure_images(rows: list[dict], log=print, parallel: int = 3) -> dict[str, str | None]:
-    """Every row's image present before the batch's first attempt: inspected, and on a real host pulled
-    once (a few at a time, with progress). Returns image -> problem (None when ready); an image still
-    missing makes its attempts infrastructure errors, never the model's timeouts."""
-    images = sorted({r["image"] for r in rows})
-    problems: dict[str, str | None] = {}
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        for done, (image, problem) in enumerate(zip(images, pool.map(image_problem, images)), start=1):
-            problems[image] = problem
-            if problem:
-                log(f"  image {done}/{len(images)} NOT READY: {problem}")
-    ready = sum(1 for p in problems.values() if p is None)
-    if ready < len(images):
-        log(f"  images: {ready} of {len(images)} ready; attempts on the others are infrastructure errors")
-    return problems
-
-
-def image_problem(image: str) -> str | None:
-    """Why the task image cannot be used (absent locally and not pullable), or None if it is there."""
-    from sweboard.dockerutil import docker, image_labels
-
-    if image_labels(image) is not None:
-        return None
-    if image.startswith(f"{IMAGE_NAMESPACE}/"):  # built here, never on a registry: nothing to pull
-        return f"task image {image} is not present locally (tools/build_offline_images.py builds it)"
-    pull = docker("pull", image, check=False, timeout=1800)
-    if pull.returncode == 0:
-        return None
-    err = " ".join((pull.stderr or "").strip().splitlines()[-2:])
-    return f"task image {image} is not present locally and could not be pulled: {err or 'exit ' + str(pull.returncode)}"
-
 
 def _write_record(plan: BatchPlan, runner: Runner, out: Path, row: dict, k: int, seed: int, timeout: float,
                   timeout_reason: str, began: str, result: AttemptResult, secrets: list[str], log,
@@ -301,7 +221,7 @@ def _write_record(plan: BatchPlan, runner: Runner, out: Path, row: dict, k: int,
               "node": node,  # where it ran: host, Docker engine id, task image id (and the Ray node)
               "usage": summarize_calls(calls) if getattr(runner, "metered", True) else None}
     record["error"] = credentials.redact(record["error"], secrets)
-    _atomic_json(out / RECORD, record)
+    atomic_json(out / RECORD, record)
     log(f"  {iid} #{k}: {result.status}{' (' + result.error_class + ')' if result.error_class else ''} "
         f"in {result.duration_seconds or 0:.1f}s, {(record['usage'] or {}).get('model_calls', 0)} calls"
         + (f": {record['error'][:200]}" if is_infra(agent_failure(record) or "") else ""))
@@ -339,7 +259,7 @@ def run_batch(plan: BatchPlan, runner: Runner, resume: bool = False, log=say) ->
     if not plan.model.enabled:
         raise SweboardError(f"model {plan.model.id} is disabled in the catalog (enabled: false)")
     try:  # before anything is created: a missing key or a malformed credentials file leaves no half-made run
-        key = provider_key(plan.model)
+        key = credentials.provider_key(plan.model)
         secrets = credentials.secret_values()
     except SweboardError as exc:
         record_failure(plan.run_id, plan.model, str(exc))  # in a run that exists, the model's row says so
@@ -540,8 +460,6 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         return record
 
     def one_task(gateway: Gateway | None, row: dict) -> None:
-        from sweboard.evaluation import read_verdict
-
         iid = row["instance_id"]
         k_max, _ = plan.attempts_for(iid)
         for k in range(1, k_max + 1):
@@ -684,8 +602,6 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, sto
 def _task_complete(plan: BatchPlan, iid: str, attempts: list[dict]) -> bool:
     """Done under the batch's policy: K attempts, or (stopping early) a resolved one; never with an
     infrastructure failure standing in for an attempt."""
-    from sweboard.evaluation import read_verdict
-
     if not attempts or is_infra(agent_failure(attempts[-1]) or ""):
         return False
     k_max, _ = plan.attempts_for(iid)

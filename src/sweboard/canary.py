@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from sweboard import executors
 from sweboard.batch import BatchPlan, run_batch
 from sweboard.catalog import ModelEntry, Provider
 from sweboard.dataset_lock import load_locked_rows
@@ -47,9 +48,8 @@ class PatchRunner:
 
 def _misgraded(run_id: str) -> tuple[list[str], list[str]]:
     """(tasks whose gold patch did not resolve, tasks an empty patch resolved), each with its outcome."""
-    from sweboard.leaderboard import task_outcomes
     from sweboard.manifest import read_manifest
-    from sweboard.outcomes import RESOLVED
+    from sweboard.outcomes import RESOLVED, task_outcomes
 
     m = read_manifest(run_id) or {}
     if not m.get("batches"):
@@ -74,7 +74,8 @@ def run_canary(sl: Slice, run_id: str | None = None, log=print) -> dict:
     for model, gold in ((GOLD, True), (EMPTY, False)):
         entry = run_batch(BatchPlan(run_id, model, sl, lock, rows, config, run_kind="canary"), PatchRunner(gold),
                           log=lambda s: log(s.strip()) if "waits" in s or "waiting" in s else None)
-        ev = evaluate(run_id, model.id, log=lambda s: None)
+        with executors.opened() as executor:
+            ev = evaluate(run_id, model.id, executor, log=lambda s: None)
         counts[model.id] = {"batch": entry["status"], "evaluation": ev["status"], "resolved": ev["counts"]["resolved"],
                             "graded": sum(ev["counts"].values()), "pending": ev["pending"]}
     n = len(rows)

@@ -236,7 +236,7 @@ def run_model_batch(argv=None):
     if model.calls_a_model and hasattr(runner, "prepare") and not args.cluster:
         runner.prepare()  # a warm agent server imports while the rows load and the images are checked
     try:
-        from sweboard.batch import provider_key
+        from sweboard.credentials import provider_key
 
         provider_key(model)  # a missing key is found before anything slow (rows, images)
         lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
@@ -406,15 +406,17 @@ def run_evaluation(argv=None):
     if manifest.get("status") == "finished":
         print(f"run {args.run_id}: finished; every attempt is graded")
         return 0
-    for model_id in args.model or list(manifest["batches"]):
-        if args.dry_run:
+    if args.dry_run:
+        for model_id in args.model or list(manifest["batches"]):
             pending = evaluation.pending_attempts(args.run_id, model_id)
             print(f"{model_id}: {len(pending)} attempt(s) to grade: "
                   + " ".join(f"{iid}#{k}" for iid, k, _, _ in pending))
             for eval_id, workdir, cmd in evaluation.planned_commands(args.run_id, model_id):
                 print(f"  {eval_id}: cd {workdir} && {shlex.join(cmd)}")
-            continue
-        evaluation.evaluate(args.run_id, model_id, args.workers, args.timeout)
+        return 0
+    with executors.opened() as executor:
+        for model_id in args.model or list(manifest["batches"]):
+            evaluation.evaluate(args.run_id, model_id, executor, args.workers, args.timeout)
     return 0
 
 
@@ -752,7 +754,7 @@ def interval_coverage(argv=None):
 
 @_cli
 def run_mutants(argv=None):
-    from sweboard.testbench import mutation
+    from sweboard.benchmarks import mutation
 
     root = Path(__file__).resolve().parents[2]
     p = argparse.ArgumentParser(prog="run_mutants.py", description=(

@@ -89,3 +89,15 @@ def redact(text: str, secrets: list[str]) -> str:
     for value in secrets:
         text = text.replace(value, "***")
     return text
+
+
+def provider_key(model) -> str | None:
+    """The key a catalog model's provider needs (None for the baseline, canaries, imports and keyless
+    providers), or one line naming the variable that is missing."""
+    env = model.provider.api_key_env
+    if not model.calls_a_model or env is None:
+        return None
+    key = get_key(env)
+    if not key:
+        raise SweboardError(f"model {model.id}: {env} is not set in secrets/credentials.txt or the environment")
+    return key

@@ -20,26 +20,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shlex
-import subprocess
 import time
 from contextlib import ExitStack
 from importlib.metadata import version
 from pathlib import Path
 
 from sweboard.errors import SweboardError
-from sweboard.isolation import python_argv
 from sweboard.locks import file_lock
 from sweboard.slots import capacity_for
 from sweboard.outcomes import EVAL_MODEL_ERRORS, needs_grading
-from sweboard.runners.base import child_env
+from sweboard.harness import (VERDICT_KEYS, error_class, evaluator_command, instance_log_dir, read_verdicts,
+                              run_harness)
+from sweboard.records import VERDICT, atomic_json, read_verdict, verdict_conflicts, write_verdict
 from sweboard.manifest import read_manifest, require_manifest, run_dir, sampled_cpu, update_manifest, utc_now
-
-VERDICT_KEYS = (("resolved_ids", "resolved"), ("unresolved_ids", "unresolved"),
-                ("empty_patch_ids", "empty_patch"), ("error_ids", "error"))
-VERDICT = "verdict.json"
-HARNESS_MODULE = "swebench.harness.run_evaluation"
 
 
 def _slug(model_id: str) -> str:
@@ -86,109 +80,6 @@ def planned_commands(run_id: str, model_id: str) -> list[tuple[str, Path, list[s
         n += 1
     return out
 
-
-def evaluator_command(dataset: Path, split: str, predictions: Path | str, eval_run_id: str, instance_ids: list[str],
-                      workers: int, timeout: int) -> list[str]:
-    return [*python_argv("-m", HARNESS_MODULE),
-            "--dataset_name", str(dataset), "--split", split,
-            "--predictions_path", str(predictions), "--run_id", eval_run_id,
-            "--max_workers", str(workers), "--timeout", str(timeout), "--report_dir", ".",
-            "--instance_ids", *instance_ids]
-
-
-def _harness_args(cmd: list[str]) -> list[str] | None:
-    """The harness's own arguments when `cmd` is `python [-I] -m swebench.harness.run_evaluation ARGS`."""
-    rest = cmd[1:]
-    rest = rest[1:] if rest[:1] == ["-I"] else rest
-    return rest[2:] if rest[:2] == ["-m", HARNESS_MODULE] else None
-
-
-def run_harness(cmd: list[str], workdir: Path) -> tuple[int, float]:
-    """Run the harness command `cmd` (`python -m swebench.harness.run_evaluation ...`) in `workdir`;
-    its output goes to `evaluator.log` there. The same module and argv run through `harness_fork.py`
-    (one docker-py call mended): by default in a fork of the machine's warm host, which imported the
-    harness once; with `SWEBOARD_WARM_START=0`, or when no warm host answers, in a fresh interpreter."""
-    from sweboard.runners import warm
-
-    workdir.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    with (workdir / "evaluator.log").open("w") as log:
-        log.write("$ " + shlex.join(cmd) + "\n")
-        log.flush()
-        env = child_env(None, {})
-        args = _harness_args(cmd)
-        harness = args is not None  # anything else (a test's stand-in) runs as it is
-        if harness:
-            spec = workdir / "harness_argv.json"
-            spec.write_text(json.dumps({"args": args, "cwd": str(workdir)}, indent=2))
-            cmd = python_argv("-m", "sweboard.harness_fork", str(spec), python=cmd[0])
-        fork = None
-        if harness:  # no warm host: a fresh interpreter grades as well (said in the log)
-            fork = warm.spawn_or_none("sweboard.harness_fork", spec, env, log.fileno())
-        if fork is not None:
-            try:
-                code = fork.wait()
-            finally:
-                fork.close()
-        else:
-            code = subprocess.run(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL).returncode
-    return code, time.monotonic() - start
-
-
-def read_verdicts(workdir: Path, model_name: str, eval_run_id: str, instance_ids: list[str]) -> tuple[dict, Path | None]:
-    """Per-instance verdicts from the harness's run report. An instance the report does not name
-    (the harness crashed, or never reached it) has no verdict: it stays pending, never `error`.
-
-    Without a run report, an instance the harness had already graded keeps its grade: the harness
-    writes each instance's `report.json` (its own `get_eval_report`) before the run report, and
-    that last step lists every container on the machine and crashes when one vanishes between the
-    listing and the inspection (docker SDK `NotFound`): routine when evaluations and agents run
-    side by side. Only resolved / unresolved are read from there; anything else stays pending."""
-    report = workdir / f"{model_name.replace('/', '__')}.{eval_run_id}.json"
-    verdicts = {}
-    if report.is_file():
-        try:
-            data = json.loads(report.read_text())
-        except json.JSONDecodeError:
-            data = {}
-        for key, verdict in VERDICT_KEYS:
-            for iid in data.get(key, []) if isinstance(data, dict) else []:
-                if iid in instance_ids:
-                    verdicts.setdefault(iid, verdict)
-        return verdicts, report
-    for iid in instance_ids:
-        path = instance_log_dir(workdir, eval_run_id, model_name, iid) / "report.json"
-        try:
-            graded = json.loads(path.read_text()).get(iid) if path.is_file() else None
-        except (OSError, json.JSONDecodeError, AttributeError):
-            graded = None
-        if (isinstance(graded, dict) and graded.get("patch_successfully_applied") and not graded.get("infra_failure")
-                and isinstance(graded.get("resolved"), bool)):
-            verdicts[iid] = "resolved" if graded["resolved"] is True else "unresolved"
-    return verdicts, None
-
-
-def instance_log_dir(workdir: Path, eval_run_id: str, model_name: str, instance_id: str) -> Path:
-    return workdir / "logs" / "run_evaluation" / eval_run_id / model_name.replace("/", "__") / instance_id
-
-
-_APPLY_FAILED = ">>>>> Patch Apply Failed"
-
-
-def error_class(log_dir: Path) -> str:
-    """Why the harness could not grade: read from its instance log (it says, but does not classify)."""
-    log = log_dir / "run_instance.log"
-    text = log.read_text(errors="replace") if log.is_file() else ""
-    if _APPLY_FAILED in text or "Patch Apply Failed" in text:
-        if re.search(r"corrupt patch|malformed patch|Only garbage was found|patch fragment without header", text):
-            return "malformed_patch"
-        if re.search(r"No such file or directory|can't find file to patch|does not exist in index", text):
-            return "path_not_found"
-        return "patch_apply_failed"
-    if "Test timed out" in text or "timed out after" in text:
-        return "test_timeout"
-    return "evaluator_error"
 
 
 INVOCATION = "invocation.json"
@@ -363,7 +254,7 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
                   "attempts": {f"{iid}#{k}": ("graded" if (iid, k) in out else ungraded.get(iid, "not graded"))
                                for iid, k, _, _ in group},
                   "failed": bool(ungraded) or code != 0}
-    _atomic_write(workdir / INVOCATION, invocation)
+    atomic_json(workdir / INVOCATION, invocation)
     return out
 
 
@@ -374,36 +265,6 @@ def _attempt_node(attempt_dir: Path) -> dict | None:
     except (OSError, ValueError):
         return None
 
-
-def _atomic_write(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
-def write_verdict(attempt_dir: Path, verdict: dict) -> dict:
-    """Write an attempt's verdict once. A later verdict for the same attempt never overwrites it:
-    if it agrees it is dropped; if it disagrees (same patch, different word) it is kept beside
-    the first as `verdict.conflict-<evaluator run id>.json` and the attempt is flagged."""
-    existing = read_verdict(attempt_dir)
-    if existing is None:
-        _atomic_write(attempt_dir / VERDICT, verdict)
-        return verdict
-    same = (existing["verdict"], existing.get("error_class", "")) == (verdict["verdict"], verdict.get("error_class", ""))
-    if not same:
-        _atomic_write(attempt_dir / f"verdict.conflict-{verdict['evaluator']['run_id']}.json", verdict)
-    return existing
-
-
-def verdict_conflicts(attempt_dir: Path) -> list[str]:
-    return sorted(p.name for p in attempt_dir.glob("verdict.conflict-*.json"))
-
-
-def read_verdict(attempt_dir: Path) -> dict | None:
-    try:
-        return json.loads((attempt_dir / VERDICT).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def invocations(run_id: str, model_id: str) -> list[dict]:
@@ -489,8 +350,10 @@ def pending_attempts(run_id: str, model_id: str) -> list[tuple[str, int, Path, s
     return items
 
 
-def evaluate(run_id: str, model_id: str, workers: int | None = None, timeout: int | None = None, log=print) -> dict:
-    """Grade every recorded attempt of a model that has no verdict yet; record the totals in the manifest."""
+def evaluate(run_id: str, model_id: str, executor, workers: int | None = None, timeout: int | None = None,
+             log=print) -> dict:
+    """Grade every recorded attempt of a model that has no verdict yet, where `executor` runs the harness
+    (`executors/`: the caller's, here or on a cluster); record the totals in the manifest."""
     manifest = require_manifest(run_id)
     if manifest.get("status") == "finished":
         raise SweboardError(f"run {run_id} is finished and immutable")
@@ -499,19 +362,13 @@ def evaluate(run_id: str, model_id: str, workers: int | None = None, timeout: in
     items = pending_attempts(run_id, model_id)
     stats: dict = {}
     if items:
-        from sweboard import executors
+        if executor.name == "local":
+            from sweboard.dockerutil import require_engine
 
-        executor = executors.current()
-        try:
-            if executor.name == "local":
-                from sweboard.dockerutil import require_engine
-
-                require_engine()
-            executor.reap_named(leftover_containers(run_id, model_id))  # a killed grading's containers
-            with sampled_cpu(stats):
-                evaluate_attempts(run_id, model_id, items, workers, timeout, executor=executor)
-        finally:
-            executor.close()
+            require_engine()
+        executor.reap_named(leftover_containers(run_id, model_id))  # a killed grading's containers
+        with sampled_cpu(stats):
+            evaluate_attempts(run_id, model_id, items, workers, timeout, executor=executor)
     entry = evaluation_entry(run_id, model_id)
     entry["peak_cpu_percent"] = stats.get("peak_cpu_percent")
     update_manifest(run_id, lambda m: m["evaluations"].__setitem__(model_id, entry))

@@ -27,9 +27,9 @@ import yaml
 from sweboard import credentials
 from sweboard.errors import SweboardError
 from sweboard.untrusted import confined_file
-from sweboard.leaderboard import batch_metrics, scored, task_outcomes
+from sweboard.leaderboard import batch_metrics, scored
 from sweboard.manifest import require_manifest, run_dir
-from sweboard.outcomes import RESOLVED
+from sweboard.outcomes import RESOLVED, task_outcomes
 
 LOG_FILES = ("patch.diff", "report.json", "test_output.txt", "run_instance.log", "eval.sh")
 ATTEMPT_RULE = "attempt 1 of every task (the pass@1 sample)"

@@ -101,5 +101,8 @@ def import_predictions(run_id: str, model_name: str, path: Path, sl: Slice, resu
     config = load_runner_config(overrides={"attempts": 1, "stop_after_resolved": "true", "runner": "mini"})
     entry = run_batch(BatchPlan(run_id, imported_model(model_name), sl, lock, rows, config),
                       PredictionRunner(patches), resume=resume, log=log)
-    evaluate(run_id, model_name, log=log)
+    from sweboard import executors
+
+    with executors.opened() as executor:
+        evaluate(run_id, model_name, executor, log=log)
     return entry

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sweboard.errors import SweboardError
 from sweboard.outcomes import (EMPTY, ERR_COLUMNS, ERROR_COLUMNS, PENDING, RESOLVED, is_failure, is_infra,
-                               outcome_of)
+                               task_outcomes)
 from sweboard.paths import config_dir, runs_dir
 from sweboard.intervals import method as ci_method, rate_interval
 from sweboard.stats import ALPHA, holm, paired, rank_groups
@@ -108,20 +108,6 @@ def pass_at_k(n: int, c: int, k: int) -> float:
         return 1.0
     return 1.0 - comb(n - c, k) / comb(n, k)
 
-
-def task_outcomes(manifest: dict, model_id: str) -> dict[str, list[dict]]:
-    """Per task, its attempts in order, each with its evaluator verdict (if any) and its one outcome class."""
-    batch = manifest["batches"][model_id]
-    graded = (manifest.get("evaluations", {}).get(model_id) or {}).get("instances", {})
-    out = {}
-    for iid, attempts in (batch.get("attempts") or {}).items():
-        verdicts = {v["attempt"]: v for v in graded.get(iid, [])}
-        out[iid] = []
-        for a in attempts:
-            v = verdicts.get(a["attempt"])
-            out[iid].append({**a, "verdict": (v or {}).get("verdict"), "verdict_conflict": bool((v or {}).get("verdict_conflict")),
-                             "verdict_reused": bool((v or {}).get("reused_from")), "outcome": outcome_of(a, v)})
-    return out
 
 
 def row_status(manifest: dict, model_id: str, tasks: dict[str, list[dict]]) -> str:

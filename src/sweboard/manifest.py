@@ -10,15 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import threading
 import time
 from contextlib import contextmanager
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from sweboard import __version__
 from sweboard.errors import SweboardError
 from sweboard.locks import file_lock
 from sweboard.paths import PACKAGE_DIR, runs_dir
@@ -51,39 +48,6 @@ def git_state() -> dict:
         return {"commit": None, "dirty": None}
     return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
-
-def _pkg(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
-
-
-def _sweagent_source() -> dict | None:
-    """Where SWE-agent came from (tools/install_sweagent.sh's record: source, commit, version)."""
-    if _pkg("sweagent") is None:
-        return None
-    from sweboard.runners.sweagent import installed_source
-
-    record = installed_source()
-    return {k: record.get(k) for k in ("source", "commit", "version", "sha256")} if record else None
-
-
-def tool_versions(runner_version: str | None = None, runner: str | None = None) -> dict:
-    from sweboard.dockerutil import engine_version
-
-    return {
-        "python": platform.python_version(),
-        "sweboard": __version__,
-        "swebench": _pkg("swebench"),
-        "mini-swe-agent": _pkg("mini-swe-agent"),
-        "sweagent": _pkg("sweagent"),
-        "sweagent_source": _sweagent_source(),
-        "litellm": _pkg("litellm"),
-        "docker_engine": engine_version(),
-        "runner": runner,
-        "runner_version": runner_version,
-    }
 
 
 def read_manifest(run_id: str) -> dict | None:

@@ -93,3 +93,18 @@ def is_infra(outcome: str) -> bool:
 
 def is_failure(outcome: str) -> bool:
     return outcome in ERROR_COLUMNS
+
+
+def task_outcomes(manifest: dict, model_id: str) -> dict[str, list[dict]]:
+    """Per task, its attempts in order, each with its evaluator verdict (if any) and its one outcome class."""
+    batch = manifest["batches"][model_id]
+    graded = (manifest.get("evaluations", {}).get(model_id) or {}).get("instances", {})
+    out = {}
+    for iid, attempts in (batch.get("attempts") or {}).items():
+        verdicts = {v["attempt"]: v for v in graded.get(iid, [])}
+        out[iid] = []
+        for a in attempts:
+            v = verdicts.get(a["attempt"])
+            out[iid].append({**a, "verdict": (v or {}).get("verdict"), "verdict_conflict": bool((v or {}).get("verdict_conflict")),
+                             "verdict_reused": bool((v or {}).get("reused_from")), "outcome": outcome_of(a, v)})
+    return out

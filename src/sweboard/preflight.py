@@ -24,16 +24,15 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from sweboard.catalog import ModelEntry
 from sweboard.errors import SweboardError
 from sweboard.instances import Slice
 from sweboard.manifest import run_dir
+from sweboard.preflight_record import RECORD, image_ids, record_path
 from sweboard.runconfig import RunnerConfig
 
-RECORD = "preflight.json"
 SOLVER = "scripted/solver"
 
 
@@ -48,34 +47,9 @@ class Step:
         return f"preflight {self.name:11} {'ok  ' if self.ok else 'FAIL'} {self.seconds:7.1f}s  {self.detail}"
 
 
-def record_path(run_id: str) -> Path:
-    return run_dir(run_id) / RECORD
-
-
-def read_record(run_id: str) -> dict | None:
-    try:
-        data = json.loads(record_path(run_id).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def image_ids(rows: list[dict]) -> dict[str, str | None]:
-    from sweboard.dockerutil import image_id
-
-    return {image: image_id(image) for image in sorted({r["image"] for r in rows})}
-
-
-def still_valid(run_id: str, rows: list[dict], runner: str) -> dict | None:
-    """The recorded preflight, when it passed for this runner and every task image is the same one."""
-    rec = read_record(run_id)
-    if not rec or not rec.get("passed") or rec.get("runner") != runner:
-        return None
-    return rec if rec.get("images") == image_ids(rows) else None
-
 
 def credentials_step(models: list[ModelEntry]) -> str:
-    from sweboard.batch import provider_key
+    from sweboard.credentials import provider_key
 
     needed = sorted({m.provider.api_key_env for m in models if m.calls_a_model and m.provider.api_key_env})
     for m in models:
@@ -85,7 +59,8 @@ def credentials_step(models: list[ModelEntry]) -> str:
 
 def _probe(run_id: str, models: list[ModelEntry], config: RunnerConfig) -> str:
     """One call of at most one token per model, through the gateway: metered, in the ledger."""
-    from sweboard.batch import GATEWAY_KEY, provider_key
+    from sweboard.credentials import provider_key
+    from sweboard.runners.base import GATEWAY_KEY
     from sweboard.gateway import Gateway
     from sweboard.httpclient import connection
     from sweboard.ledger import Ledger
@@ -119,7 +94,7 @@ def _probe(run_id: str, models: list[ModelEntry], config: RunnerConfig) -> str:
 
 
 def _images(rows: list[dict], runner: str, bundled: bool, log) -> tuple[str, dict]:
-    from sweboard.batch import ensure_images
+    from sweboard.task_images import ensure_images
     from sweboard.runners import sweagent_image
 
     if bundled:
@@ -157,9 +132,8 @@ def _solver(sl: Slice, run_id: str, runner_name: str, config: RunnerConfig, rows
     from sweboard.batch import BatchPlan, run_batch
     from sweboard.catalog import load_catalog
     from sweboard.evaluation import evaluate
-    from sweboard.leaderboard import task_outcomes
     from sweboard.manifest import read_manifest, update_manifest
-    from sweboard.outcomes import RESOLVED
+    from sweboard.outcomes import RESOLVED, task_outcomes
     from sweboard.runners import get_runner
     from sweboard.testbench.provider import ScriptedProvider
 
@@ -176,7 +150,10 @@ def _solver(sl: Slice, run_id: str, runner_name: str, config: RunnerConfig, rows
                 os.environ.pop("SWEBOARD_SCRIPTED_BASE_URL", None)
             else:
                 os.environ["SWEBOARD_SCRIPTED_BASE_URL"] = saved
-    evaluate(run_id, model.id, log=lambda s: None)
+    from sweboard import executors
+
+    with executors.opened() as executor:
+        evaluate(run_id, model.id, executor, log=lambda s: None)
     update_manifest(run_id, lambda m: m.update(status="finished"))
     outcomes = task_outcomes(read_manifest(run_id), model.id)
     missed = [f"{iid} ({per[-1]['outcome'] if per else 'no attempt'})" for iid, per in sorted(outcomes.items())

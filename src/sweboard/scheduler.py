@@ -29,8 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sweboard.batch import RECORD
-from sweboard.evaluation import VERDICT
+from sweboard.records import RECORD, VERDICT
 from sweboard.runners.base import die_with_parent
 from sweboard.slots import SLOTS_ENV, private_pool_dir
 

@@ -7,6 +7,7 @@ Both call the same plain unit, `sweboard.attempt.run_attempt`; the batch only sc
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 from sweboard.executors.base import Executor
 from sweboard.executors.local import LocalExecutor
@@ -24,6 +25,16 @@ def current() -> Executor:
     return RayExecutor(address)
 
 
+@contextmanager
+def opened():
+    """`with executors.opened() as executor:` the executor this process was asked for, closed after."""
+    executor = current()
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
 def use_cluster(address: str | None) -> None:
     """`--cluster`: this process and every batch it starts run their attempts there."""
     if address:
@@ -32,4 +43,4 @@ def use_cluster(address: str | None) -> None:
         os.environ[CLUSTER_ENV] = check_address(address)
 
 
-__all__ = ["CLUSTER_ENV", "Executor", "LocalExecutor", "current", "use_cluster"]
+__all__ = ["CLUSTER_ENV", "Executor", "LocalExecutor", "current", "opened", "use_cluster"]

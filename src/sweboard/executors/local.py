@@ -14,7 +14,7 @@ class LocalExecutor:
 
     def prepare(self, rows: list[dict], runner: Runner | None, log, run_id: str | None = None,
                 split: str | None = None) -> None:
-        from sweboard.batch import ensure_images
+        from sweboard.task_images import ensure_images
         from sweboard.errors import SweboardError
 
         ensure_images(rows, log)  # before any attempt's clock: a pull is never the model's time
@@ -31,7 +31,7 @@ class LocalExecutor:
 
     def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None,
                     soft: bool = True) -> tuple[int, float, dict]:
-        from sweboard.evaluation import run_harness
+        from sweboard.harness import run_harness
 
         code, seconds = run_harness(cmd, workdir)
         return code, seconds, node_facts()

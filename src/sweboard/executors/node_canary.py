@@ -26,7 +26,7 @@ def _predictions(rows: list[dict], gold: bool) -> str:
 
 def check_node(executor, run_id: str, node_id: str, rows: list[dict], split: str, image_ids: dict) -> dict:
     """Gold and empty patches graded on `node_id`; returns the record (cached in runs/<run>/nodes/)."""
-    from sweboard.evaluation import evaluator_command, read_verdicts
+    from sweboard.harness import evaluator_command, read_verdicts
 
     folder = run_dir(run_id) / "nodes" / node_id[:16]
     folder.mkdir(parents=True, exist_ok=True)

@@ -306,7 +306,7 @@ def _attempt_task(spec: Attempt, runner_name: str, proxy, route: str | None):
 def _harness_task(args: list[str], payload: dict[str, tuple[str, bytes]]):
     """The official evaluator on this node, in a private folder; returns its outputs as an archive."""
     from sweboard.attempt import node_facts
-    from sweboard.evaluation import run_harness
+    from sweboard.harness import run_harness
 
     work = Path(tempfile.mkdtemp(prefix="sweboard-eval-"))
     try:
@@ -325,7 +325,7 @@ def _harness_task(args: list[str], payload: dict[str, tuple[str, bytes]]):
 
 
 def _prepare_node(images: list[str], runner_name: str | None) -> tuple[dict[str, str | None], dict[str, str | None]]:
-    from sweboard.batch import ensure_images
+    from sweboard.task_images import ensure_images
     from sweboard.dockerutil import image_id
     from sweboard.runners import get_runner
 

@@ -34,6 +34,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from sweboard.dockerutil import remove_labelled_containers
+from sweboard.versions import installed_sweagent_source
 from sweboard.errors import SweboardError
 from sweboard.runners.base import (BATCH_LABEL, CONTAINER_LABEL, Attempt, AttemptResult, child_env, finish,
                                    killed_result, read_json, scrub_files)
@@ -43,7 +44,6 @@ from sweboard.runners.sweagent_image import SweAgentImage
 
 LAUNCHER = "sweboard.runners.sweagent_launch"
 KEY_VAR = "SWEBOARD_AGENT_API_KEY"  # the only key variable the child sees
-SOURCE_RECORD = ".sweagent-source.json"  # written by tools/install_sweagent.sh into .venv
 
 # SWE-agent's exit statuses -> sweboard's error classes (outcomes.py decides whose they are)
 EXIT_CLASSES = {
@@ -62,7 +62,7 @@ INFRA_EXITS = ("exit_api", "exit_environment_error")
 
 def installed_source() -> dict | None:
     """What tools/install_sweagent.sh recorded (source, commit, version), for the manifest."""
-    return read_json(Path(sys.prefix) / SOURCE_RECORD)
+    return installed_sweagent_source()
 
 
 class SweAgentRunner:

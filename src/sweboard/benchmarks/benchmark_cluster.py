@@ -21,8 +21,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from sweboard.testbench import grading_figures
-from sweboard.testbench.benchmark_pipeline import (PY, SLICE, TOOLS, Provider, _pct, attempt_figures, pipeline,
+from sweboard.benchmarks import grading_figures
+from sweboard.benchmarks.benchmark_pipeline import (PY, SLICE, TOOLS, Provider, _pct, attempt_figures, pipeline,
                                                     records, scratch_home, verdicts)
 
 

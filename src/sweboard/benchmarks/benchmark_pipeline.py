@@ -34,7 +34,7 @@ from pathlib import Path
 
 from sweboard.manifest import CpuSampler
 from sweboard.paths import PACKAGE_DIR
-from sweboard.testbench import attempt_phases, grading_figures
+from sweboard.benchmarks import attempt_phases, grading_figures
 
 ROOT = PACKAGE_DIR.parent.parent
 TOOLS = ROOT / "tools"
@@ -137,7 +137,7 @@ def attempt_figures(recs: list[dict]) -> dict:
 
 
 def _tests_seconds(path: Path) -> float | None:
-    from sweboard.testbench.benchmark import _pytest_seconds
+    from sweboard.benchmarks.benchmark import _pytest_seconds
 
     return _pytest_seconds(path) if path.is_file() else None
 
@@ -168,7 +168,7 @@ def peer(env: dict, home: Path, rows_file: Path, instance_ids: list[str], model:
          log_path: Path) -> dict:
     """mini-extra swebench, then the official harness, exactly as a user would run them (test data adapted:
     mini reads `image_name`, the 5.x rows carry `image`)."""
-    from sweboard.evaluation import evaluator_command
+    from sweboard.harness import evaluator_command
 
     work = home / "peer"
     data = work / "data"

@@ -68,7 +68,7 @@ def run(cold: bool = True, log=print) -> dict:
         task_times[row["instance_id"]] = round(event.seconds, 2)
     out["task_build_s"] = task_times
 
-    from sweboard.testbench.goldcheck import gold_check
+    from sweboard.benchmarks.goldcheck import gold_check
 
     summary = gold_check(log=lambda s: None)
     from sweboard.manifest import run_dir

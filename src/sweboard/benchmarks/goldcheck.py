@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from sweboard.dataset_lock import load_locked_rows
-from sweboard.evaluation import evaluator_command, read_verdicts, run_harness
+from sweboard.harness import evaluator_command, read_verdicts, run_harness
 from sweboard.manifest import run_dir, utc_now, write_manifest
 from sweboard.paths import config_dir
 from sweboard.runconfig import max_workers

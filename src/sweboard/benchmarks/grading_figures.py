@@ -61,7 +61,7 @@ def graded_attempts(run: Path) -> dict[tuple[str, int], list[dict]]:
 def direct_harness(run: Path, work: Path, log_path: Path) -> dict:
     """The same attempts, graded by the harness run directly with the run's evaluator workers;
     resolved counts must match sweboard's."""
-    from sweboard.evaluation import evaluator_command
+    from sweboard.harness import evaluator_command
 
     manifest = json.loads((run / "manifest.json").read_text())
     dataset, split = run / manifest["dataset_file"], manifest["slice"]["split"]
