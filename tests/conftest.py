@@ -10,6 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = ROOT / ".venv" / "bin" / "python"
+# The i0 slice (three tasks offline): tests that need any small slice name it, the default being i1's (four).
+I0_SLICE = ["--instances", str(ROOT / "config" / "instances_i0.yaml")]
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def test_help(name):
 
 def test_batch_dry_run_and_evaluation_dry_run_write_nothing(home):
     proc = tool("run_model_batch", "--run-id", "dry", "--model", "scripted/solver", "--offline", "--dry-run")
-    assert proc.returncode == 0 and "K=1 x 3 tasks" in proc.stdout
+    assert proc.returncode == 0 and "K=1 x 4 tasks" in proc.stdout  # the one default slice: instances_i1.yaml
     assert not (home / "runs" / "dry").exists()
     assert tool("run_model_batch", "--run-id", "dry", "--model", "instant_empty_submit", "--offline").returncode == 0
     before = sorted(p.relative_to(home) for p in (home / "runs").rglob("*"))
@@ -43,7 +43,7 @@ def test_batch_dry_run_and_evaluation_dry_run_write_nothing(home):
     (("run_model_batch", "--run-id", "x", "--model", "scripted/solver", "--offline", "--set", "tiemout=3"), "--set tiemout: unknown setting"),
     (("run_evaluation", "--run-id", "missing"), "no such run"),
     (("generate_leaderboard", "--version", "v9"), "no leaderboard version 'v9'"),
-    (("bootstrap_i0.sh", "--run-id", "bad id"), "expected letters, digits"),
+    (("bootstrap_i0.sh", "--run-id", "bad id"), "expected 1-100 letters, digits"),
     (("run_i1.sh", "--attempts", "7"), "expected 1, 2 or 3"),
     (("run_i1.sh", "--runner", "claude"), "expected mini or sweagent"),
     (("bootstrap_i0.sh", "--runner", "x"), "expected mini or sweagent"),

@@ -51,13 +51,13 @@ def test_models_at_once_give_the_board_of_one_at_a_time(home, provider, offline_
     more than `jobs` attempts holding a slot at once, and more than one when allowed."""
     import csv
 
-    from conftest import assert_board_identities, max_overlap
+    from conftest import I0_SLICE, assert_board_identities, max_overlap
 
     py = [sys.executable]
     models = ["scripted/solver", "scripted/wrong", "scripted/empty", "instant_empty_submit"]
     flags = [a for m in models for a in ("--model", m)]
     for run_id, jobs in (("serial", 1), ("together", 2)):
-        ran = subprocess.run([*py, str(ROOT / "tools" / "run_models.py"), "--run-id", run_id, "--offline", "--attempts",
+        ran = subprocess.run([*py, str(ROOT / "tools" / "run_models.py"), "--run-id", run_id, "--offline", *I0_SLICE, "--attempts",
                               "2", "--jobs", str(jobs), *flags], capture_output=True, text=True, timeout=900)
         assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
         assert "progress: tasks 12/12" in ran.stderr and "[scripted/solver]" in ran.stdout  # one line, plain

@@ -50,7 +50,8 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
     manifest = json.loads((runs / "i4-off" / "manifest.json").read_text())
     pf = manifest["preflight"]
     assert pf["passed"] and [s["name"] for s in pf["steps"]] == ["credentials", "probe", "images", "canary", "solver"]
-    assert pf["steps"][1]["detail"] == "skipped (--no-probe)", "the offline set's failing models are not probed"
+    assert pf["steps"][1]["detail"] == "skipped (offline: the scripted models that fail on purpose are not probed)", \
+        "the offline set's failing models are not probed, and the line names no flag the user did not type"
     assert json.loads((runs / "i4-off.canary" / "manifest.json").read_text())["kind"] == "canary"
     assert json.loads((runs / "i4-off.solver" / "manifest.json").read_text())["kind"] == "preflight"
     on_board = {r["run_id"] for r in rows(runs / "leaderboard.csv")}

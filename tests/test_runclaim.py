@@ -35,7 +35,10 @@ def test_a_second_driver_of_a_run_in_progress_is_refused_until_the_first_is_gone
         first.kill()
         first.wait()
     time.sleep(0.1)
-    assert claim("--run-id", "busy", "--pid", str(subprocess.os.getpid())).returncode == 0, "free once it is gone"
+    again = claim("--run-id", "busy", "--pid", str(subprocess.os.getpid()))
+    assert again.returncode == 2 and "started already" in again.stderr, "a claimed run is started: --resume"
+    assert claim("--run-id", "busy", "--pid", str(subprocess.os.getpid()), "--resume").returncode == 0, \
+        "free once it is gone"
 
 
 def test_a_check_run_is_off_the_board_from_its_first_write(home):

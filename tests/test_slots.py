@@ -74,7 +74,7 @@ def test_a_stopping_batch_stops_waiting_for_a_slot(tmp_path, home, monkeypatch):
 
 
 def test_capacity_is_not_part_of_the_experiment(home):
-    from sweboard.batch import config_differences
+    from sweboard.runconfig import config_differences
     from sweboard.runconfig import CAPACITY_SETTINGS
 
     a = load_runner_config().to_dict()

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import assert_board_identities
+from conftest import I0_SLICE, assert_board_identities
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,27 +30,28 @@ def board(home):
 
 
 def baseline_run(run_id):
-    proc = tool("run_model_batch", "--run-id", run_id, "--model", "instant_empty_submit", "--offline")
+    proc = tool("run_model_batch", "--run-id", run_id, "--model", "instant_empty_submit", "--offline", *I0_SLICE)
     assert proc.returncode == 0, proc.stderr
 
 
 def test_a_resume_with_other_settings_is_refused_naming_them(home):
     baseline_run("r1")
     before = (home / "runs" / "r1" / "manifest.json").read_bytes()
-    proc = tool("run_model_batch", "--run-id", "r1", "--model", "instant_empty_submit", "--offline", "--resume",
+    proc = tool("run_model_batch", "--run-id", "r1", "--model", "instant_empty_submit", "--offline", *I0_SLICE, "--resume",
                 "--set", "temperature=0.7", "--set", "attempt_timeout_seconds=90")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "attempt_timeout_seconds: 45.0 -> 90.0" in proc.stderr and "temperature: 0.0 -> 0.7" in proc.stderr
     assert (home / "runs" / "r1" / "manifest.json").read_bytes() == before
     # the same settings resume fine
-    assert tool("run_model_batch", "--run-id", "r1", "--model", "instant_empty_submit", "--offline",
+    assert tool("run_model_batch", "--run-id", "r1", "--model", "instant_empty_submit", "--offline", *I0_SLICE,
                 "--resume").returncode == 0
 
 
 def test_a_model_that_crashes_gets_a_failed_row_and_the_run_cannot_finish(home):
     baseline_run("r2")
     # a real model without its key: the batch never starts
-    proc = tool("run_model_batch", "--run-id", "r2", "--model", "Qwen/Qwen3-Coder-30B-A3B-Instruct", "--offline")
+    proc = tool("run_model_batch", "--run-id", "r2", "--model", "Qwen/Qwen3-Coder-30B-A3B-Instruct", "--offline",
+                *I0_SLICE, "--resume")  # another model joins a started run: --resume
     assert proc.returncode == 2 and "CHUTES_API_KEY is not set" in proc.stderr
     entry = manifest(home, "r2")["batches"]["Qwen/Qwen3-Coder-30B-A3B-Instruct"]
     assert entry["status"].startswith("failed: ") and "CHUTES_API_KEY" in entry["status"]
@@ -250,7 +251,8 @@ def test_each_distinct_patch_is_graded_once_per_run(home, provider, offline_imag
     """The wrong model submits the same patch in both attempts: the second is not graded again."""
     from sweboard import cli
 
-    proc = tool("run_model_batch", "--run-id", "once", "--model", "scripted/wrong", "--offline", "--attempts", "2")
+    proc = tool("run_model_batch", "--run-id", "once", "--model", "scripted/wrong", "--offline", *I0_SLICE,
+                "--attempts", "2")
     assert proc.returncode == 0, proc.stderr
     assert cli.run_evaluation(["--run-id", "once"]) == 0
     ev = manifest(home, "once")["evaluations"]["scripted/wrong"]

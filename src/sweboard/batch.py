@@ -29,7 +29,7 @@ from sweboard.coalesce import Coalescer
 from sweboard.dataset_lock import DatasetLock
 from sweboard.errors import SweboardError
 from sweboard.gateway import Gateway, ProbeGate, RetryPolicy, read_calls, summarize_calls
-from sweboard.instances import Slice
+from sweboard.instances import Slice, same_selection
 from sweboard.ledger import Ledger
 from sweboard.outcomes import agent_failure, is_infra, needs_grading
 from sweboard.versions import tool_versions
@@ -37,7 +37,7 @@ from sweboard.manifest import (git_state, read_manifest, run_dir, sampled_cpu, u
                                utc_now, write_manifest)
 from sweboard.locks import exclusive_or_refuse, file_lock
 from sweboard.paths import predictions_dir, runs_dir
-from sweboard.runconfig import CAPACITY_SETTINGS, RunnerConfig
+from sweboard.runconfig import CAPACITY_SETTINGS, RunnerConfig, _comparable, config_differences
 from sweboard.runners.base import (ABORT, BATCH_LABEL, GATEWAY_KEY, Attempt, AttemptResult, Runner, batch_label,
                                    scrub_files)
 from sweboard.runners.baseline import BaselineRunner
@@ -111,14 +111,6 @@ def set_aside_attempts(run_id: str, model: ModelEntry) -> list[dict]:
     return out
 
 
-def _comparable(config: dict) -> dict:
-    return json.loads(json.dumps(config))
-
-
-def config_differences(old: dict, new: dict, ignore: tuple[str, ...] = ()) -> list[str]:
-    old, new = _comparable(old), _comparable(new)
-    return sorted(k for k in set(old) | set(new) if k not in ignore and old.get(k) != new.get(k))
-
 
 def init_run(plan: BatchPlan, resume: bool) -> None:
     """Create the run, or check that an existing one was started on the same data and slice.
@@ -166,9 +158,7 @@ def _init_run(plan: BatchPlan, resume: bool) -> None:
     preflight = _preflight(plan.run_id)
     if preflight and existing.get("preflight") != preflight["preflight"]:
         update_manifest(plan.run_id, lambda m: m.update(preflight))  # repeated: its images changed
-    if existing["slice"]["instance_ids_sha256"] != plan.slice.ids_hash:
-        raise SweboardError(f"run {plan.run_id} was started on another instance list ({existing['slice']['file']} "
-                            f"[{existing['slice']['section']}]); use a new --run-id")
+    same_selection(plan.run_id, plan.slice, existing, None)
     if existing["dataset_lock"]["revision"] != plan.lock.revision:
         raise SweboardError(f"run {plan.run_id} used dataset revision {existing['dataset_lock']['revision']}, "
                             f"not {plan.lock.revision}; use a new --run-id")
@@ -373,7 +363,7 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
     def grade(items: list) -> dict:
         from sweboard.evaluation import evaluate_attempts
 
-        return evaluate_attempts(plan.run_id, plan.model.id, items, in_batch=True, executor=executor)
+        return evaluate_attempts(plan.run_id, plan.model.id, items, in_batch=True, executor=executor, log=log)
 
     grader = Coalescer(grade)
 

@@ -150,3 +150,21 @@ def reproduction_gate(comparisons: list[ModelComparison], delta: float = DELTA) 
             for c in wide) + f" (the interval must lie within +/-{delta:g}; more tasks narrow it)"
     return name, PASS, f"{len(tested)} models, every interval within +/-{delta:g}: " + "; ".join(
         f"{c.model} [{c.test.ci_low:+.3f}, {c.test.ci_high:+.3f}]" for c in tested)
+
+
+def render(run_a: str, run_b: str, comparisons: list[ModelComparison], results: list[tuple[str, str, str]],
+           delta: float) -> list[str]:
+    """compare_runs.py's lines: per model, its change paired by task and the tasks behind it; then the gates."""
+    lines = [f"{'model':44} {'kind':15} {'pass@1 A':>8} {'pass@1 B':>8}  paired by task"]
+    for c in comparisons:
+        if c.test is None:
+            lines.append(f"{c.model:44} {c.kind:15} {'':>8} {'':>8}  not compared ({c.why_not})")
+            continue
+        verdict = "CHANGED" if c.moved else ("same within +/-%g" % delta if c.within(delta) else "undecided")
+        lines.append(f"{c.model:44} {c.kind:15} {c.rate_a:>8.3f} {c.rate_b:>8.3f}  {verdict}: {c.test.statement()}")
+        if c.test.only_a:
+            lines.append(f"    better in {run_a}: {', '.join(c.test.only_a)}")
+        if c.test.only_b:
+            lines.append(f"    better in {run_b}: {', '.join(c.test.only_b)}")
+    lines += [f"{state:<4}  {name}: {detail}" for name, state, detail in results]
+    return lines

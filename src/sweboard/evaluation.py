@@ -87,7 +87,7 @@ INVOCATION = "invocation.json"
 
 def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Path, str]],
                       workers: int | None = None, timeout: int | None = None,
-                      in_batch: bool = False, executor=None) -> dict[tuple[str, int], dict]:
+                      in_batch: bool = False, executor=None, log=None) -> dict[tuple[str, int], dict]:
     """Grade attempts. items: (instance_id, attempt index, attempt dir, patch). Writes each verdict.json.
 
     One evaluation per (model, task) at a time (a file lock per task, taken in sorted order): a
@@ -120,7 +120,7 @@ def evaluate_attempts(run_id: str, model_id: str, items: list[tuple[str, int, Pa
             if group:
                 out.update(_grade_group(run_id, model_id, group, dataset, manifest["slice"]["split"], workers,
                                         timeout, swebench_version, in_batch, images, cfg, executor,
-                                        cpu_guard=manifest.get("kind") != "canary"))
+                                        cpu_guard=manifest.get("kind") != "canary", log=log))
     return out
 
 
@@ -208,7 +208,7 @@ def _reuse_known(run_id: str, group: list, images: dict, version: str, out: dict
 
 
 def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, swebench_version, in_batch,
-                 images: dict, cfg: dict, executor=None, cpu_guard: bool = True) -> dict:
+                 images: dict, cfg: dict, executor=None, cpu_guard: bool = True, log=None) -> dict:
     workdir, eval_id = new_eval_dir(run_id, model_id)
     preds = workdir / "predictions.jsonl"
     preds.write_text("".join(json.dumps({"instance_id": iid, "model_name_or_path": model_id, "model_patch": patch,
@@ -217,7 +217,7 @@ def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, sweb
     cmd = evaluator_command(dataset, split, preds, eval_id, ids, workers, timeout)
     if executor is None or executor.guards_cpu:
         # the run's settings, already read by the caller; the canary's gradings skip the CPU guardrail
-        with capacity_for(cfg).evaluation(cpu_guard=cpu_guard):
+        with capacity_for(cfg).evaluation(log=log, cpu_guard=cpu_guard):  # a wait says what it waits on
             code, seconds, node = (executor.run_harness(cmd, workdir) if executor is not None
                                    else (*run_harness(cmd, workdir), None))
     else:  # on a worker node: its eval_slot resource is the cap there
@@ -368,7 +368,7 @@ def evaluate(run_id: str, model_id: str, executor, workers: int | None = None, t
             require_engine()
         executor.reap_named(leftover_containers(run_id, model_id))  # a killed grading's containers
         with sampled_cpu(stats):
-            evaluate_attempts(run_id, model_id, items, workers, timeout, executor=executor)
+            evaluate_attempts(run_id, model_id, items, workers, timeout, executor=executor, log=log)
     entry = evaluation_entry(run_id, model_id)
     entry["peak_cpu_percent"] = stats.get("peak_cpu_percent")
     update_manifest(run_id, lambda m: m["evaluations"].__setitem__(model_id, entry))

@@ -67,6 +67,15 @@ def read_predictions(path: Path) -> dict[str, str]:
     return out
 
 
+def check_against_slice(patches: dict[str, str], sl: Slice, path: Path) -> dict[str, str]:
+    """The predictions, when every one is for a task of the slice (a dry run checks this too)."""
+    outside = sorted(set(patches) - set(sl.instance_ids))
+    if outside:
+        raise SweboardError(f"{path}: {len(outside)} predictions for tasks outside the slice ({', '.join(outside[:3])}"
+                            f"{', ...' if len(outside) > 3 else ''}); choose the slice they were made on")
+    return patches
+
+
 class PredictionRunner:
     """Submits the imported patch of each task (an empty one where the file has none)."""
 
@@ -92,11 +101,7 @@ def import_predictions(run_id: str, model_name: str, path: Path, sl: Slice, resu
     from sweboard.evaluation import evaluate
     from sweboard.runconfig import load_runner_config
 
-    patches = read_predictions(path)
-    outside = sorted(set(patches) - set(sl.instance_ids))
-    if outside:
-        raise SweboardError(f"{path}: {len(outside)} predictions for tasks outside the slice ({', '.join(outside[:3])}"
-                            f"{', ...' if len(outside) > 3 else ''}); choose the slice they were made on")
+    patches = check_against_slice(read_predictions(path), sl, path)
     lock, rows = load_locked_rows(sl.dataset_lock, sl.split, list(sl.instance_ids))
     config = load_runner_config(overrides={"attempts": 1, "stop_after_resolved": "true", "runner": "mini"})
     entry = run_batch(BatchPlan(run_id, imported_model(model_name), sl, lock, rows, config),

@@ -108,3 +108,14 @@ def select(sl: Slice, instance_ids: list[str] | None = None, pattern: str | None
     return Slice(sl.path, sl.section, sl.dataset_lock, sl.split, tuple(ids),
                  {k: v for k, v in sl.rationale.items() if k in keep},
                  {k: v for k, v in sl.difficulty.items() if k in keep})
+
+
+def same_selection(run_id: str, sl, manifest: dict | None, preflight: dict | None) -> None:
+    """The request's tasks are the run's (and those its preflight checked): a run is one experiment."""
+    if manifest is not None and manifest["slice"].get("instance_ids_sha256") != sl.ids_hash:
+        raise SweboardError(f"run {run_id} was started on another task selection ({manifest['slice']['file']} "
+                            f"[{manifest['slice']['section']}], {len(manifest['slice']['instance_ids'])} tasks; this "
+                            f"request: {len(sl.instance_ids)} tasks); use the same selection, or a new --run-id")
+    if preflight is not None and preflight.get("instance_ids_sha256") not in (None, sl.ids_hash):
+        raise SweboardError(f"run {run_id}: its preflight checked another task selection than this request's "
+                            f"{len(sl.instance_ids)} tasks; use the same selection, or a new --run-id")

@@ -19,15 +19,18 @@ from sweboard.runconfig import RunnerConfig
 from sweboard.stats import min_detectable_flips
 
 # Which catalog providers each iteration drives (the plan: i1 = Chutes, i2 = Chutes + OpenRouter).
-ITERATION_PROVIDERS = {"i1": ("chutes",), "i2": ("chutes", "openrouter"), "i3": ("chutes", "openrouter"),
+ITERATION_PROVIDERS = {"i0": (), "i1": ("chutes",), "i2": ("chutes", "openrouter"), "i3": ("chutes", "openrouter"),
                        "i4": ("chutes", "openrouter")}
 # Each iteration's slice file (i2 reuses i1's; i4 measures tokens, cost and latency on i3's).
-DRIVER_ATTEMPTS = 2  # K the run_i*.sh drivers run unless told otherwise (tools/run_iteration.sh --attempts)
-ITERATION_SLICES = {"i1": "instances_i1.yaml", "i2": "instances_i1.yaml", "i3": "instances_i3.yaml",
+DRIVER_ATTEMPTS = 2  # K the run_i*.sh drivers run unless told otherwise (--attempts)
+ITERATION_ATTEMPTS = {"i0": 1}  # i0 is one attempt per task (the smoke test); the others DRIVER_ATTEMPTS
+ITERATION_SETTINGS = {"i3": {"attempt_timeout_seconds": 90}, "i4": {"attempt_timeout_seconds": 90}}  # the plan: 90 s
+ITERATION_SLICES = {"i0": "instances_i0.yaml", "i1": "instances_i1.yaml", "i2": "instances_i1.yaml", "i3": "instances_i3.yaml",
                     "i4": "instances_i3.yaml"}
 # The offline stand-ins, one per failure mode the pipeline must survive (TEST EQUIPMENT).
 OFFLINE_MODELS = ("scripted/solver", "scripted/empty", "scripted/wrong", "scripted/ratelimited",
                   "scripted/server-error", "scripted/retired-model")
+I0_OFFLINE_MODELS = ("scripted/solver",)  # i0 offline: the solver and the baseline (the plan's step 7 proves the path)
 BASELINE = "instant_empty_submit"
 
 
@@ -37,7 +40,7 @@ def models_for(catalog: Catalog, iteration: str, offline: bool, only: list[str] 
     if only:
         chosen = [catalog.get(m) for m in only]
     elif offline:
-        chosen = [catalog.get(m) for m in OFFLINE_MODELS]
+        chosen = [catalog.get(m) for m in (I0_OFFLINE_MODELS if iteration == "i0" else OFFLINE_MODELS)]
     else:
         chosen = [m for m in catalog.models.values()
                   if m.enabled and m.provider.name in ITERATION_PROVIDERS[iteration]]

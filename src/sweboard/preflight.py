@@ -127,7 +127,12 @@ def _canary(sl: Slice, run_id: str, log) -> tuple[str, dict]:
     return result["detail"], result
 
 
-def _solver(sl: Slice, run_id: str, runner_name: str, config: RunnerConfig, rows: list[dict], lock) -> str:
+def waits_only(log):
+    """A batch's log reduced to its waits: a check's batch says nothing but what it is waiting on."""
+    return lambda line: log(line.strip()) if "waiting" in line or "waits" in line else None
+
+
+def _solver(sl: Slice, run_id: str, runner_name: str, config: RunnerConfig, rows: list[dict], lock, log=print) -> str:
     """The scripted solver through the chosen runner on these rows (its own provider serves them)."""
     from sweboard.batch import BatchPlan, run_batch
     from sweboard.catalog import load_catalog
@@ -144,7 +149,7 @@ def _solver(sl: Slice, run_id: str, runner_name: str, config: RunnerConfig, rows
         os.environ["SWEBOARD_SCRIPTED_BASE_URL"] = provider.base_url
         try:
             entry = run_batch(BatchPlan(run_id, model, sl, lock, rows, solver_config, run_kind="preflight"),
-                              get_runner(runner_name), log=lambda s: None)
+                              get_runner(runner_name), log=waits_only(log))
         finally:
             if saved is None:
                 os.environ.pop("SWEBOARD_SCRIPTED_BASE_URL", None)
@@ -153,7 +158,7 @@ def _solver(sl: Slice, run_id: str, runner_name: str, config: RunnerConfig, rows
     from sweboard import executors
 
     with executors.opened() as executor:
-        evaluate(run_id, model.id, executor, log=lambda s: None)
+        evaluate(run_id, model.id, executor, log=waits_only(log))
     update_manifest(run_id, lambda m: m.update(status="finished"))
     outcomes = task_outcomes(read_manifest(run_id), model.id)
     missed = [f"{iid} ({per[-1]['outcome'] if per else 'no attempt'})" for iid, per in sorted(outcomes.items())
@@ -175,7 +180,7 @@ def _fresh(run_id: str) -> str:
 
 
 def run(run_id: str, sl: Slice, models: list[ModelEntry], runner: str, config: RunnerConfig,
-        probe: bool = True, log=print) -> dict:
+        probe: bool = True, log=print, no_probe_why: str = "--no-probe") -> dict:
     """Every step in order, stopping at the first failure; returns (and writes) the record."""
     from sweboard.dataset_lock import load_locked_rows
 
@@ -202,11 +207,11 @@ def run(run_id: str, sl: Slice, models: list[ModelEntry], runner: str, config: R
     canary_run, solver_run = _fresh(f"{run_id}.canary"), _fresh(f"{run_id}.solver")
     ok = (step("credentials", lambda: credentials_step(models))
           and (step("probe", lambda: _probe(run_id, models, config)) if probe else
-               step("probe", lambda: "skipped (--no-probe)"))
+               step("probe", lambda: f"skipped ({no_probe_why})"))
           and step("images", lambda: _images(rows, runner, lock.source == "bundled", log),
                    f"checking {len({r['image'] for r in rows})} task images" + (" and SWE-agent's" if runner == "sweagent" else ""))
           and step("canary", lambda: _canary(sl, canary_run, log), f"grading {len(rows)} gold and {len(rows)} empty patches")
-          and step("solver", lambda: _solver(sl, solver_run, runner, config, rows, lock),
+          and step("solver", lambda: _solver(sl, solver_run, runner, config, rows, lock, log),
                    f"the scripted solver through {runner} on {len(rows)} tasks"))
     record = {"run_id": run_id, "passed": bool(ok), "runner": runner, "section": sl.section, "split": sl.split,
               "instance_ids_sha256": sl.ids_hash, "models": [m.id for m in models], "probe": probe,

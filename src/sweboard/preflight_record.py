@@ -33,9 +33,12 @@ def image_ids(rows: list[dict]) -> dict[str, str | None]:
     return {image: image_id(image) for image in sorted({r["image"] for r in rows})}
 
 
-def still_valid(run_id: str, rows: list[dict], runner: str) -> dict | None:
-    """The recorded preflight, when it passed for this runner and every task image is the same one."""
+def still_valid(run_id: str, rows: list[dict], runner: str, ids_hash: str | None = None) -> dict | None:
+    """The recorded preflight, when it passed for these tasks (`ids_hash`), this runner and every task
+    image is the same one."""
     rec = read_record(run_id)
     if not rec or not rec.get("passed") or rec.get("runner") != runner:
+        return None
+    if ids_hash is not None and rec.get("instance_ids_sha256") != ids_hash:
         return None
     return rec if rec.get("images") == image_ids(rows) else None

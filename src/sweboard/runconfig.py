@@ -6,6 +6,7 @@ with a `reason`: the plan allows raising budgets only with recorded evidence.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -184,3 +185,22 @@ def load_runner_config(path: Path | None = None, overrides: dict | None = None) 
     if not 0 < config.cpu_ceiling_percent <= 100:
         raise SweboardError(f"{path}.cpu_ceiling_percent: expected a percentage in (0, 100], got {config.cpu_ceiling_percent:g}")
     return config
+
+
+def _comparable(config: dict) -> dict:
+    return json.loads(json.dumps(config))
+
+
+def config_differences(old: dict, new: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+    old, new = _comparable(old), _comparable(new)
+    return sorted(k for k in set(old) | set(new) if k not in ignore and old.get(k) != new.get(k))
+
+
+def same_settings(run_id: str, manifest: dict, config) -> None:
+    """A resumed run keeps its experiment: the same settings, capacity aside (runners may differ per model)."""
+    diff = config_differences(manifest["runner_config"], config.to_dict(), ignore=("runner", *CAPACITY_SETTINGS))
+    if diff:
+        old, new = manifest["runner_config"], config.to_dict()
+        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise SweboardError(f"run {run_id} was started with other settings ({detail}); resume with the same "
+                            "settings, or use a new --run-id")
