@@ -211,3 +211,41 @@ def test_kill_9_of_the_scheduler_alone_takes_batches_and_attempts_down_at_once(p
     assert containers(run_id) == []
     assert grep_key(home / "runs", home / "predictions") == []
     print(f"agents gone {took:.2f}s after kill -9 of the scheduler")
+
+
+PHASES = [("preflight", "== preflight"), ("agent batches", "== 2 models"), ("evaluation", "== official evaluation"),
+          ("fold", "== leaderboard")]
+
+
+def _sigint_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a test runner started in the background inherits it ignored
+
+
+def test_ctrl_c_at_each_phase_of_a_driver_stops_with_a_true_last_line_and_resume_completes(home, offline_images):
+    """One run, interrupted once in each phase of bootstrap_i0.sh (Ctrl-C to its whole process group, as a
+    terminal sends it), each time resumed: exit 3 and a last line naming the phase; the last --resume
+    finishes the run and folds it onto the board."""
+    from conftest import wait_for  # noqa: F401  (the module's own helper)
+
+    base = ["bash", str(ROOT / "tools" / "bootstrap_i0.sh"), "--offline", "--instance-ids",
+            "sweboard-fixtures__tinycalc-1", "--run-id", "ctrlc"]
+    for n, (phase, trigger) in enumerate(PHASES):
+        cmd = base + (["--resume"] if n else [])
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True, preexec_fn=_sigint_default)
+        lines = []
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith(trigger):
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+        rest, _ = proc.communicate(timeout=300)
+        lines += rest.splitlines()
+        assert proc.returncode == 3, (phase, lines[-15:])
+        assert lines[-1].startswith(f"stopped: interrupted during the {phase};") and "--resume" in lines[-1], lines[-5:]
+    done = subprocess.run(base + ["--resume"], capture_output=True, text=True, timeout=600, preexec_fn=_sigint_default)
+    assert done.returncode == 0, done.stdout[-3000:]
+    m = json.loads((home / "runs" / "ctrlc" / "manifest.json").read_text())
+    assert m["status"] == "finished"
+    rows = [line for line in done.stdout.splitlines() if line.strip().endswith("[ctrlc]")]
+    assert len(rows) == 2 and any("scripted/solver" in r and "resolved 1/1" in r for r in rows), done.stdout[-2000:]

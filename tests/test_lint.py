@@ -44,3 +44,20 @@ def test_actionlint_would_catch_a_broken_workflow(tmp_path):
                    "        with: {fetch-depht: 1}\n")
     proc = subprocess.run([linter("actionlint"), str(bad)], capture_output=True, text=True)
     assert proc.returncode != 0 and "fetch-depht" in proc.stdout
+
+
+def test_imports_point_down_the_layers():
+    """import-linter's layers contract (pyproject.toml; docs/architecture.md says why each room sits where)."""
+    proc = subprocess.run([linter("lint-imports")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and "1 kept, 0 broken" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_the_layers_contract_would_catch_an_upward_import(tmp_path):
+    """The contract is not vacuous: a lower room importing a higher one breaks it."""
+    config = tmp_path / "contract.toml"
+    text = (ROOT / "pyproject.toml").read_text()
+    config.write_text(text[text.index("[tool.importlinter]"):].replace(
+        '"sweboard.attempt",', '"sweboard.attempt",\n    "sweboard.batch",', 1).replace(
+        '"sweboard.scheduler | sweboard.batch",', '"sweboard.scheduler",', 1))
+    proc = subprocess.run([linter("lint-imports"), "--config", str(config)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode != 0 and "broken" in proc.stdout, proc.stdout[-2000:]

@@ -58,4 +58,4 @@ def drive(argv=None):
     executors.use_cluster(run.request.cluster)
     options = DriverOptions(args.iteration, execute=(args.execute or args.preflight) and not args.dry_run,
                             preflight_only=args.preflight)
-    return run_driver(run, options)
+    return run_driver(run, options, log=lambda line: print(line, flush=True))  # each line as it happens
