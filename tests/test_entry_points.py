@@ -43,8 +43,8 @@ def command(entry: str, home: Path) -> list[str]:
 ENTRIES = {
     "bootstrap_i0.sh": {"run", "resume", "slice", "settings", "writes"},
     "run_i1.sh": {"run", "resume", "slice", "settings", "writes"},
-    "run_models.py": {"run", "resume", "slice", "settings", "writes"},
-    "run_model_batch.py": {"run", "resume", "slice", "settings", "writes"},
+    "run_models.py": {"run", "resume", "slice", "settings", "writes", "calls"},
+    "run_model_batch.py": {"run", "resume", "slice", "settings", "writes", "calls"},
     "preflight.py": {"run", "resume", "slice", "settings", "writes"},
     "run_evaluation.py --predictions": {"run", "resume", "slice", "settings", "writes"},
     "run_evaluation.py": {"run", "existing"},
@@ -71,6 +71,16 @@ def one_line(proc) -> str:
 
 def files(home: Path) -> list[Path]:
     return sorted(p.relative_to(home) for p in home.rglob("*") if "out" not in p.parts and p.name != "preds.jsonl")
+
+
+# --- rule: a model whose provider has no address is refused before the batch (not failed attempt by attempt)
+@pytest.mark.parametrize("entry", entries("calls"))
+def test_a_model_without_an_address_is_refused_before_any_attempt(home, entry, monkeypatch):
+    monkeypatch.delenv("SWEBOARD_SCRIPTED_BASE_URL", raising=False)
+    before = files(home)
+    line = one_line(run(home, entry, "--run-id", "noaddr", "--model", "scripted/solver", "--offline"))
+    assert "--model scripted/solver" in line and "SWEBOARD_SCRIPTED_BASE_URL" in line, line
+    assert files(home) == before
 
 
 # --- rule: a run id is a safe folder name -------------------------------------------------------------

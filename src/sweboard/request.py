@@ -67,6 +67,7 @@ class RunRequest:
     jobs: int | None = None
     cluster: str | None = None
     probe: bool = True
+    calls_models: bool = False  # this entry point sends the models' calls now (a batch): each needs its URL
     extra_settings: dict = field(default_factory=dict)  # what the entry point itself sets (a driver's 90 s)
 
 
@@ -204,11 +205,25 @@ def validate(req: RunRequest) -> Checked:
 
         catalog = load_catalog()
         checked.models = [catalog.get(m) for m in req.models]  # an unknown model is one line, before anything
+        if req.calls_models and not req.dry_run:
+            for model in checked.models:
+                _check_reachable(model)
     if "slice" in req.parts:
         checked.slice = load_request_slice(req)
     if "run" in req.parts and req.run_id is not None:
         _check_run(checked)
     return checked
+
+
+def _check_reachable(model) -> None:
+    """A model whose provider has no address would fail every attempt at the gateway: that is the
+    setup's failure, never the model's, so it is refused before the batch starts."""
+    provider = model.provider
+    if provider.base_url_env and not provider.base_url():
+        hint = (" (test equipment: the drivers and the preflight start the scripted provider themselves; "
+                "tools/scripted_provider.py prints one)") if provider.test_equipment else ""
+        raise SweboardError(f"--model {model.id}: provider {provider.name!r} has no address: set "
+                            f"{provider.base_url_env}{hint}")
 
 
 def _check_run(checked: Checked) -> None:

@@ -24,7 +24,7 @@ def run_model_batch(argv=None):
     add_arguments(p, *BATCH_PARTS)
     p.add_argument("--dry-run", action="store_true", help="print the plan; run nothing, write nothing")
     args = p.parse_args(argv)
-    run = checked("run_model_batch.py", args, *BATCH_PARTS)
+    run = checked("run_model_batch.py", args, *BATCH_PARTS, calls_models=True)
     if args.dry_run:
         print("\n".join(launch.describe_batch(run)))
         return 0
@@ -56,7 +56,7 @@ def run_models(argv=None):
         return 0 if manifest is not None and manifest.get("status") == "finished" else 1
     if not args.model:
         raise SweboardError("--model: name at least one model (config/model_catalog.yaml)")
-    run = checked("run_models.py", args, *MODELS_PARTS)
+    run = checked("run_models.py", args, *MODELS_PARTS, calls_models=True)
     if args.dry_run:
         print("\n".join(launch.plan_models(run)))
         return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets as pysecrets
 import socket
 import threading
+import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -60,10 +61,16 @@ class _Handler(BaseHTTPRequestHandler):
             if route.gate is not None:
                 route.gate.after_call(route)
         except Exception as exc:  # never a traceback on the terminal: a recorded 502 instead
-            message = f"sweboard gateway error: {type(exc).__name__}"
+            message = f"sweboard gateway error: {type(exc).__name__} at {_where(exc)}"
             if route is not None:
                 record(self, route, {"status": 502, "retries": 0, "upstream": False, "error": message})
             error(self, 502, "gateway_error", message)
+
+
+def _where(exc: BaseException) -> str:
+    """The failing line as `file.py:123` (no message: it could quote a request's content)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
 
 
 class _Server(ThreadingHTTPServer):
