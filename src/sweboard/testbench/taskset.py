@@ -53,6 +53,8 @@ class FixtureRepo:
     history: tuple[dict, ...]
     base_commit: str
     files_dir: Path
+    leak: dict | None = None  # test equipment: the fix of `leak.task` committed on a branch and tagged
+
 
     @property
     def env_key(self) -> str:
@@ -79,6 +81,7 @@ def load_repos(taskset_dir: Path = TASKSET_DIR) -> dict[str, FixtureRepo]:
             history=tuple(history),
             base_commit=require(meta, "base_commit", str, where),
             files_dir=repo_dir / "files",
+            leak=meta.get("leak"),
         )
         repos[repo.repo] = repo
     return repos
@@ -129,7 +132,25 @@ def build_repo(repo: FixtureRepo, dest: Path) -> str:
     missing = [str(f) for f in all_files if f not in committed]
     if missing:
         raise SweboardError(f"{repo.files_dir.parent / 'repo.yaml'}: history leaves files uncommitted: {missing}")
+    if repo.leak:
+        _plant_leak(repo, dest)
     return _git(dest, "rev-parse", "HEAD")
+
+
+def _plant_leak(repo: FixtureRepo, dest: Path) -> None:
+    """TEST EQUIPMENT: the task's gold patch committed on a branch and tagged, then main checked out at the
+    base again: the image's /testbed reaches the fix through `git log --all`, the branch and the tag, as
+    images built from a full clone checked out at the base do."""
+    where = f"{repo.files_dir.parent / 'repo.yaml'}: leak"
+    leak = repo.leak
+    gold = TASKSET_DIR / "tasks" / require(leak, "task", str, where) / "gold.patch"
+    date = require(leak, "date", str, where)
+    env = {**_GIT_IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    _git(dest, "checkout", "-q", "-b", require(leak, "branch", str, where))
+    _git(dest, "apply", str(gold))
+    _git(dest, "commit", "-q", "-am", require(leak, "message", str, where), env=env)
+    _git(dest, "tag", require(leak, "tag", str, where))
+    _git(dest, "checkout", "-q", "main")
 
 
 def _files_in_patch(patch: str) -> list[str]:
