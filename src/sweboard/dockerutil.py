@@ -13,9 +13,10 @@ import subprocess
 from sweboard.errors import SweboardError
 
 
-def docker(*args: str, check: bool = True, timeout: float | None = 600, capture: bool = True) -> subprocess.CompletedProcess:
+def docker(*args: str, check: bool = True, timeout: float | None = 600, capture: bool = True,
+           input_text: str | None = None) -> subprocess.CompletedProcess:
     try:
-        proc = subprocess.run(["docker", *args], capture_output=capture, text=True, timeout=timeout)
+        proc = subprocess.run(["docker", *args], capture_output=capture, text=True, timeout=timeout, input=input_text)
     except FileNotFoundError:
         raise SweboardError("docker: command not found; run tools/ensure_docker.sh") from None
     if check and proc.returncode != 0:

@@ -106,5 +106,8 @@ def task_outcomes(manifest: dict, model_id: str) -> dict[str, list[dict]]:
         for a in attempts:
             v = verdicts.get(a["attempt"])
             out[iid].append({**a, "verdict": (v or {}).get("verdict"), "verdict_conflict": bool((v or {}).get("verdict_conflict")),
-                             "verdict_reused": bool((v or {}).get("reused_from")), "outcome": outcome_of(a, v)})
+                             "verdict_reused": bool((v or {}).get("reused_from")),
+                             "grader_flip": bool((v or {}).get("grader_flip")),  # two gradings disagreed (regrade.py)
+                             "gradings": (v or {}).get("gradings") or [],
+                             "outcome": outcome_of(a, v)})
     return out

@@ -117,6 +117,23 @@ def _images(rows: list[dict], runner: str, bundled: bool, log) -> tuple[str, dic
     return detail, derived
 
 
+def _history(rows: list[dict], mode: str, log) -> tuple[str, dict]:
+    """The image history audit (validity/history.py): a leaky image stops the preflight under `strict`;
+    under `sanitize` its derived image is built and audited clean."""
+    from sweboard.validity import history
+
+    images, blocked, record = history.plan_images(rows, mode, lambda s: log(f"  {s}"))
+    if blocked:
+        iid, why = next(iter(sorted(blocked.items())))
+        raise SweboardError(f"{len(blocked)} of {len(rows)} task images reach beyond their base commit: {why}")
+    audits = {iid: history.HistoryAudit(**{k: v for k, v in r.items() if k in history.HistoryAudit.__dataclass_fields__})
+              for iid, r in record.items()}
+    detail = history.describe(audits)
+    if images:
+        detail += f"; {len(images)} run on derived images with only the base's history (history: sanitize)"
+    return detail, record
+
+
 def _canary(sl: Slice, run_id: str, log) -> tuple[str, dict]:
     from sweboard.canary import run_canary
 
@@ -210,6 +227,8 @@ def run(run_id: str, sl: Slice, models: list[ModelEntry], runner: str, config: R
                step("probe", lambda: f"skipped ({no_probe_why})"))
           and step("images", lambda: _images(rows, runner, lock.source == "bundled", log),
                    f"checking {len({r['image'] for r in rows})} task images" + (" and SWE-agent's" if runner == "sweagent" else ""))
+          and step("history", lambda: _history(rows, config.history, log),
+                   f"auditing what {len(rows)} task images' /testbed reaches beyond its base commit")
           and step("canary", lambda: _canary(sl, canary_run, log), f"grading {len(rows)} gold and {len(rows)} empty patches")
           and step("solver", lambda: _solver(sl, solver_run, runner, config, rows, lock, log),
                    f"the scripted solver through {runner} on {len(rows)} tasks"))
@@ -217,7 +236,7 @@ def run(run_id: str, sl: Slice, models: list[ModelEntry], runner: str, config: R
               "instance_ids_sha256": sl.ids_hash, "models": [m.id for m in models], "probe": probe,
               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "steps": [asdict(s) for s in steps], "images": image_ids(rows),
-              "sweagent_images": extra.get("images", {}),
+              "sweagent_images": extra.get("images", {}), "history": extra.get("history", {}),
               "canary_run": canary_run, "solver_run": solver_run}
     tmp = record_path(run_id).with_name(f".{RECORD}.tmp")
     tmp.write_text(json.dumps(record, indent=2))

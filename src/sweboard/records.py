@@ -82,3 +82,24 @@ def read_verdict(attempt_dir: Path) -> dict | None:
         return json.loads((attempt_dir / VERDICT).read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def write_regrade(attempt_dir: Path, n: int, verdict: dict) -> dict:
+    """An attempt's n-th independent regrading (`verdict.regrade-<n>.json`), beside its verdict; written once."""
+    path = attempt_dir / f"verdict.regrade-{n}.json"
+    if not path.exists():
+        atomic_json(path, {**verdict, "regrade": n})
+    return verdict
+
+
+def read_regrades(attempt_dir: Path) -> list[dict]:
+    """Its regradings, in order (the first grading is `verdict.json`)."""
+    out = []
+    for n in range(1, 10):
+        try:
+            out.append(json.loads((attempt_dir / f"verdict.regrade-{n}.json").read_text()))
+        except FileNotFoundError:
+            break
+        except (OSError, ValueError):
+            continue
+    return out

@@ -56,6 +56,9 @@ class RunnerConfig:
     provider_failure_streak: int = 2  # stop launching after this many attempts in a row got no answer from the provider
     gateway_upstream_timeout_seconds: float = 300.0  # per upstream call; never beyond the attempt's remaining time
     gateway_max_reply_bytes: int = 8_388_608  # a larger provider reply is refused (502), never handed to the agent
+    history: str = "strict"  # a task image whose /testbed reaches beyond its base: strict (refused) | sanitize
+    evaluation_regrade: str = "auto"  # graded a second time: auto (resolved, for real models) | resolved | all | none
+    evaluation_regrade_sample: float = 0.1  # and this share of the other graded attempts (auto and resolved)
     overrides: tuple[Override, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
@@ -176,6 +179,12 @@ def load_runner_config(path: Path | None = None, overrides: dict | None = None) 
             values[name] = _convert(type(getattr(RunnerConfig, name)), value, where)
             _check_bounds(name, values[name], where)
     config = RunnerConfig(**values)
+    for name, allowed in (("history", ("strict", "sanitize")), ("evaluation_regrade", ("auto", "resolved", "all", "none"))):
+        if getattr(config, name) not in allowed:
+            where = f"--set {name}" if name in (overrides or {}) else f"{path}.{name}"
+            raise SweboardError(f"{where}: expected one of {list(allowed)}, got {getattr(config, name)!r}")
+    if not 0 <= config.evaluation_regrade_sample <= 1:
+        raise SweboardError(f"{path}.evaluation_regrade_sample: expected a share between 0 and 1")
     if config.runner not in RUNNERS:
         raise SweboardError(f"{path}.runner: expected one of {list(RUNNERS)}, got {config.runner!r}")
     if config.attempt_timeout_seconds <= 0:
@@ -192,8 +201,11 @@ def _comparable(config: dict) -> dict:
 
 
 def config_differences(old: dict, new: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Settings that differ; a setting the older run did not have yet counts as its default."""
     old, new = _comparable(old), _comparable(new)
-    return sorted(k for k in set(old) | set(new) if k not in ignore and old.get(k) != new.get(k))
+    defaults = _comparable(RunnerConfig().to_dict())
+    return sorted(k for k in set(old) | set(new)
+                  if k not in ignore and old.get(k, defaults.get(k)) != new.get(k, defaults.get(k)))
 
 
 def same_settings(run_id: str, manifest: dict, config) -> None:

@@ -18,6 +18,7 @@ from sweboard.manifest import run_dir, utc_now
 from sweboard.outcomes import agent_failure, is_infra
 from sweboard.records import RECORD, atomic_json, attempt_dir, load_record
 from sweboard.runners.base import AttemptResult, Runner, scrub_files
+from sweboard.validity.scan import project_of, scan
 
 
 def set_aside(out: Path, reason: str = "interrupted", secrets: list[str] | None = None) -> Path | None:
@@ -80,6 +81,9 @@ def write_record(plan: BatchPlan, runner: Runner, out: Path, row: dict, k: int, 
               # a runner whose calls sweboard did not meter (imported predictions): usage unknown, never 0
               "gateway_calls": calls,
               "node": node,  # where it ran: host, Docker engine id, task image id (and the Ray node)
+              "agent_image": row["image"],  # the image its container started from (a sanitized one, or the row's)
+              # the agent's look-ups of the answer in its own commands (validity/scan.py)
+              "history_flags": scan(out, result.trajectory, project_of(row.get("repo", ""))),
               "usage": summarize_calls(calls) if getattr(runner, "metered", True) else None}
     record["error"] = credentials.redact(record["error"], secrets)
     atomic_json(out / RECORD, record)

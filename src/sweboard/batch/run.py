@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from dataclasses import replace
 
 from sweboard import credentials
 from sweboard.batch.folders import set_aside_interrupted
@@ -102,8 +103,14 @@ def _run(plan: BatchPlan, runner: Runner, key: str | None, secrets: list[str], l
         runner.prepare()  # e.g. the warm fork server starts importing while images are checked
     if plan.model.calls_a_model or plan.model.provider.name == "canary":
         # before any attempt's clock, where attempts will run: a pull is never the model's time
-        executor.prepare(plan.rows, runner if plan.model.calls_a_model else None, log,
-                         **({"run_id": plan.run_id, "split": plan.slice.split} if plan.model.calls_a_model else {}))
+        executor.prepare(plan.rows, None, log, **({"run_id": plan.run_id, "split": plan.slice.split}
+                                                  if plan.model.calls_a_model else {}))
+    if plan.model.calls_a_model:  # what each task image's /testbed reaches beyond its base (validity/history.py)
+        images, blocked, record = executor.plan_images(plan.rows, plan.config.history, log)
+        plan = replace(plan, agent_images=images, blocked=blocked, history=record)
+        for iid, why in sorted(blocked.items()):
+            log(f"  {iid}: not run: {why}")
+        executor.prepare([plan.agent_row(r) for r in plan.rows if r["instance_id"] not in blocked], runner, log)
     with sampled_cpu(stats):
         reason = AttemptSchedule(plan, runner, key, secrets, log, executor).run()
     entry = summarize(plan, runner, started_at, stats, reason)

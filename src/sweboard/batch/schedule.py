@@ -24,7 +24,7 @@ from sweboard.gateway import Gateway, ProbeGate, RetryPolicy
 from sweboard.ledger import Ledger
 from sweboard.outcomes import agent_failure, is_infra, needs_grading
 from sweboard.records import RECORD, attempt_dir, load_record, read_verdict
-from sweboard.runners.base import ABORT, GATEWAY_KEY, Attempt, Runner, scrub_files
+from sweboard.runners.base import ABORT, GATEWAY_KEY, Attempt, AttemptResult, Runner, scrub_files
 from sweboard.slots import Cancelled, capacity_for
 from sweboard.manifest import utc_now
 
@@ -189,6 +189,7 @@ class AttemptSchedule:
     def launch(self, gateway: Gateway | None, row: dict, k: int, queued: float) -> dict | None:
         """Run the attempt where the executor runs it; its record, or None when nothing of the model's ran."""
         plan, iid = self.plan, row["instance_id"]
+        row = plan.agent_row(row)  # its sanitized image, when the task's own leaks its fix (history: sanitize)
         ran_from = time.time()
         out = attempt_dir(plan.run_id, plan.model, iid, k)
         set_aside(out, secrets=self.secrets)
@@ -203,8 +204,10 @@ class AttemptSchedule:
                           base_url, started=route.first_call if route is not None else None,
                           reached=route.reached if route is not None else None)
         began = utc_now()
-        try:  # here, or on a worker node
-            result, node = self.executor.run(attempt, self.runner, GATEWAY_KEY if gateway else None, self.secrets)
+        try:  # here, or on a worker node; never on an image that leaks its fix (history: strict)
+            result, node = (self.executor.run(attempt, self.runner, GATEWAY_KEY if gateway else None, self.secrets)
+                            if iid not in plan.blocked else
+                            (AttemptResult("error", "ImageLeaks", "", "infra", plan.blocked[iid][:800], 0.0), None))
         finally:
             if gateway is not None:
                 gateway.unregister(base_url)  # ends in-flight calls; returns once their records are written

@@ -48,6 +48,8 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, sto
                 "overhead_seconds": rec.get("overhead_seconds"),
                 "usage": rec["usage"], "record": str(rel / RECORD),
                 "trajectory": str(rel / rec["trajectory"]) if confined_file(out, rec["trajectory"]) else None,
+                "history_flags": rec.get("history_flags") or [],
+                **({"agent_image": rec["agent_image"]} if rec.get("agent_image") else {}),
                 **({"k_reason": k_reason} if k_reason else {}),
             })
             by_index.setdefault(k, []).append({"instance_id": iid, "model_name_or_path": plan.model.id,
@@ -75,6 +77,7 @@ def summarize(plan: BatchPlan, runner: Runner, started_at: str, stats: dict, sto
         "runner_config": plan.config.to_dict(),
         "attempts": attempts,
         "set_aside": set_aside_attempts(plan.run_id, plan.model),
+        **({"image_history": plan.history} if plan.history else {}),
     }
 
 

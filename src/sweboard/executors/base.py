@@ -17,6 +17,10 @@ class Executor(Protocol):
         """Before any attempt's clock: every task image present where attempts will run (and a
         runner's derived images, e.g. SWE-agent's); with `run_id`, each node's evaluator canary."""
 
+    def plan_images(self, rows: list[dict], mode: str, log) -> tuple[dict, dict, dict]:
+        """Where attempts will run: each task image's history audit, and under `sanitize` the derived images
+        (validity/history.py). Returns (instance -> agent image, instance -> why not runnable, audits)."""
+
     def run(self, attempt: Attempt, runner: Runner, api_key: str | None,
             secrets: list[str]) -> tuple[AttemptResult, dict]:
         """Run one attempt; its folder `attempt.out_dir` is filled and scrubbed here, on the

@@ -24,6 +24,11 @@ class LocalExecutor:
             except SweboardError as exc:
                 log(f"SWE-agent images: {exc}")  # each attempt of such a task is infrastructure's failure
 
+    def plan_images(self, rows: list[dict], mode: str, log) -> tuple[dict, dict, dict]:
+        from sweboard.validity.history import plan_images
+
+        return plan_images(rows, mode, lambda s: log(f"  {s}"))
+
     def run(self, attempt: Attempt, runner: Runner, api_key: str | None,
             secrets: list[str]) -> tuple[AttemptResult, dict]:
         result = run_attempt(attempt, runner, api_key, secrets)

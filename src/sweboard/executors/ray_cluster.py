@@ -162,6 +162,21 @@ class RayExecutor:
                 record = check_node(self, run_id, node["NodeID"], rows, split or "test", by_iid)
                 log(f"  node {node['NodeID'][:8]}: evaluator canary passed ({record['detail']})")
 
+    def plan_images(self, rows: list[dict], mode: str, log) -> tuple[dict, dict, dict]:
+        """The history audit (and sanitized images) on every node that runs attempts: each node builds its own
+        derived images; a task whose nodes disagree (different image ids, different findings) does not run."""
+        nodes = self._nodes("docker_slot")
+        refs = [self._task(_plan_images_node).options(num_cpus=0, max_retries=0,
+                                                       scheduling_strategy=self._on(n["NodeID"])).remote(rows, mode)
+                for n in nodes]
+        answers = []
+        for node, ref in zip(nodes, refs):
+            try:
+                answers.append(self._wait(ref))
+            except self.ray.exceptions.RayError as exc:
+                log(f"  node {node['NodeID'][:8]}: history audit failed ({type(exc).__name__})")
+        return merge_image_plans(answers, [r["instance_id"] for r in rows])
+
     def run(self, attempt: Attempt, runner: Runner, api_key: str | None,
             secrets: list[str]) -> tuple[AttemptResult, dict]:
         if attempt.model.is_baseline:  # no container, no call: nothing to send anywhere
@@ -340,6 +355,34 @@ def _prepare_node(images: list[str], runner_name: str | None) -> tuple[dict[str,
             except SweboardError as exc:
                 problems = {**problems, "(derived)": str(exc)}
     return problems, {i: image_id(i) for i in images}
+
+
+def _plan_images_node(rows: list[dict], mode: str):
+    from sweboard.validity.history import plan_images
+
+    return plan_images(rows, mode)
+
+
+def merge_image_plans(answers: list, instance_ids: list[str]) -> tuple[dict, dict, dict]:
+    """The nodes' answers as one plan, taken as data: a task runs only where every node agrees on its image."""
+    images, blocked, record = {}, {}, {}
+    if not answers:
+        return {}, {iid: "no node answered the history audit" for iid in instance_ids}, {}
+    for iid in instance_ids:
+        seen = [(a[0].get(iid) if isinstance(a, tuple) and len(a) == 3 and isinstance(a[0], dict) else None,
+                 a[1].get(iid) if isinstance(a, tuple) and len(a) == 3 and isinstance(a[1], dict) else "no answer")
+                for a in answers]
+        if len(set(seen)) != 1:
+            blocked[iid] = "the nodes disagree on this task's image history (different images on different hosts?)"
+            continue
+        image, why = seen[0]
+        if why:
+            blocked[iid] = str(why)[:500]
+        elif isinstance(image, str) and image.startswith("sweboard-sanitized/"):
+            images[iid] = image
+        first = answers[0][2] if isinstance(answers[0], tuple) and len(answers[0]) == 3 else {}
+        record[iid] = first.get(iid) if isinstance(first, dict) else None
+    return images, blocked, record
 
 
 def _reap_named_node(names: list[str]) -> int:

@@ -140,6 +140,7 @@ _ERROR_CLASSES = {
     "NodeLost": "infra",  # the Ray node (or its worker) went away mid-attempt
     "AgentKilled": "infra",  # the agent process died of a signal nobody in the attempt sent
     "WorkerReplyInvalid": "infra",  # a worker node answered with something that is not an attempt result
+    "ImageLeaks": "infra",  # the task image's /testbed reaches beyond its base commit (history: strict)
 }
 
 
@@ -279,8 +280,10 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def child_env(api_key: str | None, extra: dict[str, str]) -> dict[str, str]:
-    """The agent's environment: ours minus every key variable, plus the one key it needs."""
+    """The agent's environment: ours minus every key variable, plus the one key it needs. litellm
+    keeps to its bundled price map (it would fetch one from GitHub at import otherwise)."""
     env = {k: v for k, v in os.environ.items() if not k.endswith(KEY_SUFFIXES)}
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     env.update(extra)
     if api_key:
         env["OPENAI_API_KEY"] = api_key
