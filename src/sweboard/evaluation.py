@@ -30,9 +30,10 @@ from sweboard.errors import SweboardError
 from sweboard.locks import file_lock
 from sweboard.slots import capacity_for
 from sweboard.outcomes import EVAL_MODEL_ERRORS, needs_grading
-from sweboard.harness import (VERDICT_KEYS, error_class, evaluator_command, instance_log_dir, read_verdicts,
-                              run_harness)
-from sweboard.records import VERDICT, atomic_json, read_verdict, verdict_conflicts, write_verdict
+from sweboard.harness import (AMBIGUOUS, ENVIRONMENT, VERDICT_KEYS, error_class, evaluator_command, instance_log_dir,
+                              read_tiers, read_verdicts, run_harness)
+from sweboard.records import VERDICT, atomic_json, read_verdict, verdict_conflicts, write_regrade, write_verdict
+from sweboard.regrade import gradings, settle
 from sweboard.manifest import read_manifest, require_manifest, run_dir, sampled_cpu, update_manifest, utc_now
 
 
@@ -208,54 +209,78 @@ def _reuse_known(run_id: str, group: list, images: dict, version: str, out: dict
 
 
 def _grade_group(run_id, model_id, group, dataset, split, workers, timeout, swebench_version, in_batch,
-                 images: dict, cfg: dict, executor=None, cpu_guard: bool = True, log=None) -> dict:
+                 images: dict, cfg: dict, executor=None, cpu_guard: bool = True, log=None, regrade: int = 0) -> dict:
+    """One harness run over `group` (one attempt index); each graded attempt's verdict written (or, with
+    `regrade` n >= 1, its n-th independent regrading, `verdict.regrade-<n>.json`). An attempt whose grading
+    swebench classes as the environment's failure gets no verdict: it stays pending, never the model's."""
+    run = _run_harness_on(run_id, model_id, group, dataset, split, workers, timeout, cfg, executor, cpu_guard, log,
+                          near=None if regrade else _attempt_node(group[0][2]))
+    ids = [iid for iid, _, _, _ in group]
+    verdicts, report = read_verdicts(run["workdir"], model_id, run["eval_id"], ids)
+    tiers = read_tiers(run["workdir"], model_id, run["eval_id"], ids)
+    out, ungraded = {}, {}
+    for iid, k, attempt_dir, patch in group:
+        record, why_not = _verdict_record(run_id, run, report, iid, k, patch, verdicts.get(iid), tiers.get(iid),
+                                          images, swebench_version)
+        if record is None:
+            ungraded[iid] = why_not
+            continue
+        out[(iid, k)] = write_regrade(attempt_dir, regrade, record) if regrade else write_verdict(attempt_dir, record)
+    rel = lambda p: str(p.relative_to(run_dir(run_id)))  # noqa: E731
+    invocation = {"evaluator_run_id": run["eval_id"], "command": shlex.join(run["cmd"]), "exit_code": run["code"],
+                  "wall_seconds": round(run["seconds"], 2), "started": round(run["began"], 3), "in_batch": in_batch,
+                  "regrade": regrade, "finished_at": utc_now(),
+                  "log": rel(run["workdir"] / "evaluator.log"), "report": rel(report) if report else None,
+                  "attempts": {f"{iid}#{k}": ("graded" if (iid, k) in out else ungraded.get(iid, "not graded"))
+                               for iid, k, _, _ in group},
+                  "failed": bool(ungraded) or run["code"] != 0}
+    atomic_json(run["workdir"] / INVOCATION, invocation)
+    return out
+
+
+def _run_harness_on(run_id, model_id, group, dataset, split, workers, timeout, cfg, executor, cpu_guard, log,
+                    near) -> dict:
+    """The harness, once, on the group's predictions, in a fresh folder with a fresh evaluator run id."""
     workdir, eval_id = new_eval_dir(run_id, model_id)
     preds = workdir / "predictions.jsonl"
     preds.write_text("".join(json.dumps({"instance_id": iid, "model_name_or_path": model_id, "model_patch": patch,
                                          "attempt": k}) + "\n" for iid, k, _, patch in group))
-    ids = [iid for iid, _, _, _ in group]
-    cmd = evaluator_command(dataset, split, preds, eval_id, ids, workers, timeout)
+    cmd = evaluator_command(dataset, split, preds, eval_id, [iid for iid, _, _, _ in group], workers, timeout)
     if executor is None or executor.guards_cpu:
         # the run's settings, already read by the caller; the canary's gradings skip the CPU guardrail
         with capacity_for(cfg).evaluation(log=log, cpu_guard=cpu_guard):  # a wait says what it waits on
             code, seconds, node = (executor.run_harness(cmd, workdir) if executor is not None
                                    else (*run_harness(cmd, workdir), None))
     else:  # on a worker node: its eval_slot resource is the cap there
-        code, seconds, node = executor.run_harness(cmd, workdir, near=_attempt_node(group[0][2]))
-    began = time.time() - seconds  # when the harness started (epoch seconds): for figures of overlap
-    verdicts, report = read_verdicts(workdir, model_id, eval_id, ids)
+        code, seconds, node = executor.run_harness(cmd, workdir, near=near)
+    return {"workdir": workdir, "eval_id": eval_id, "model_id": model_id, "cmd": cmd, "code": code, "seconds": seconds,
+            "node": node,
+            "began": time.time() - seconds}  # when the harness started (epoch seconds): for figures of overlap
+
+
+def _verdict_record(run_id, run, report, iid, k, patch, verdict, tier, images, swebench_version):
+    """(the verdict record, None) or (None, why the attempt has no verdict from this harness run)."""
+    d = instance_log_dir(run["workdir"], run["eval_id"], run["model_id"], iid)
+    cls = error_class(d) if verdict == "error" else ""
+    if verdict is None or (verdict == "error" and cls not in EVAL_MODEL_ERRORS):
+        # not the patch's doing: the harness crashed, skipped it, or hit trouble of its own
+        return None, "not in the evaluator's report" if verdict is None else f"evaluator error ({cls})"
+    if tier and tier[0] == ENVIRONMENT and verdict != "resolved":
+        return None, f"evaluator infrastructure ({tier[1] or 'environment'}): graded again later"
     rel = lambda p: str(p.relative_to(run_dir(run_id)))  # noqa: E731
-    out, ungraded = {}, {}
-    for iid, k, attempt_dir, patch in group:
-        d = instance_log_dir(workdir, eval_id, model_id, iid)
-        verdict = verdicts.get(iid)
-        cls = error_class(d) if verdict == "error" else ""
-        if verdict is None or (verdict == "error" and cls not in EVAL_MODEL_ERRORS):
-            # not the patch's doing: the harness crashed, skipped it, or hit trouble of its own
-            ungraded[iid] = "not in the evaluator's report" if verdict is None else f"evaluator error ({cls})"
-            continue
-        record = {
-            "instance_id": iid, "attempt": k, "verdict": verdict, "error_class": cls,
-            "patch_sha256": hashlib.sha256(patch.encode()).hexdigest(), "image_id": images.get(iid),
-            "evaluator": {"package": "swebench", "version": swebench_version, "run_id": eval_id,
-                          "command": shlex.join(cmd), "exit_code": code},
-            "wall_seconds": round(seconds, 2), "evaluated_at": utc_now(), "workdir": rel(workdir),
-            "node": node,  # where the harness ran
-            "report": rel(report) if report else None,
-            "instance_report": rel(d / "report.json") if (d / "report.json").is_file() else None,
-            "test_output": rel(d / "test_output.txt") if (d / "test_output.txt").is_file() else None,
-            "instance_log": rel(d / "run_instance.log") if (d / "run_instance.log").is_file() else None,
-        }
-        out[(iid, k)] = write_verdict(attempt_dir, record)
-    invocation = {"evaluator_run_id": eval_id, "command": shlex.join(cmd), "exit_code": code,
-                  "wall_seconds": round(seconds, 2), "started": round(began, 3), "in_batch": in_batch,
-                  "finished_at": utc_now(),
-                  "log": rel(workdir / "evaluator.log"), "report": rel(report) if report else None,
-                  "attempts": {f"{iid}#{k}": ("graded" if (iid, k) in out else ungraded.get(iid, "not graded"))
-                               for iid, k, _, _ in group},
-                  "failed": bool(ungraded) or code != 0}
-    atomic_json(workdir / INVOCATION, invocation)
-    return out
+    return {
+        "instance_id": iid, "attempt": k, "verdict": verdict, "error_class": cls,
+        "patch_sha256": hashlib.sha256(patch.encode()).hexdigest(), "image_id": images.get(iid),
+        "evaluator": {"package": "swebench", "version": swebench_version, "run_id": run["eval_id"],
+                      "command": shlex.join(run["cmd"]), "exit_code": run["code"]},
+        "wall_seconds": round(run["seconds"], 2), "evaluated_at": utc_now(), "workdir": rel(run["workdir"]),
+        "node": run["node"],  # where the harness ran
+        **({"infra_ambiguous": tier[1] or "ambiguous"} if tier and tier[0] == AMBIGUOUS else {}),
+        "report": rel(report) if report else None,
+        "instance_report": rel(d / "report.json") if (d / "report.json").is_file() else None,
+        "test_output": rel(d / "test_output.txt") if (d / "test_output.txt").is_file() else None,
+        "instance_log": rel(d / "run_instance.log") if (d / "run_instance.log").is_file() else None,
+    }, ""
 
 
 def _attempt_node(attempt_dir: Path) -> dict | None:
@@ -293,13 +318,22 @@ def evaluation_entry(run_id: str, model_id: str) -> dict:
         instances[iid] = []
         for a in attempts:
             d = run_dir(run_id) / Path(a["record"]).parent
-            v = read_verdict(d)
-            if v is None:
+            grades = gradings(run_dir(run_id), d)
+            v, flipped = settle(grades)
+            if not grades:
                 if needs_grading(a):
                     pending.add(f"{iid}#{a['attempt']}")
                 continue
-            instances[iid].append({k: v.get(k) for k in ("attempt", "verdict", "error_class", "instance_report",
-                                                          "test_output", "instance_log", "reused_from")})
+            shown = v or grades[0]  # an open flip shows its first grading's files, with no verdict
+            instances[iid].append({**{k: shown.get(k) for k in ("attempt", "error_class", "instance_report",
+                                                                 "test_output", "instance_log", "reused_from")},
+                                   "verdict": v.get("verdict") if v else None,
+                                   "gradings": [g.get("verdict") for g in grades],
+                                   **({"grader_flip": True} if flipped else {}),
+                                   **({"infra_ambiguous": shown["infra_ambiguous"]}
+                                      if shown.get("infra_ambiguous") else {})})
+            if flipped and v is None:
+                pending.add(f"{iid}#{a['attempt']}")
             if verdict_conflicts(d):
                 instances[iid][-1]["verdict_conflict"] = verdict_conflicts(d)
                 conflicts.append(f"{iid}#{a['attempt']}")
@@ -315,7 +349,8 @@ def evaluation_entry(run_id: str, model_id: str) -> dict:
     counts = {v: 0 for _, v in VERDICT_KEYS}
     for vs in instances.values():
         for x in vs:
-            counts[x["verdict"]] = counts.get(x["verdict"], 0) + 1
+            if x["verdict"]:
+                counts[x["verdict"]] = counts.get(x["verdict"], 0) + 1
     status = "ok"
     if failures:
         status = f"evaluator failed ({failures[-1]['log']})"
@@ -333,8 +368,54 @@ def evaluation_entry(run_id: str, model_id: str) -> dict:
                                              if not r.get("in_batch")), 2),
         "counts": counts,
         "reused": sum(1 for vs in instances.values() for x in vs if x.get("reused_from")),
+        "grader_flips": sorted(f"{iid}#{x['attempt']}" for iid, vs in instances.items() for x in vs if x.get("grader_flip")),
         "instances": instances,
     }
+
+
+def regrade_attempts(run_id: str, model_id: str, executor, workers: int | None = None, timeout: int | None = None,
+                     log=print, rounds: int = 2) -> int:
+    """Grade again, independently, what the row's regrade mode picks (regrade.py); a flip gets its third
+    grading in the next round. Returns how many regradings ran."""
+    from sweboard.regrade import mode_for, next_regrade
+
+    manifest = read_manifest(run_id)
+    cfg = manifest["runner_config"]
+    mode = mode_for(cfg, manifest["batches"][model_id].get("kind", "model"))
+    share = float(cfg.get("evaluation_regrade_sample", 0.1))
+    dataset, done = run_dir(run_id) / manifest["dataset_file"], 0
+    for _ in range(rounds):
+        todo: dict[tuple[int, int], list] = {}
+        for iid, k, attempt_dir, patch in graded_attempts(run_id, model_id, manifest):
+            n = next_regrade(run_id, model_id, iid, k, attempt_dir, mode, share)
+            if n:
+                todo.setdefault((n, k), []).append((iid, k, attempt_dir, patch))
+        if not todo:
+            break
+        if executor.name == "local":
+            from sweboard.dockerutil import require_engine
+
+            require_engine()
+        images = _image_ids(dataset, {item[0] for group in todo.values() for item in group})
+        for (n, _), group in sorted(todo.items()):
+            _grade_group(run_id, model_id, group, dataset, manifest["slice"]["split"], _workers(cfg, workers),
+                         timeout or cfg["evaluator_timeout_seconds"], version("swebench"), False, images, cfg, executor,
+                         cpu_guard=manifest.get("kind") != "canary", log=log, regrade=n)
+            done += len(group)
+    if done:
+        log(f"{model_id}: {done} attempt(s) graded again, independently (evaluation_regrade {mode})")
+    return done
+
+
+def graded_attempts(run_id: str, model_id: str, manifest: dict) -> list[tuple[str, int, Path, str]]:
+    """(instance, attempt, folder, patch) of every attempt that has a verdict."""
+    items = []
+    for iid, attempts in manifest["batches"][model_id].get("attempts", {}).items():
+        for a in attempts:
+            d = run_dir(run_id) / Path(a["record"]).parent
+            if read_verdict(d) is not None:
+                items.append((iid, a["attempt"], d, json.loads((d / "record.json").read_text())["patch"]))
+    return items
 
 
 def pending_attempts(run_id: str, model_id: str) -> list[tuple[str, int, Path, str]]:
@@ -369,8 +450,10 @@ def evaluate(run_id: str, model_id: str, executor, workers: int | None = None, t
         executor.reap_named(leftover_containers(run_id, model_id))  # a killed grading's containers
         with sampled_cpu(stats):
             evaluate_attempts(run_id, model_id, items, workers, timeout, executor=executor, log=log)
+    regraded = regrade_attempts(run_id, model_id, executor, workers, timeout, log)
     entry = evaluation_entry(run_id, model_id)
     entry["peak_cpu_percent"] = stats.get("peak_cpu_percent")
+    entry["regraded_now"] = regraded
     update_manifest(run_id, lambda m: m["evaluations"].__setitem__(model_id, entry))
     c = entry["counts"]
     log(f"{model_id}: {c['resolved']} resolved, {c['unresolved']} unresolved, {c['empty_patch']} empty, "

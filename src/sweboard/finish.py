@@ -23,14 +23,19 @@ def readiness(run_id: str, expect_models: list[str]) -> tuple[str, dict]:
             + " (rerun the model with --resume)")
     if any(b["status"].startswith(("stopped", "incomplete")) for b in m["batches"].values()):
         return "open", m
+    open_flips = []
     for model_id in m["batches"]:
         entry = evaluation_entry(run_id, model_id)
+        open_flips += [f"{model_id} {a}" for a in entry["pending"] if a in set(entry.get("grader_flips", []))]
         if entry["failures"]:
             raise SweboardError(f"run {run_id}: the evaluation of {model_id} failed ({entry['failures'][-1]['log']}); "
                                 f"rerun tools/run_evaluation.py --run-id {run_id}")
         if entry["verdict_conflicts"]:
             raise SweboardError(f"run {run_id}: {model_id} has conflicting verdicts for {entry['verdict_conflicts']}; "
                                 "resolve them before finishing")
+    if open_flips:
+        raise SweboardError(f"run {run_id}: grader flips wait for a third grading ({', '.join(open_flips[:3])}); "
+                            f"rerun tools/run_evaluation.py --run-id {run_id}")
     ungraded = [k for k in m["batches"] if k not in m["evaluations"] or pending_attempts(run_id, k)]
     if ungraded:
         raise SweboardError(f"run {run_id}: attempts not graded yet for {ungraded}; run tools/run_evaluation.py first")

@@ -134,3 +134,35 @@ def error_class(log_dir: Path) -> str:
     if "Test timed out" in text or "timed out after" in text:
         return "test_timeout"
     return "evaluator_error"
+
+
+ENVIRONMENT, AMBIGUOUS = "environment", "ambiguous"
+
+
+def read_tiers(workdir: Path, model_name: str, eval_run_id: str, instance_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """swebench 5.x's own word on failures that may be infrastructure's (`harness/infra_failure.py`):
+    instance -> (tier, reason), tier `environment` (cannot come from the patch: out of memory, container
+    unavailable, ...) or `ambiguous` (either: a missing module, no tests collected, tests timed out). From
+    the run report, or, without one, each instance's report.json (environment only)."""
+    out: dict[str, tuple[str, str]] = {}
+    report = workdir / f"{model_name.replace('/', '__')}.{eval_run_id}.json"
+    try:
+        data = json.loads(report.read_text()) if report.is_file() else None
+    except (OSError, ValueError):
+        data = None
+    if isinstance(data, dict):
+        reasons = data.get("failure_reasons") if isinstance(data.get("failure_reasons"), dict) else {}
+        for key, tier in (("infra_failure_ids", ENVIRONMENT), ("ambiguous_failure_ids", AMBIGUOUS)):
+            for iid in data.get(key) or []:
+                if iid in instance_ids:
+                    out[iid] = (tier, str(reasons.get(iid, ""))[:80])
+        return out
+    for iid in instance_ids:
+        path = instance_log_dir(workdir, eval_run_id, model_name, iid) / "report.json"
+        try:
+            graded = json.loads(path.read_text()).get(iid) if path.is_file() else None
+        except (OSError, ValueError, AttributeError):
+            graded = None
+        if isinstance(graded, dict) and graded.get("infra_failure"):
+            out[iid] = (ENVIRONMENT, str(graded.get("infra_failure_reason", ""))[:80])
+    return out

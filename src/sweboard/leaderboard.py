@@ -128,6 +128,10 @@ def row_status(manifest: dict, model_id: str, tasks: dict[str, list[dict]]) -> s
     conflicts = [a for a in attempts if a["verdict_conflict"]]
     if conflicts:
         return f"verdict conflict: {len(conflicts)} attempts graded twice with different verdicts"
+    open_flips = [a for a in pending if a.get("grader_flip")]
+    if open_flips:
+        return (f"not graded: {len(open_flips)} grader flip{'s' if len(open_flips) != 1 else ''} await a third "
+                "grading (two gradings disagreed; tools/run_evaluation.py grades it)")
     if pending:
         return f"not graded: {len(pending)} attempts await the evaluator (tools/run_evaluation.py)"
     missing = len(manifest["slice"]["instance_ids"]) - sum(1 for per in tasks.values() if per)
@@ -303,8 +307,39 @@ def batch_metrics(manifest: dict, model_id: str) -> dict:
         if short:
             status = (f"ok; pass@K empty: {len(short)} tasks have fewer than K={k} attempts "
                       f"({', '.join(short[:3])}{', ...' if len(short) > 3 else ''})")
-    row["status"] = status
+    row.update(validity_cells(attempts))
+    row["status"] = with_validity_notes(status, attempts, row)
     return row
+
+
+SANITIZED_NAMESPACE = "sweboard-sanitized"  # validity.history.NAMESPACE: images rebuilt with only the base's history
+
+
+def validity_cells(attempts: list[dict]) -> dict:
+    """What the validity checks found in a row's attempts: look-ups of the answer (validity/scan.py) and
+    gradings that disagreed (evaluation's regrade), counted whatever the row's status."""
+    flagged = [a for a in attempts if a.get("history_flags")]
+    return {"attempts_flagged": len(flagged),
+            "resolved_flagged": sum(1 for a in flagged if a["outcome"] == RESOLVED),
+            "grader_flips": sum(1 for a in attempts if a.get("grader_flip")),
+            "attempts_sanitized": sum(1 for a in attempts
+                                      if str(a.get("agent_image", "")).startswith(SANITIZED_NAMESPACE + "/"))}
+
+
+def with_validity_notes(status: str, attempts: list[dict], row: dict) -> str:
+    """A scored row says in its status what the validity checks found; its scores stay as they are."""
+    if not scored(status):
+        return status
+    notes = []
+    resolved_flagged = [a for a in attempts if a.get("history_flags") and a["outcome"] == RESOLVED]
+    if resolved_flagged:
+        first = resolved_flagged[0]["history_flags"][0]
+        notes.append(f"{len(resolved_flagged)} resolved attempt{'s' if len(resolved_flagged) != 1 else ''} flagged "
+                     f"({first['pattern']}: {first['command'][:60]})")
+    if row.get("grader_flips"):
+        notes.append(f"{row['grader_flips']} grader flip{'s' if row['grader_flips'] != 1 else ''} "
+                     "(two gradings disagreed; a third decided)")
+    return "; ".join([status, *notes]) if notes else status
 
 
 def board_key(row: dict) -> tuple:

@@ -13,7 +13,7 @@ import os
 from html import escape
 from pathlib import Path
 
-from sweboard.report import svg
+from sweboard.report import svg, validity
 
 HEADLINE = ("model", "runner", "rank_group", "pass@1", "pass@K", "delta_vs_baseline", "cost_per_task",
             "cost_per_resolved", "latency_p50_s", "latency_p90_s", "status")
@@ -109,6 +109,7 @@ comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</
 <figure><figcaption>pass@1 by repo (tasks in brackets)</figcaption>{svg.heatmap(models, repos, cells) if repos else '<p class="note">No scored rows.</p>'}</figure>
 <figure><figcaption>Attempts by outcome class</figcaption>{svg.failure_bars(run_rows, err_columns)}</figure>
 </div>
+{validity.block(m, base)}
 </section>""")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
