@@ -49,7 +49,7 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
     # the preflight ran first, on the same slice: its canary and solver runs stay off the board
     manifest = json.loads((runs / "i4-off" / "manifest.json").read_text())
     pf = manifest["preflight"]
-    assert pf["passed"] and [s["name"] for s in pf["steps"]] == ["credentials", "probe", "images", "canary", "solver"]
+    assert pf["passed"] and [s["name"] for s in pf["steps"]] == ["credentials", "probe", "images", "history", "canary", "solver"]
     assert pf["steps"][1]["detail"] == "skipped (offline: the scripted models that fail on purpose are not probed)", \
         "the offline set's failing models are not probed, and the line names no flag the user did not type"
     assert json.loads((runs / "i4-off.canary" / "manifest.json").read_text())["kind"] == "canary"

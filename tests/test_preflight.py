@@ -39,12 +39,12 @@ def test_the_whole_preflight_with_sweagent_derives_its_images_and_is_not_repeate
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     print(proc.stdout)
     rec = json.loads((home / "runs" / "pf-sa" / "preflight.json").read_text())
-    assert rec["passed"] and [s["name"] for s in rec["steps"]] == ["credentials", "probe", "images", "canary", "solver"]
+    assert rec["passed"] and [s["name"] for s in rec["steps"]] == ["credentials", "probe", "images", "history", "canary", "solver"]
     assert rec["steps"][1]["detail"].startswith("1 model answered a one-token request")
     derived = rec["sweagent_images"]
     assert derived and all(d["image"].startswith("sweboard-sweagent/") and d["action"] in ("built", "cached")
                            for d in derived.values()), "the offline images lack swe-rex, as real ones do"
-    assert "resolved 4/4 tasks" in rec["steps"][4]["detail"] and "through sweagent" in rec["steps"][4]["detail"]
+    assert "resolved 4/4 tasks" in rec["steps"][5]["detail"] and "through sweagent" in rec["steps"][5]["detail"]
     probe_calls = list((home / "runs" / "pf-sa" / "preflight-probe").glob("*.calls.jsonl"))
     from sweboard.gateway import read_calls
 

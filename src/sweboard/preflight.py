@@ -125,7 +125,7 @@ def _history(rows: list[dict], mode: str, log) -> tuple[str, dict]:
     images, blocked, record = history.plan_images(rows, mode, lambda s: log(f"  {s}"))
     if blocked:
         iid, why = next(iter(sorted(blocked.items())))
-        raise SweboardError(f"{len(blocked)} of {len(rows)} task images reach beyond their base commit: {why}")
+        raise SweboardError(f"{len(blocked)} of {len(rows)} task images reach beyond their base commit: {iid}: {why}")
     audits = {iid: history.HistoryAudit(**{k: v for k, v in r.items() if k in history.HistoryAudit.__dataclass_fields__})
               for iid, r in record.items()}
     detail = history.describe(audits)

@@ -205,14 +205,22 @@ def validate(req: RunRequest) -> Checked:
 
         catalog = load_catalog()
         checked.models = [catalog.get(m) for m in req.models]  # an unknown model is one line, before anything
-        if req.calls_models and not req.dry_run:
-            for model in checked.models:
-                _check_reachable(model)
     if "slice" in req.parts:
         checked.slice = load_request_slice(req)
+        if not req.offline and _bundled(checked.slice.dataset_lock):  # any section on the bundled task set is
+            checked.request = req = replace(req, offline=True)  # offline: its images and the scripted provider
     if "run" in req.parts and req.run_id is not None:
         _check_run(checked)
+    if req.calls_models and not req.dry_run:  # last: what the request names is checked before the setup
+        for model in checked.models:
+            _check_reachable(model)
     return checked
+
+
+def _bundled(lock_path: Path) -> bool:
+    from sweboard.dataset_lock import read_lock
+
+    return lock_path.is_file() and read_lock(lock_path).source == "bundled"
 
 
 def _check_reachable(model) -> None:

@@ -93,7 +93,8 @@ def _names_other_ref(args: list[str]) -> bool:
             continue
         if _HEAD.match(arg):
             continue
-        if _HEX.match(arg) or _REFISH.search(arg):
+        rev = arg.split(":", 1)[0]  # `git show v0.1.1:pricetag/format.py`: the revision before the path
+        if _HEX.match(rev) or _REFISH.search(rev):
             return True
     return False
 
