@@ -6,7 +6,7 @@ from math import comb
 
 import pytest
 
-from sweboard.compare import FAIL, NA, PASS, compare, gates
+from sweboard.compare import FAIL, NA, PASS, compare, gates, reproduction_gate
 from sweboard.errors import SweboardError
 from sweboard.leaderboard import (SCORE_COLUMNS, batch_metrics, columns, leaderboard_rows, pass_at_k,
                                   write_csv)
@@ -195,11 +195,13 @@ def test_compare_uses_a_paired_test_and_the_gates(home):
     b["run_id"] = "B"
     _write(runs, a)
     _write(runs, b)
-    comparisons, _, mb = compare("A", "B")
+    comparisons, ma, mb = compare("A", "B")
     assert all(not c.moved and not c.test.only_a and not c.test.only_b for c in comparisons)
-    states = gates(mb, comparisons)
-    assert [state for _, state, _ in states] == [PASS, PASS, NA], "two identical tasks cannot prove a +/-0.10 match"
-    assert "cannot show either" in states[2][2]
+    states = gates(mb, comparisons, first=ma)
+    assert [state for _, state, _ in states] == [PASS, PASS, NA], "K=1: no within-task reference flip rate"
+    assert "no reference flip rate for m" in states[2][2] and "--all-attempts" in states[2][2]
+    name, state, detail = reproduction_gate(comparisons)
+    assert state == NA and "cannot show either" in detail, "two identical tasks cannot prove a +/-0.10 match"
 
     b["run_id"] = "C"
     b["evaluations"]["m"]["instances"]["t2"][0]["verdict"] = "unresolved"
@@ -207,7 +209,7 @@ def test_compare_uses_a_paired_test_and_the_gates(home):
     comparisons, _, mc = compare("A", "C")
     moved = {c.model: c for c in comparisons}["m"]
     assert moved.test.only_a == ["t2"] and not moved.moved and moved.test.diff == -0.5
-    assert gates(mc, comparisons)[2][1] == NA
+    assert reproduction_gate(comparisons)[1] == NA
 
 
 def test_mcnemar_detects_six_flips_in_thirty_tasks(home):
@@ -239,9 +241,9 @@ def test_gates_are_na_without_their_data_and_count_model_attempts_only():
     # baseline not graded: gate 1 cannot pass on an ungraded 0
     m = manifest("A", {"m": {"t1": [attempt(1)], "t2": [attempt(1)]}, "base": {"t1": [attempt(1)], "t2": [attempt(1)]}},
                  {"m": {"t1": ["resolved"], "t2": ["resolved"]}})
-    g = gates(m, [])
+    g = gates(m, [], first=m)
     assert g[0][1] == NA and "baseline not graded" in g[0][2]
-    assert g[2][1] == NA
+    assert g[2][1] == NA and "no model graded in both runs" in g[2][2]
     # 2 of 20 model attempts malformed = 10 %: FAIL, whatever the baseline's attempts add
     ids = tuple(f"t{i}" for i in range(20))
     tasks = {t: [attempt(1)] for t in ids}

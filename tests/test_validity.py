@@ -12,6 +12,7 @@ from sweboard.regrade import next_regrade, settle
 from sweboard.validity.scan import flags_of
 
 ROOT = Path(__file__).resolve().parents[1]
+PY = ROOT / ".venv" / "bin" / "python"
 SLICE = str(ROOT / "config" / "instances_validity.yaml")
 PRICETAG = "sweboard-fixtures__pricetag-1"
 
@@ -96,9 +97,13 @@ def test_a_leaky_image_stops_the_preflight_and_a_sanitized_one_flags_the_peeker(
     verdict = json.loads((attempt / "verdict.json").read_text())
     assert verdict["image_id"] == image_id(dataset[PRICETAG]["image"]), "graded on the original image"
     assert verdict["image_id"] != image_id(record["agent_image"])
-    audit = subprocess.run(["docker", "run", "--rm", "--network", "none", record["agent_image"], "git", "-C",
-                            "/testbed", "log", "--all", "--oneline"], capture_output=True, text=True, timeout=120)
-    assert audit.returncode == 0 and len(audit.stdout.splitlines()) == 1, "the sanitized /testbed: its base only"
+    script = "cd /testbed && git rev-parse HEAD && git rev-list --all | sort | sha1sum && git rev-list HEAD | sort " \
+             "| sha1sum && git tag | wc -l"
+    audit = subprocess.run(["docker", "run", "--rm", "--network", "none", record["agent_image"], "sh", "-c", script],
+                           capture_output=True, text=True, timeout=120)
+    head, every, ancestors, tags = audit.stdout.split("\n")[:4]
+    assert head == dataset[PRICETAG]["base_commit"] and every == ancestors and tags.strip() == "0", \
+        "the sanitized /testbed reaches its base and the base's ancestors only"
     peeker = board(home, "leak-san")["scripted/peeker"]
     assert peeker["resolved"] == "2" and peeker["resolved_flagged"] == "2" and peeker["attempts_sanitized"] == "1"
     assert "resolved attempts flagged (git-history" in peeker["status"], peeker["status"]
@@ -108,29 +113,33 @@ def test_a_leaky_image_stops_the_preflight_and_a_sanitized_one_flags_the_peeker(
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_a_flaky_grader_is_caught_by_grading_twice(home, offline_images):
-    """coinflip's grading flips one time in two. Up to three runs of three attempts each (a bounded number
-    of trials: the chance of no flip at all is 1 in 512); every graded attempt is graded at least twice,
-    every flip is decided by a third grading, and the board counts exactly the flips on disk."""
-    for n in range(3):
+def test_a_flaky_grader_is_caught_by_grading_twice(home, offline_images, provider):
+    """coinflip's grading flips one time in two. Up to eight runs (a bounded number of trials: the chance
+    of no flip at all is 1 in 256; a run's identical patches share one grading, so one attempt a run):
+    the graded attempt is graded at least twice, a flip is decided by a third grading, and the board
+    counts exactly the flips on disk."""
+    from sweboard.regrade import gradings
+
+    for n in range(8):
         run_id = f"flaky-{n}"
-        proc = driver("--section", "flaky", "--model", "scripted/solver", "--attempts", "3", "--all-attempts",
-                      "--set", "evaluation_regrade=all", "--run-id", run_id)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        flips = 0
-        for attempt in (home / "runs" / run_id / "attempts" / "scripted__solver").glob("*/attempt-*"):
-            first = json.loads((attempt / "verdict.json").read_text())
-            regrades = sorted(attempt.glob("verdict.regrade-*.json"))
-            assert regrades, f"{attempt}: graded once only"
-            grades = [first, *(json.loads(p.read_text()) for p in regrades)]
-            verdict, flipped = settle(grades)
-            assert verdict is not None, f"{attempt}: a flip left open after the run finished"
-            flips += flipped
-            if flipped:
-                assert len(grades) == 3
+        # the tools, not a driver: the preflight's canary would (rightly) stop at a gold patch graded unresolved
+        for tool, *args in (("run_models.py", "--instances", SLICE, "--section", "flaky", "--model", "scripted/solver",
+                             "--attempts", "1", "--set", "evaluation_regrade=all"), ("run_evaluation.py",),
+                            ("finish_run.py",)):
+            proc = subprocess.run([str(PY), str(ROOT / "tools" / tool), "--run-id", run_id, *args],
+                                  capture_output=True, text=True, timeout=900)
+            assert proc.returncode == 0, tool + proc.stdout[-3000:] + proc.stderr[-3000:]
+        subprocess.run([str(PY), str(ROOT / "tools" / "generate_leaderboard.py")], check=True, timeout=300)
+        run = home / "runs" / run_id
+        [attempt] = (run / "attempts" / "scripted__solver").glob("*/attempt-*")
+        grades = gradings(run, attempt)
+        assert len(grades) >= 2, f"{attempt}: graded once only"
+        verdict, flipped = settle(grades)
+        assert verdict is not None, f"{attempt}: a flip left open after the run finished"
+        assert len(grades) == (3 if flipped else 2)
         solver = board(home, run_id)["scripted/solver"]
-        assert int(solver["grader_flips"]) == flips
-        if flips:
+        assert int(solver["grader_flips"]) == int(flipped), solver
+        if flipped:
             assert "grader flip" in solver["status"], solver["status"]
             return
-    pytest.fail("no grader flip in 9 gradings pairs of a test that fails one time in two")
+    pytest.fail("no grader flip in 8 gradings pairs of a test that fails one time in two")

@@ -4,7 +4,7 @@ Why: an interval is only as good as the share of repeated experiments it covers.
 slices the way the board meets them — tasks grouped in repos, a repo effect of a given
 intra-repo correlation (ICC), tasks of different difficulty, one or K attempts — computes the
 board's interval (`sweboard.intervals`) on each, and counts how often it holds the true rate.
-`tools/interval_coverage.py` prints the table; tests/test_intervals.py asserts it.
+`tools/interval_coverage.py` prints the table; tests/test_statistics.py asserts it (its worst cell).
 
 Generative model (all draws from one seeded generator, so a table is reproducible):
 - repo r's rate p_r ~ Beta(mu * s, (1 - mu) * s) with s = (1 - ICC) / ICC (p_r = mu when ICC = 0);

@@ -123,9 +123,13 @@ def missing_keys(models: list[ModelEntry]) -> list[str]:
 def resolution(n: int, repos: list[str]) -> str:
     """What a slice of n tasks (in these repos) can resolve, by the board's own methods."""
     low, high = rate_interval([1.0] * (n // 2) + [0.0] * (n - n // 2), repos or [f"t{i}" for i in range(n)])
+    from sweboard.rerun_gate import band
+
     same_low, same_high = difference_interval([0.0] * n)
     detect = min_detectable_flips(n)
     return (f"what {n} tasks can resolve: a rate near 0.5 has a 95% interval of +/-{(high - low) / 2:.2f}; a paired "
             f"test between two models needs {detect if detect else 'more tasks than the slice has'}"
             f"{' tasks flipping one way' if detect else ''} to tell them apart; a rerun with identical outcomes "
-            f"bounds the change to +/-{same_high:.2f} (the reproduction gate passes within +/-{DELTA:g})")
+            f"bounds the change to +/-{same_high:.2f} (an equivalence within +/-{DELTA:g}: not a gate); the rerun gate "
+            f"(within normal variance) allows +/-{band(n, 0.1, 0.95)} tasks of net change at a 10% flip rate and needs "
+            f"--all-attempts with K >= 2 for its reference")

@@ -67,7 +67,7 @@ def generate_leaderboard(argv=None):
 
 @command
 def compare_runs(argv=None):
-    from sweboard.compare import DELTA, PASS, compare, gates, render
+    from sweboard.compare import DELTA, PASS, compare, gates, render, reproduction_gate
 
     p = argparse.ArgumentParser(prog="compare_runs.py", description=(
         "Compare two runs of the same experiment (same slice, dataset revision, K, stopping policy, runner; else "
@@ -83,9 +83,10 @@ def compare_runs(argv=None):
         validate(RunRequest("compare_runs.py", ("run",), run_id=run_id, writes=False, existing=True))
     if not 0 < args.delta < 1:
         raise SweboardError(f"--delta: expected a fraction between 0 and 1, got {args.delta}")
-    comparisons, _, b = compare(args.run_a, args.run_b)
-    results = gates(b, comparisons, args.delta)
-    print("\n".join(render(args.run_a, args.run_b, comparisons, results, args.delta)))
+    comparisons, a, b = compare(args.run_a, args.run_b)
+    results = gates(b, comparisons, args.delta, first=a)
+    print("\n".join(render(args.run_a, args.run_b, comparisons, [*results, reproduction_gate(comparisons, args.delta)],
+                            args.delta)))
     return 0 if all(state == PASS for _, state, _ in results) else 1
 
 
