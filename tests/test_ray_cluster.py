@@ -130,6 +130,21 @@ def test_the_cluster_board_equals_the_local_board_and_the_caps_hold_across_nodes
     assert board.returncode == 0, board.stderr
 
 
+def test_a_driver_with_cluster_runs_its_preflight_and_batch_on_the_nodes(home, cluster):
+    """bootstrap_i0.sh --cluster: the preflight (canary, solver) and the batch through the nodes; the
+    board's verdicts equal the same driver's run on the local executor."""
+    for run_id, extra in (("drv-local", []), ("drv-cluster", ["--cluster", cluster["address"]])):
+        proc = subprocess.run(["bash", str(ROOT / "tools" / "bootstrap_i0.sh"), "--offline", "--run-id", run_id,
+                               "--model", "scripted/solver", *extra], capture_output=True, text=True, timeout=1500)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    pf = json.loads((home / "runs" / "drv-cluster" / "preflight.json").read_text())
+    assert pf["passed"] and [s["name"] for s in pf["steps"]][-2:] == ["canary", "solver"]
+    local, spread = verdicts(home, "drv-local"), verdicts(home, "drv-cluster")
+    assert local and spread == local
+    recs = [r for r in records(home, "drv-cluster") if r["model"] == "scripted/solver"]
+    assert recs and all(r["node"]["ray_node_id"] in {w["node_id"] for w in cluster["workers"]} for r in recs)
+
+
 def test_the_relay_carries_a_keyed_call_and_never_the_key(home, cluster, monkeypatch):
     """An agent on a worker calls through the loopback relay and Ray to the controller's gateway, which
     holds the real key; the upstream echoes the key back, and neither the answer nor Ray's logs hold it."""

@@ -11,7 +11,6 @@ batch of attempt records, the official evaluator, verdicts, the manifest), with 
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 from sweboard import executors
 from sweboard.batch import BatchPlan, run_batch
@@ -21,29 +20,11 @@ from sweboard.evaluation import evaluate
 from sweboard.instances import Slice
 from sweboard.manifest import update_manifest
 from sweboard.runconfig import load_runner_config
-from sweboard.runners.base import Attempt, AttemptResult
+from sweboard.runners.patch import PatchRunner
 
 PROVIDER = Provider("canary", None, None, None, test_equipment=True)
 GOLD = ModelEntry("canary/gold", PROVIDER, 0.0, 0.0, "the dataset's gold patch: no model", True)
 EMPTY = ModelEntry("canary/empty", PROVIDER, 0.0, 0.0, "an empty patch: no model", True)
-
-
-class PatchRunner:
-    """Submits a fixed patch per task: the row's gold patch, or nothing."""
-
-    name = "canary"
-
-    def __init__(self, gold: bool):
-        self.gold = gold
-
-    def version(self) -> str | None:
-        return None
-
-    def run(self, attempt: Attempt, api_key: str | None, secrets: list[str]) -> AttemptResult:
-        started = time.monotonic()
-        patch = attempt.row["patch"] if self.gold else ""
-        return AttemptResult("submitted" if patch.strip() else "empty", "Submitted", patch,
-                             duration_seconds=time.monotonic() - started)
 
 
 def _misgraded(run_id: str) -> tuple[list[str], list[str]]:
