@@ -197,3 +197,22 @@ def test_scatter_labels_never_sit_on_each_other_and_ticks_are_round():
     ticks = re.findall(r'font-size="11">(\$[^<]+)</text>', svg)
     assert ticks == ["$0", "$0.0005", "$0.001", "$0.0015"], ticks
     assert model_colour("scripted/solver") == model_colour("scripted/solver") and "nothing to plot" in pareto([])
+
+
+def test_the_grid_leads_from_each_cell_to_the_attempts_evidence():
+    from sweboard.report.grid import grid
+
+    a1, a2 = attempt(1), attempt(2)
+    a1["record"], a1["trajectory"] = "attempts/m/t1/attempt-1/record.json", "attempts/m/t1/attempt-1/trajectory.json"
+    a2["record"], a2["trajectory"] = "../../etc/passwd", "/etc/shadow"
+    m = manifest("G", {"m": {"t1": [a1, a2], "t2": [attempt(1)]}},
+                 {"m": {"t1": ["unresolved", "resolved"], "t2": ["resolved"]}})
+    m["evaluations"]["m"]["instances"]["t1"][0]["test_output"] = "evaluation/m/e1/logs/t1/test_output.txt"
+    html = grid(m, ["m", "not-in-run"], base="")
+    assert '<th scope="row">t1</th>' in html and '<th scope="row">t2</th>' in html and "not-in-run" not in html
+    assert 'href="G/attempts/m/t1/attempt-1/record.json">#1 unresolved</a>' in html
+    assert 'href="G/attempts/m/t1/attempt-1/trajectory.json">traj</a>' in html
+    assert 'href="G/evaluation/m/e1/logs/t1/test_output.txt">tests</a>' in html
+    assert "etc/passwd" not in html
+    assert "/etc/shadow" not in html, "a path that leaves the run is never linked"
+    assert '<span class="o-resolved">#2 resolved</span>' in html, "shown as text instead"

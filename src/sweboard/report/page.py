@@ -13,7 +13,7 @@ import os
 from html import escape
 from pathlib import Path
 
-from sweboard.report import svg, validity
+from sweboard.report import grid, svg, validity
 
 HEADLINE = ("model", "runner", "rank_group", "pass@1", "pass@K", "delta_vs_baseline", "cost_per_task",
             "cost_per_resolved", "latency_p50_s", "latency_p90_s", "status")
@@ -109,6 +109,7 @@ comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</
 <figure><figcaption>pass@1 by repo (tasks in brackets)</figcaption>{svg.heatmap(models, repos, cells) if repos else '<p class="note">No scored rows.</p>'}</figure>
 <figure><figcaption>Attempts by outcome class</figcaption>{svg.failure_bars(run_rows, err_columns)}</figure>
 </div>
+{grid.grid(m, [r["model"] for r in run_rows], base)}
 {validity.block(m, base)}
 </section>""")
     page = f"""<!doctype html>
@@ -124,6 +125,8 @@ tr.test-equipment td {{ color: #666; font-style: italic; }} tr.baseline td {{ ba
 section.run {{ border-top: 2px solid #888; margin-top: 1.5em; }}
 .charts {{ display: flex; flex-wrap: wrap; gap: 1.5em; }} figure {{ margin: 0; }} figcaption {{ font-weight: 600; }}
 details {{ overflow-x: auto; max-width: 100%; }} .note {{ color: #666; }}
+table.grid td {{ white-space: nowrap; vertical-align: top; }} .o-resolved {{ color: #0a6b1f; font-weight: 600; }}
+a.ev {{ font-size: 90%; color: #1a4f8b; }}
 .scroll {{ overflow-x: auto; max-width: 100%; }} small.ci {{ display: block; color: #555; }} svg.chart {{ max-width: 100%; height: auto; }}
 figure {{ max-width: 100%; min-width: 0; overflow-x: auto; }} p {{ overflow-wrap: anywhere; }}
 @media (max-width: 600px) {{ body {{ margin: .5em; }} th, td {{ padding: 2px 4px; }} td.status {{ min-width: 10em; }} }}
