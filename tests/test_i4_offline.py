@@ -62,8 +62,12 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "export_submission.py"), "--run-id", "i4-off",
                            "--model", "scripted/solver", "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    folder = Path(proc.stdout.strip())
-    assert folder.parent == out / "evaluation" / "dev" and folder.name.endswith("_scripted_solver")
+    folder = Path(proc.stdout.strip().splitlines()[-1])
+    assert folder.parent == out / "evaluation" / "testbench" and folder.name.endswith("_scripted_solver")
+    assert "Resolved 10 instances (" in proc.stdout and "100.0% of the slice's 10" in proc.stdout
+    check = json.loads((folder / "self_check.json").read_text())
+    assert check["matches"] and check["regraded"] == 10 and len(check["resolved"]) == 10, check
+    assert "matches the board" in (folder / "README.md").read_text()
     preds = [json.loads(line) for line in (folder / "all_preds.jsonl").read_text().splitlines()]
     assert len(preds) == 10 and set(json.loads((folder / "preds.json").read_text())) == {p["instance_id"] for p in preds}
     assert all(p["model_name_or_path"] == "scripted/solver" and p["model_patch"].startswith("diff --git") for p in preds)
@@ -74,7 +78,8 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
         assert json.loads((logs / "report.json").read_text())[p["instance_id"]]["resolved"] is True
         assert (folder / "trajs" / f"{p['instance_id']}.traj").is_file()
     meta = __import__("yaml").safe_load((folder / "metadata.yaml").read_text())
-    assert set(meta) == {"info", "tags"} and meta["tags"]["system"] == {"attempts": "1"}
+    assert list(meta) == ["info", "assets", "tags"] and meta["tags"]["system"] == {"attempts": "1"}
+    assert set(meta["info"]) == {"name", "site", "report", "authors"} and meta["info"]["site"].startswith("TODO")
     assert "attempt 1 of every task" in (folder / "README.md").read_text()
     again = subprocess.run([sys.executable, str(ROOT / "tools" / "export_submission.py"), "--run-id", "i4-off",
                             "--model", "scripted/solver", "--out", str(out)], capture_output=True, text=True, timeout=120)

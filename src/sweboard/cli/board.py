@@ -107,7 +107,11 @@ def export_submission(argv=None):
     if args.dry_run:
         print(f"would export {args.model} of run {run.run_id} under {args.out}/evaluation/")
         return 0
-    print(export(run.run_id, args.model, args.out))
+    folder = export(run.run_id, args.model, args.out)
+    print((folder / "README.md").read_text().rstrip().splitlines()[-1])  # Resolved N instances (...)
+    print(f"fill before submitting: the TODO fields of {folder / 'metadata.yaml'} (info.site, info.report, "
+          "info.authors, tags.org)")
+    print(folder)  # last: where it is
     return 0
 
 
