@@ -53,7 +53,10 @@ def test_gold_patches_all_resolve_and_empty_patches_none(home, offline_images, m
     summary = gold_check(LOCK)
     n = len(summary["instances"])
     assert n >= 6
-    assert summary["results"]["gold"]["resolved"] == n, summary["results"]["gold"]["verdicts"]
+    flaky = set(summary["flaky_by_design"])  # graded by a test that fails at random: its gold resolves one time in two
+    assert flaky == {"sweboard-fixtures__coinflip-1"}
+    gold = summary["results"]["gold"]["verdicts"]
+    assert flaky <= set(gold) and all(gold[i] == "resolved" for i in gold if i not in flaky), gold
     assert summary["results"]["empty"]["resolved"] == 0
     assert set(summary["results"]["empty"]["verdicts"].values()) == {"empty_patch"}
     assert summary["passed"]

@@ -1,7 +1,9 @@
 """The test bench's acceptance check: the official evaluator, unmodified, must resolve every
 offline task with its gold patch and none with an empty patch.
 
-If this fails, the task set (or an image) is broken, and no offline result means anything.
+If this fails, the task set (or an image) is broken, and no offline result means anything. The
+tasks `config/instances_validity.yaml` lists as flaky by design (a grader-stability fixture) must be
+graded, but their gold resolves one time in two: they are named, not required.
 """
 
 from __future__ import annotations
@@ -44,9 +46,20 @@ def gold_check(lock_path: Path | None = None, timeout: int = 120, log=print) -> 
         results[label] = {"exit_code": code, "seconds": round(seconds, 2), "verdicts": verdicts,
                           "resolved": sum(v == "resolved" for v in verdicts.values())}
         log(f"{label}: {results[label]['resolved']}/{len(ids)} resolved ({seconds:.1f}s, evaluator exit {code})")
-    ok = results["gold"]["resolved"] == len(ids) and results["empty"]["resolved"] == 0
+    flaky = flaky_by_design()
+    gold = results["gold"]["verdicts"]
+    ok = (all(gold.get(i) == "resolved" for i in ids if i not in flaky) and all(i in gold for i in ids)
+          and results["empty"]["resolved"] == 0)
     summary = {"schema": 1, "run_id": run_id, "kind": "testbench-gold-check", "status": "finished",
                "created_at": utc_now(), "dataset_lock": lock.summary(), "instances": ids,
-               "passed": ok, "results": results, "batches": {}, "evaluations": {}}
+               "flaky_by_design": sorted(flaky & set(ids)), "passed": ok, "results": results, "batches": {}, "evaluations": {}}
     write_manifest(run_id, summary)
     return summary
+
+
+def flaky_by_design() -> set[str]:
+    """The bundled tasks whose grading is flaky on purpose (config/instances_validity.yaml, section flaky)."""
+    from sweboard.instances import load_slice
+
+    path = config_dir() / "instances_validity.yaml"
+    return set(load_slice(path, "flaky").instance_ids) if path.is_file() else set()

@@ -207,7 +207,7 @@ def plan_images(rows: list[dict], mode: str, log=lambda s: None) -> tuple[dict[s
     for row in rows:
         found = audit(row["image"], row["base_commit"], row["patch"])
         record[row["instance_id"]] = found.to_dict()
-        if found.clean:
+        if found.clean or found.image_id is None:  # a missing image is the image check's to name (ImageMissing)
             continue
         if mode != "sanitize":
             blocked[row["instance_id"]] = (f"image {row['image']} {found.leaks()} (history: strict; "
