@@ -137,12 +137,8 @@ class RayExecutor:
         the batch before it takes work."""
         images = sorted({r["image"] for r in rows})
         name = getattr(runner, "name", None)
-        nodes = self._nodes("docker_slot")
-        refs = [self._task(_prepare_node).options(num_cpus=0, max_retries=0,
-                                                   scheduling_strategy=self._on(n["NodeID"])).remote(images, name)
-                for n in nodes]
         ready = []
-        for node, ref in zip(nodes, refs):
+        for node, ref in self._on_each_node(_prepare_node, images, name):
             try:
                 problems, image_ids = self._wait(ref)
             except self.ray.exceptions.RayError as exc:
@@ -162,15 +158,17 @@ class RayExecutor:
                 record = check_node(self, run_id, node["NodeID"], rows, split or "test", by_iid)
                 log(f"  node {node['NodeID'][:8]}: evaluator canary passed ({record['detail']})")
 
+    def _on_each_node(self, fn, *args) -> list[tuple[dict, object]]:
+        """(node, task ref) of `fn(*args)` started on every node that runs attempts, all at once."""
+        nodes = self._nodes("docker_slot")
+        return [(n, self._task(fn).options(num_cpus=0, max_retries=0, scheduling_strategy=self._on(n["NodeID"]))
+                 .remote(*args)) for n in nodes]
+
     def plan_images(self, rows: list[dict], mode: str, log) -> tuple[dict, dict, dict]:
         """The history audit (and sanitized images) on every node that runs attempts: each node builds its own
         derived images; a task whose nodes disagree (different image ids, different findings) does not run."""
-        nodes = self._nodes("docker_slot")
-        refs = [self._task(_plan_images_node).options(num_cpus=0, max_retries=0,
-                                                       scheduling_strategy=self._on(n["NodeID"])).remote(rows, mode)
-                for n in nodes]
         answers = []
-        for node, ref in zip(nodes, refs):
+        for node, ref in self._on_each_node(_plan_images_node, rows, mode):
             try:
                 answers.append(self._wait(ref))
             except self.ray.exceptions.RayError as exc:
