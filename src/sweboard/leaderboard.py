@@ -312,7 +312,7 @@ def batch_metrics(manifest: dict, model_id: str) -> dict:
     return row
 
 
-SANITIZED_NAMESPACE = "sweboard-sanitized"  # validity.history.NAMESPACE: images rebuilt with only the base's history
+from sweboard.validity.history import NAMESPACE as SANITIZED_NAMESPACE  # noqa: E402  images rebuilt with only the base's history
 
 
 def validity_cells(attempts: list[dict]) -> dict:
