@@ -29,6 +29,9 @@ def test_every_printed_interval_covers_on_the_projects_slice_shapes():
     cells = table()
     worst = min(cells, key=lambda c: c.coverage)
     assert worst.coverage >= 0.93, worst
+    paired = [c.coverage for c in cells if c.metric.startswith("diff")]
+    assert min(paired) >= 0.94, "the paired interval at its level (0.95 within 2,000 replicates' noise)"
+    assert sum(paired) / len(paired) <= 0.985, "and not far above it"
     assert all(c.min_width > 0 for c in cells if c.min_width == c.min_width), "0 < x < n never gives a point"
     assert {c.metric for c in cells} >= {"pass@1 K=1", "pass@1 K=3 all", "pass@K K=3 all", "diff pass@1 K=1"}
     assert {(c.tasks, c.repos) for c in cells} == set(SHAPES) and {c.icc for c in cells} == {0.0, 0.2}
@@ -306,8 +309,58 @@ def test_bounds_are_rounded_outwards_and_one_success_is_not_zero():
     assert rate_interval([1.0] + [0.0] * 9, list("abcdefghij"))[0] > 0
 
 
-def test_the_difference_interval_keeps_its_bonferroni_share():
-    assert difference_interval([0.0] * 19) == (-0.2434, 0.2434), "1 - 0.005 ** (1 / 19): q at 99 %"
+def test_identical_reruns_are_bounded_by_the_score_interval_not_a_bonferroni_split():
+    assert difference_interval([0.0] * 19) == (-0.1682, 0.1682), "z^2 / (n + z^2) at 19 tasks, within +/-0.18"
+    assert difference_interval([0.0] * 8) == (-0.3245, 0.3245)
+
+
+def _restricted_score(b, c, n, d0):
+    """Tango's score at d0 with the restricted MLE found numerically (independent of the closed form)."""
+    from math import log, sqrt
+
+    from scipy.optimize import minimize_scalar
+
+    lo, hi = max(0.0, -d0), min(1.0, (1 - d0) / 2)  # p_loss; p_gain = p_loss + d0; p_gain + p_loss <= 1
+
+    def nll(p):
+        pg = p + d0
+        return -sum(k * log(max(x, 1e-300)) for k, x in ((b, pg), (c, p), (n - b - c, 1 - pg - p)) if k)
+    p = minimize_scalar(nll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}).x if hi > lo else lo
+    return (b - c - n * d0) / sqrt(n * (2 * p + d0 * (1 - d0)))
+
+
+@pytest.mark.parametrize("gains, losses, n", [(6, 0, 19), (1, 7, 21), (10, 3, 19), (4, 13, 1017), (2, 2, 8)])
+def test_the_bounds_are_where_the_score_test_stops_rejecting(gains, losses, n):
+    from sweboard.intervals import score_bounds
+
+    low, high = (float(x) for x in score_bounds(gains, losses, n))
+    assert _restricted_score(gains, losses, n, low) == pytest.approx(1.959964, abs=2e-3)
+    assert _restricted_score(gains, losses, n, high) == pytest.approx(-1.959964, abs=2e-3)
+
+
+def test_a_task_that_moved_by_a_third_is_a_third_of_a_flip():
+    low3, high3 = difference_interval([1 / 3] * 9 + [0.0] * 10)
+    low1, high1 = difference_interval([1.0] * 3 + [0.0] * 16)
+    assert low3 <= 3 / 19 <= high3 and high3 - low3 < (high1 - low1) * 0.8, "all-attempts changes spread less"
+
+
+def test_excludes_zero_exactly_when_the_exact_test_is_significant_for_every_count_up_to_60():
+    """Decided before rounding: all b, c <= 60 with 0 to 1000 ties (b=4, c=13 with 1000 ties; b=57, c=81)."""
+    import numpy as np
+
+    from sweboard.intervals import difference_bounds
+
+    b, c = (x.ravel() for x in np.meshgrid(np.arange(61), np.arange(61)))
+    for ties in (0, 1, 2, 5, 10, 30, 100, 300, 1000):
+        n = b + c + ties
+        keep = n > 0
+        low, high = difference_bounds(b[keep], c[keep], n[keep])
+        excludes = (low > 0) | (high < 0)
+        significant = np.array([mcnemar_exact(int(x), int(y)) < 0.05 for x, y in zip(b[keep], c[keep])])
+        assert (excludes == significant).all(), (ties, list(zip(b[keep][excludes != significant][:3],
+                                                              c[keep][excludes != significant][:3])))
+        assert (low <= (b[keep] - c[keep]) / n[keep]).all() and ((b[keep] - c[keep]) / n[keep] <= high).all()
+    assert difference_bounds(4, 13, 1017)[1] < 0 and difference_bounds(57, 81, 138)[0] < 0
 
 
 def test_pairs_are_holm_adjusted_over_the_run():

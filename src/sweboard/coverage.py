@@ -114,7 +114,8 @@ def diff_cell(tasks, repos, icc, mu, delta, k, reps=REPLICATES) -> Cell:
     a = rng.binomial(k, np.clip(p - delta / 2, 0, 1)) / k
     b = rng.binomial(k, np.clip(p + delta / 2, 0, 1)) / k
     d = b - a
-    low, high = difference_bounds(np.maximum(d, 0).sum(axis=1), np.maximum(-d, 0).sum(axis=1), tasks)
+    low, high = difference_bounds(np.maximum(d, 0).sum(axis=1), np.maximum(-d, 0).sum(axis=1), tasks,
+                                  (d * d).sum(axis=1))
     truth = _truth(mu, icc, k, "pass@1", delta) if delta else 0.0
     name = f"diff pass@1 K={k}" + (" all" if k > 1 else "")
     return Cell(name, tasks, repos, icc, mu, delta, float(((low <= truth) & (truth <= high)).mean()),

@@ -40,7 +40,7 @@ def interval_coverage(argv=None):
 def run_mutants(argv=None):
     from sweboard.benchmarks import mutation
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]  # the checkout: src/sweboard/cli/checks.py
     p = argparse.ArgumentParser(prog="run_mutants.py", description=(
         "Mutation testing of the statistics and fold code: apply each mutant of tests/mutants.yaml to a copy of "
         "src/, run the fast statistics tests, and print killed/survived per mutant and the score (exit 1 under "
