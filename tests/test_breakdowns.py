@@ -102,6 +102,8 @@ def test_run_i3_plans_the_real_slice_and_the_offline_one(home):
     assert proc.returncode == 0, proc.stderr
     assert "19 tasks from instances_i3.yaml" in proc.stdout and "pvlib__pvlib-python-1606" in proc.stdout
     assert "medium" in proc.stdout and "90s/attempt" in proc.stdout and "plan only" in proc.stdout
+    assert "power on 19 tasks" in proc.stdout and "difference between two models found with 80% power is 0.50" \
+        in proc.stdout and "the paired test needs 50 tasks" in proc.stdout, "the README quotes these"
     proc = subprocess.run(["bash", str(ROOT / "tools" / "run_i3.sh"), "--offline"], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0 and "[offline]" in proc.stdout

@@ -104,6 +104,9 @@ def render(plans: list[ModelPlan], config: RunnerConfig, ledger: Ledger | None =
     lines += missing_keys([p.model for p in plans])
     if plans and plans[0].tasks:
         lines.append(resolution(plans[0].tasks, list(plans[0].repos)))
+        from sweboard import power
+
+        lines += power.lines(plans[0].tasks, models=max(1, sum(not p.model.is_baseline for p in plans)))
     return "\n".join(lines)
 
 
