@@ -91,6 +91,10 @@ def _check_row(m, model_id, row):
         else:  # the reason is true: some task has fewer than K attempts without a resolved one
             assert any(len(per) < row["K"] for per in batch["attempts"].values())
         assert isinstance(row["rank_group"], int) and row["rank_group"] >= 1
+        if row["kind"] == "baseline":
+            assert "rank" not in row and "beats_baseline" not in row
+        else:
+            assert isinstance(row["rank"], int) and 1 <= row["rank"] <= len(m["batches"])
         assert (row["cost_per_resolved"] == "") == (row["resolved"] == 0)
         assert row["resolve_rate"] == round(row["resolved"] / row["instances"], 4)
         assert row["run_fail_rate"] == round(row["attempts_failed"] / row["attempts_total"], 4)
@@ -118,7 +122,8 @@ def test_board_invariants_hold_for_any_manifest(m):
     assert len(rows) == len(m["batches"])
     for row in rows:
         metrics = batch_metrics(m, row["model"])  # the one fold: the board's row is exactly it
-        own = [k for k in metrics if k not in ("baseline_pass@1", "delta_vs_baseline", "rank_group")]
+        own = [k for k in metrics if k not in ("baseline_pass@1", "delta_vs_baseline", "rank_group", "rank",
+                                               "beats_baseline")]
         assert {k: row[k] for k in own} == {k: metrics[k] for k in own}
         _check_row(m, row["model"], row)
 

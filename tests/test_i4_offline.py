@@ -27,7 +27,7 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     runs = home / "runs"
     board = {r["model"]: r for r in rows(runs / "leaderboard.csv") if r["run_id"] == "i4-off"}
-    assert list(rows(runs / "leaderboard.csv")[0]) == list(columns("v5"))
+    assert list(rows(runs / "leaderboard.csv")[0]) == list(columns("v6"))
     solver = board["scripted/solver"]
     assert (solver["status"], solver["resolved"], solver["instances"]) == ("ok", "10", "10")
     assert float(solver["pass@1_ci_low"]) < 1.0 == float(solver["pass@1_ci_high"])

@@ -134,6 +134,49 @@ def test_rank_groups_agree_with_pairwise_are_ordered_by_pass1_and_ignore_names()
     assert boards_with_apart > 50 and multi_group > 10, "the generator must exercise the tests and Holm"
 
 
+def test_rank_is_one_plus_the_rows_significantly_better_on_any_board():
+    rng = random.Random(28)
+    shared = 0
+    for _ in range(120):
+        n = rng.randint(3, 6)
+        m = _board(rng, n, rng.randint(12, 40), rng.randint(2, 6), [f"m{i}" for i in range(n)])
+        rows = {r["model"]: r for r in leaderboard_rows([m])}
+        apart = {frozenset((p["model_a"], p["model_b"])) for p in pairwise_rows(m) if p["distinguishable"]}
+        for a, row in rows.items():
+            better = [b for b in rows if rows[b]["pass@1"] > row["pass@1"] and frozenset((a, b)) in apart]
+            assert row["rank"] == 1 + len(better), (a, row["rank"], better)
+        ranks = [r["rank"] for r in rows.values()]
+        shared += len(set(ranks)) < len(ranks)
+    assert shared > 30, "the generator must make rows share a rank"
+
+
+def test_the_baseline_is_out_of_the_models_holm_family():
+    """The issue's case: 20 tasks, a 10/20, b 4/20 are told apart whatever the floor does."""
+    ids = tuple(f"r{i % 4}__x-{i}" for i in range(20))
+    verdicts = {"a": {t: ["resolved" if i < 10 else "unresolved"] for i, t in enumerate(ids)},
+                "b": {t: ["resolved" if i < 4 else "unresolved"] for i, t in enumerate(ids)},
+                "base": {t: ["unresolved"] for t in ids}}
+    m = manifest("R", {x: {t: [attempt(1)] for t in ids} for x in verdicts}, verdicts, ids=ids)
+    m["batches"]["base"]["kind"] = "baseline"
+    pairs = {(p["model_a"], p["model_b"]): p for p in pairwise_rows(m)}
+    assert pairs[("a", "b")]["family"] == "models" and pairs[("a", "b")]["p_holm"] == pytest.approx(0.03125)
+    assert pairs[("a", "b")]["distinguishable"] and pairs[("a", "b")]["diff_ci_high"] < 0
+    assert pairs[("a", "base")]["family"] == pairs[("b", "base")]["family"] == "vs baseline"
+    rows = {r["model"]: r for r in leaderboard_rows([m])}
+    assert (rows["a"]["rank"], rows["b"]["rank"], rows["base"].get("rank", "")) == (1, 2, "")
+    assert rows["a"]["beats_baseline"] is True and rows["b"]["beats_baseline"] is False, "4 flips: p = 0.125"
+    assert "beats_baseline" not in rows["base"]
+
+
+def test_a_pairwise_row_never_shows_an_interval_excluding_0_beside_not_distinguishable_alone():
+    rng = random.Random(5)
+    for _ in range(60):
+        m = _board(rng, 4, rng.randint(8, 30), 3, ["m0", "m1", "m2", "m3"])
+        for p in pairwise_rows(m):
+            if p["p_holm"] == p["p_value"]:  # no adjustment: the interval and the test are one decision
+                assert (p["diff_ci_low"] > 0 or p["diff_ci_high"] < 0) == p["distinguishable"], p
+
+
 def test_k3_groups_are_tested_on_pass1_not_within_k():
     """Early stopping, K = 3: A resolves more tasks on the first attempt; B only within three."""
     ids = tuple(f"r{i % 4}__x-{i}" for i in range(16))

@@ -367,7 +367,9 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
         metrics = {model_id: batch_metrics(m, model_id) for model_id in m.get("batches", {})}
         baseline = next((metrics[mid]["pass@1"] for mid, b in m["batches"].items()
                          if b.get("kind") == "baseline" and scored(metrics[mid]["status"])), None)
-        groups = run_rank_groups(m, metrics)
+        pairs = pairwise_rows(m, metrics)
+        groups = run_rank_groups(m, metrics, pairs)
+        ranks, beats = run_ranks(m, metrics, pairs)
         for model_id, batch in m["batches"].items():
             row = {"model": model_id, "provider": batch["model"].get("provider", ""), "kind": batch["kind"],
                    "runner": batch.get("runner") or "", "price_source": batch["model"].get("price_source", ""),
@@ -380,6 +382,10 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
                 row["delta_vs_baseline"] = round(row["pass@1"] - baseline, 4)
             if model_id in groups:
                 row["rank_group"] = groups[model_id]
+            if model_id in ranks:
+                row["rank"] = ranks[model_id]
+            if model_id in beats:
+                row["beats_baseline"] = beats[model_id]
             row["cost_per_task_usd"], row["cost_per_resolved_usd"] = row["cost_per_task"], row["cost_per_resolved"]
             rows.append(row)
     kind_order = {"model": 0, "test-equipment": 1, "baseline": 2}
@@ -411,36 +417,63 @@ def _k_groups(manifest: dict, metrics: dict[str, dict]) -> dict[int, list[str]]:
 def pairwise_rows(manifest: dict, metrics: dict[str, dict] | None = None) -> list[dict]:
     """Every pair of scored rows of a run with the same K: pass@1 of each, the paired difference
     (B - A) with its 95 % interval, the exact paired p (McNemar on 0/1 tasks) and its Holm
-    adjustment over the pairs of that K; distinguishable = p_holm < 0.05 (the rank groups' test)."""
+    adjustment; distinguishable = p_holm < 0.05 (the ranks' test). Two Holm families per K: the
+    models' pairs among themselves (`family` = models), and each model against the no-patch
+    baseline (`vs baseline`), so the floor never changes whether two models are told apart."""
     metrics = metrics or {mid: batch_metrics(manifest, mid) for mid in manifest["batches"]}
     rows = []
     for k, models in sorted(_k_groups(manifest, metrics).items()):
         values = {mid: pass1_by_task(manifest, mid) for mid in models}
-        family = []
+        families: dict[str, list[dict]] = {"models": [], "vs baseline": []}
         for i, a in enumerate(models):
             for b in models[i + 1:]:
                 test = paired(values[a], values[b])
-                family.append({"run_id": manifest["run_id"], "K": k, "model_a": a, "model_b": b, "tasks": test.n,
-                               "pass@1_a": metrics[a]["pass@1"], "pass@1_b": metrics[b]["pass@1"],
-                               "diff_b_minus_a": test.diff, "diff_ci_low": test.ci_low, "diff_ci_high": test.ci_high,
-                               "both": test.both, "only_a": len(test.only_a), "only_b": len(test.only_b),
-                               "p_value": round(test.p_value, 6)})
-        for row, adj in zip(family, holm([r["p_value"] for r in family])):
-            row["p_holm"] = round(adj, 6)
-            row["distinguishable"] = adj < ALPHA
-        rows.extend(family)
+                family = "vs baseline" if _is_baseline(manifest, a) or _is_baseline(manifest, b) else "models"
+                families[family].append({
+                    "run_id": manifest["run_id"], "K": k, "family": family, "model_a": a, "model_b": b,
+                    "tasks": test.n, "pass@1_a": metrics[a]["pass@1"], "pass@1_b": metrics[b]["pass@1"],
+                    "diff_b_minus_a": test.diff, "diff_ci_low": test.ci_low, "diff_ci_high": test.ci_high,
+                    "both": test.both, "only_a": len(test.only_a), "only_b": len(test.only_b),
+                    "p_value": round(test.p_value, 6)})
+        for family in families.values():
+            for row, adj in zip(family, holm([r["p_value"] for r in family])):
+                row["p_holm"] = round(adj, 6)
+                row["distinguishable"] = adj < ALPHA
+        rows.extend(sorted(families["models"] + families["vs baseline"], key=lambda r: (r["model_a"], r["model_b"])))
     return rows
 
 
-def run_rank_groups(manifest: dict, metrics: dict[str, dict]) -> dict[str, int]:
-    """Rank groups of a run's scored rows, per K, on pass@1 and its paired test (pairwise.csv). The
-    baseline ranks with the models: it is the floor."""
-    told_apart = {frozenset((r["model_a"], r["model_b"])) for r in pairwise_rows(manifest, metrics)
-                  if r["distinguishable"]}
+def _is_baseline(manifest: dict, model_id: str) -> bool:
+    return manifest["batches"][model_id].get("kind") == "baseline"
+
+
+def run_rank_groups(manifest: dict, metrics: dict[str, dict], pairs: list[dict] | None = None) -> dict[str, int]:
+    """Rank groups (boards v2-v5) of a run's scored rows, per K, on pass@1 and its paired test
+    (pairwise.csv). The baseline ranks with the models: it is the floor."""
+    pairs = pairwise_rows(manifest, metrics) if pairs is None else pairs
+    told_apart = {frozenset((r["model_a"], r["model_b"])) for r in pairs if r["distinguishable"]}
     groups = {}
     for models in _k_groups(manifest, metrics).values():
         groups.update(rank_groups(models, {mid: metrics[mid]["pass@1"] for mid in models}, told_apart))
     return groups
+
+
+def run_ranks(manifest: dict, metrics: dict[str, dict], pairs: list[dict]) -> tuple[dict[str, int], dict[str, bool]]:
+    """`rank` = 1 + the number of rows significantly better (the models' Holm family of one run and
+    K), so a rank never suggests a difference nobody showed: tied or undistinguished rows share it.
+    `beats_baseline`: the model's own comparison with the no-patch baseline (its Holm family)."""
+    ranks = {mid: 1 for models in _k_groups(manifest, metrics).values() for mid in models
+             if not _is_baseline(manifest, mid)}
+    beats: dict[str, bool] = {}
+    for r in pairs:
+        a, b = r["model_a"], r["model_b"]
+        if r["family"] == "vs baseline":
+            if _is_baseline(manifest, a) != _is_baseline(manifest, b):
+                model, sign = (b, 1) if _is_baseline(manifest, a) else (a, -1)
+                beats[model] = bool(r["distinguishable"]) and sign * r["diff_b_minus_a"] > 0
+        elif r["distinguishable"]:
+            ranks[a if r["diff_b_minus_a"] > 0 else b] += 1
+    return ranks, beats
 
 
 def breakdown_rows(manifests: list[dict], by: str) -> list[dict]:
@@ -475,7 +508,7 @@ BY_REPO = ("run_id", "model", "kind", "repo", "tasks", "resolved", "pass@1", "pa
            "pass@1_ci_high", "ci_method")
 BY_DIFFICULTY = ("run_id", "model", "kind", "difficulty", "tasks", "resolved", "pass@1", "pass@K", "pass@1_ci_low",
                  "pass@1_ci_high", "ci_method")
-PAIRWISE = ("run_id", "K", "model_a", "model_b", "tasks", "pass@1_a", "pass@1_b", "diff_b_minus_a", "diff_ci_low",
+PAIRWISE = ("run_id", "K", "family", "model_a", "model_b", "tasks", "pass@1_a", "pass@1_b", "diff_b_minus_a", "diff_ci_low",
             "diff_ci_high", "both", "only_a", "only_b", "p_value", "p_holm", "distinguishable")
 
 

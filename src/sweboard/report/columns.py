@@ -17,7 +17,7 @@ from sweboard.yamlio import load_yaml
 INTEGER_COLUMNS = {"instances", "K", "attempts_total", "resolved", "submitted", "empty_patches", "errors",
                    "attempts_failed", "attempts_interrupted", "attempts_infra_retried", "verdicts_reused", "retries",
                    "model_calls", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
-                   "rank_group", "latency_n", "attempt_wall_n", "overhead_n"}
+                   "rank_group", "rank", "latency_n", "attempt_wall_n", "overhead_n"}
 
 
 def column_type(name: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sweboard.report import grid, svg, validity
 
-HEADLINE = ("model", "runner", "rank_group", "pass@1", "pass@K", "delta_vs_baseline", "cost_per_task",
+HEADLINE = ("model", "runner", "rank", "pass@1", "pass@K", "delta_vs_baseline", "cost_per_task",
             "cost_per_resolved", "latency_p50_s", "latency_p90_s", "status")
 PERCENT = ("pass@1", "pass@K", "delta_vs_baseline")  # fractions shown as percentages on the page (the CSV keeps 0-1)
 
@@ -56,7 +56,7 @@ def _cell(col: str, row: dict, link: str, headline: bool = False) -> str:
             return f'<a href="{link}"><span class="bar" style="--w:{pct}%">{escape(shown)}</span></a>{ci}'
         if shown is not value:
             return f'<a href="{link}">{escape(str(shown))}</a>' if value != "" else escape(str(shown))
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and col not in ("rank_group",):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and col not in ("rank_group", "rank"):
         return f'<a href="{link}">{escape(_fmt(value))}</a>'
     return escape(_fmt(value))
 
@@ -134,8 +134,10 @@ figure {{ max-width: 100%; min-width: 0; overflow-x: auto; }} p {{ overflow-wrap
 <h1>sweboard leaderboard</h1>
 <p>Every number comes from the linked <code>manifest.json</code> of its run. A score is shown only when the row's
 status is <em>ok</em>; otherwise the cell is empty and the status says why. Rates are fractions 0&ndash;1, with 95%
-intervals; rows of one <code>rank_group</code> (within one run and one K) are never told apart by the paired
-test of its pairwise comparisons (rows of different groups need not be). Rows of kind
+intervals. Two questions, named: a row's interval is about <em>tasks like these</em> (the tasks as a sample of their
+repos) and is not adjusted for the number of rows, so two disjoint row intervals are not a test; <code>rank</code> and
+the pairwise comparisons are about <em>these tasks</em> (paired by task): rank = 1 + the number of rows significantly
+better (exact paired test, Holm over the models' pairs; the baseline is compared on its own). Rows of kind
 <em>test-equipment</em> come from the scripted offline provider and are never a model's result.
 Definitions: docs/metrics.md. Data: <a href="leaderboard.csv">leaderboard.csv</a>,
 <a href="{base}leaderboard_by_repo.csv">by repo</a>, <a href="{base}leaderboard_by_difficulty.csv">by difficulty</a>{
