@@ -79,6 +79,10 @@ def _check_row(m, model_id, row):
     for c in SCORE_COLUMNS:
         if c in ("baseline_pass@1", "delta_vs_baseline", "cost_per_resolved"):
             continue  # these also need an ok baseline row, or a resolved task
+        if c.startswith("pass^K"):  # reliability: only when every one of the K attempts ran
+            all_ran = ok and not short_k and not batch.get("stop_after_resolved", True)
+            assert (row[c] != "") == all_ran, (c, row)
+            continue
         expected = ok and not (short_k and c in ("pass@K", "pass@K_ci_low", "pass@K_ci_high"))
         assert (row[c] != "") == expected, (c, row)
     if not ok:
@@ -88,6 +92,8 @@ def _check_row(m, model_id, row):
         if not short_k:
             assert row["pass@1"] <= row["pass@K"] <= 1
             assert row["pass@K_ci_low"] <= row["pass@K"] <= row["pass@K_ci_high"]
+            if row["pass^K"] != "":
+                assert row["pass^K_ci_low"] <= row["pass^K"] <= row["pass@1"] <= row["pass@K"]
         else:  # the reason is true: some task has fewer than K attempts without a resolved one
             assert any(len(per) < row["K"] for per in batch["attempts"].values())
         assert isinstance(row["rank_group"], int) and row["rank_group"] >= 1

@@ -450,3 +450,22 @@ def test_the_reproduction_gate_adjusts_over_the_models(home):
     m1 = {c.model: c for c in comparisons}["m1"]
     assert m1.test.p_value == pytest.approx(0.03125) and m1.p_holm == pytest.approx(0.0625) and not m1.moved
     assert reproduction_gate(comparisons)[1] == NA
+
+
+def test_pass_hat_k_is_reliability_beside_reach_under_all_attempts():
+    from sweboard.leaderboard import pass_hat_k
+
+    assert pass_hat_k(3, 3, 3) == 1.0 and pass_hat_k(3, 2, 3) == 0.0 and pass_hat_k(4, 3, 2) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        pass_hat_k(2, 2, 3)
+    ids = tuple(f"r{i % 2}__x-{i}" for i in range(6))
+    outcomes = [["resolved"] * 3, ["resolved"] * 3, ["resolved", "unresolved", "resolved"], ["unresolved"] * 3,
+                ["unresolved", "resolved", "unresolved"], ["unresolved"] * 3]
+    verdicts = {"m": dict(zip(ids, outcomes))}
+    m = manifest("R", {"m": {t: [attempt(k + 1) for k in range(3)] for t in ids}}, verdicts, ids=ids,
+                 stop_after_resolved=False)
+    row = batch_metrics(m, "m")
+    assert row["pass^K"] == round(2 / 6, 4) and row["pass@K"] == round(4 / 6, 4), "2 tasks always, 4 ever"
+    assert row["pass^K_ci_low"] < row["pass^K"] < row["pass^K_ci_high"]
+    early = manifest("R", {"m": {t: [attempt(1)] for t in ids}}, {"m": {t: ["resolved"] for t in ids}}, ids=ids)
+    assert batch_metrics(early, "m").get("pass^K", "") == "", "early stopping never ran the K attempts"

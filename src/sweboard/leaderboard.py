@@ -30,7 +30,8 @@ MANIFEST_COLUMNS = ("run_id", "run_status", "created_at", "model", "kind", "runn
 # cells are also empty when the cost is unknown (an attempt without usage), pass@K's when a task had < K.
 SCORE_COLUMNS = ("pass@1", "pass@K", "pass_estimator", "resolved", "resolve_rate", "submitted", "empty_patches",
                  "errors", "run_fail_rate", "baseline_pass@1", "delta_vs_baseline", "pass@1_ci_low", "pass@1_ci_high",
-                 "pass@K_ci_low", "pass@K_ci_high", "ci_method", "cost_per_task", "cost_per_resolved", "rank_group")
+                 "pass@K_ci_low", "pass@K_ci_high", "ci_method", "cost_per_task", "cost_per_resolved", "rank_group",
+                 "pass^K", "pass^K_ci_low", "pass^K_ci_high")
 OK = "ok"
 
 
@@ -108,6 +109,13 @@ def pass_at_k(n: int, c: int, k: int) -> float:
         return 1.0
     return 1.0 - comb(n - c, k) / comb(n, k)
 
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """pass^k (Yao et al. 2024, tau-bench): C(c, k) / C(n, k), the chance that k of n attempts are all
+    correct. It measures reliability (every try works) where pass@k measures reach (one try works)."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass_hat_k: need 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    return comb(c, k) / comb(n, k)
 
 
 def row_status(manifest: dict, model_id: str, tasks: dict[str, list[dict]]) -> str:
@@ -271,6 +279,11 @@ def _scores(manifest: dict, batch: dict, tasks: dict[str, list[dict]], k: int, r
         lowk, highk = rate_interval([v[1] for v in scores.values()], repos)
         out.update({"pass@K": round(sum(v[1] for v in scores.values()) / n_tasks, 4),
                     "pass@K_ci_low": lowk, "pass@K_ci_high": highk})
+        if not batch.get("stop_after_resolved", True):  # every attempt ran: pass^K is unbiased
+            every = [pass_hat_k(len(tasks[i]), sum(a["outcome"] == RESOLVED for a in tasks[i]), k) for i in scores]
+            low_all, high_all = rate_interval(every, repos)
+            out.update({"pass^K": round(sum(every) / n_tasks, 4), "pass^K_ci_low": low_all,
+                        "pass^K_ci_high": high_all})
     if row["cost_usd"] != "":
         out["cost_per_task"] = round(row["cost_usd"] / n_tasks, 6)
         out["cost_per_resolved"] = round(row["cost_usd"] / resolved, 6) if resolved else ""

@@ -27,7 +27,7 @@ def column_type(name: str) -> str:
         return "integer"
     if name == "attempts_mean":
         return "number"
-    if name.startswith(("pass@", "baseline_pass@")) or name.endswith(("_rate", "_ci_low", "_ci_high")) \
+    if name.startswith(("pass@", "pass^", "baseline_pass@")) or name.endswith(("_rate", "_ci_low", "_ci_high")) \
             or name == "delta_vs_baseline":
         return "fraction"
     if name.startswith("cost") or name.endswith("_usd"):
