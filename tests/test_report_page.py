@@ -216,3 +216,19 @@ def test_the_grid_leads_from_each_cell_to_the_attempts_evidence():
     assert "etc/passwd" not in html
     assert "/etc/shadow" not in html, "a path that leaves the run is never linked"
     assert '<span class="o-resolved">#2 resolved</span>' in html, "shown as text instead"
+
+
+def test_a_run_page_says_what_the_run_cannot_show():
+    from sweboard.report.page import _run_notes
+    from test_leaderboard import attempt, manifest
+
+    ids = ("a__x-1", "a__x-2", "b__y-1")
+    small = manifest("R", {"m": {t: [attempt(1)] for t in ids}}, {"m": {t: ["resolved"] for t in ids}}, ids=ids)
+    notes = _run_notes(small, [])
+    assert "3 tasks: no two models can be told apart on these tasks" in notes
+    assert "No within-task variance" in notes and "--all-attempts --attempts 2" in notes
+    many = tuple(f"r{i}__x-{i}" for i in range(8))
+    full = manifest("R", {"m": {t: [attempt(1), attempt(2)] for t in many}},
+                    {"m": {t: ["resolved", "unresolved"] for t in many}}, ids=many, stop_after_resolved=False)
+    full["batches"]["m"]["attempts_per_task"] = 2
+    assert _run_notes(full, []) == "", "8 tasks, two attempts each, all ran: nothing to warn about"

@@ -404,6 +404,10 @@ def test_excludes_zero_exactly_when_the_exact_test_is_significant_for_every_coun
                                                               c[keep][excludes != significant][:3])))
         assert (low <= (b[keep] - c[keep]) / n[keep]).all() and ((b[keep] - c[keep]) / n[keep] <= high).all()
     assert difference_bounds(4, 13, 1017)[1] < 0 and difference_bounds(57, 81, 138)[0] < 0
+    low, high = difference_bounds(6, 0, 30006)  # a bound under 1e-4: rounding must not put 0 back in
+    assert mcnemar_exact(6, 0) < 0.05 and float(low) == 0.0001 and float(high) > low
+    low, high = difference_bounds(0, 6, 30006)
+    assert float(high) == -0.0001
 
 
 def test_pairs_are_holm_adjusted_over_the_run():

@@ -81,6 +81,24 @@ def _reused(rows: list[dict]) -> str:
     return f'<span class="reused">{n} verdict{"" if n == 1 else "s"} reused from identical patches</span>'
 
 
+def _run_notes(manifest: dict, rows: list[dict]) -> str:
+    """What this run cannot show, said where its numbers are: too few tasks to tell models apart, and
+    no within-task variance (K = 1 or early stopping) to say what a rerun would move."""
+    from sweboard.stats import min_flips_to_detect
+
+    notes = []
+    n, need = len(manifest["slice"]["instance_ids"]), min_flips_to_detect()
+    if n < need:
+        notes.append(f"{n} tasks: no two models can be told apart on these tasks (the exact paired test needs "
+                     f"{need} tasks flipping one way), so every model shares rank 1.")
+    batches = [b for b in manifest["batches"].values() if b.get("kind") != "baseline"]
+    if batches and all(b.get("stop_after_resolved", True) or (b.get("attempts_per_task") or 1) < 2 for b in batches):
+        notes.append("No within-task variance (one attempt per task, or stopping at the first resolved): this run "
+                     "cannot say how far a rerun would move a row. Run with --all-attempts --attempts 2 for that "
+                     "(the rerun gate needs it).")
+    return "".join(f'<p class="note">{escape(x)}</p>' for x in notes)
+
+
 def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[dict], breakdown: list[dict],
            err_columns: tuple[str, ...], hidden: int = 0, base: str = "") -> Path:
     """`base`: the way from the page's folder to runs/ ("" for runs/leaderboard.html, "../" for a run's own page)."""
@@ -102,6 +120,7 @@ def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[
 {escape(m['slice']['split'])}, {len(m['slice']['instance_ids'])} tasks; created {escape(created.get(run_id, ''))};
 run status {escape(str(m.get('status')))}; {_total_cost(run_rows)}; {_reused(run_rows)}. <a href="{base}{escape(run_id)}/pairwise.csv">pairwise
 comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</p>
+{_run_notes(m, run_rows)}
 <div class="scroll">{_table(HEADLINE, run_rows, link, "headline")}</div>
 <details><summary>All {len(cols)} columns</summary>{_table(cols, run_rows, link, "full")}</details>
 <div class="charts">
