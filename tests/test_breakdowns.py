@@ -25,8 +25,9 @@ def test_intervals_exact_and_clustered():
     clustered = rate_interval([1, 0, 1, 1, 0, 1], ["a", "a", "b", "b", "c", "c"])
     plain = rate_interval([1, 0, 1, 1, 0, 1], list("abcdef"))
     assert clustered[0] < plain[0] and clustered[1] > plain[1], "repos of two tasks count as fewer tasks"
-    assert method(["a", "a", "b", "b", "c", "c"]) == ("exact Clopper-Pearson on tasks; repo design effect 1.20 "
-                                                      "(3 repos, ICC 0.2)")
+    assert method(["a", "a", "b", "b", "c", "c"]) == ("exact Clopper-Pearson on tasks like these; repo design effect "
+                                                      "1.35 (3 repos, conservative ICC 0.35)")
+    assert "one repo: the estimand is that repo's own rate" in method(["a", "a", "a"])
 
 
 def test_holm_adjusts_in_order():

@@ -29,12 +29,14 @@ def test_every_printed_interval_covers_on_the_projects_slice_shapes():
     cells = table()
     worst = min(cells, key=lambda c: c.coverage)
     assert worst.coverage >= 0.93, worst
+    assert {c.icc for c in cells if not c.metric.startswith("diff")} == {0.0, 0.2, 0.35, 0.5}, "robust to the ICC"
     paired = [c.coverage for c in cells if c.metric.startswith("diff")]
     assert min(paired) >= 0.94, "the paired interval at its level (0.95 within 2,000 replicates' noise)"
-    assert sum(paired) / len(paired) <= 0.985, "and not far above it"
+    single = [c.coverage for c in cells if c.metric == "diff pass@1 K=1"]
+    assert sum(single) / len(single) <= 0.985, "and not far above it"
     assert all(c.min_width > 0 for c in cells if c.min_width == c.min_width), "0 < x < n never gives a point"
     assert {c.metric for c in cells} >= {"pass@1 K=1", "pass@1 K=3 all", "pass@K K=3 all", "diff pass@1 K=1"}
-    assert {(c.tasks, c.repos) for c in cells} == set(SHAPES) and {c.icc for c in cells} == {0.0, 0.2}
+    assert {(c.tasks, c.repos) for c in cells} == set(SHAPES) >= {(3, 1), (4, 1), (8, 4), (10, 5), (12, 3), (19, 6)}
 
 
 @pytest.mark.parametrize("n, r", SHAPES + ((6, 6), (1, 1)))
@@ -339,7 +341,7 @@ def test_the_baseline_ranks_at_the_runs_k_as_the_floor():
 def test_the_design_effect_weights_repos_by_their_size():
     from sweboard.intervals import design_effect
 
-    assert design_effect(["a"] * 5 + ["b", "c", "d"]) == pytest.approx(1 + (28 / 8 - 1) * 0.2)
+    assert design_effect(["a"] * 5 + ["b", "c", "d"]) == pytest.approx(1 + (28 / 8 - 1) * 0.35)
     assert design_effect(["a"] * 8) == 1.0
 
 

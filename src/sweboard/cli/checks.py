@@ -18,20 +18,25 @@ def interval_coverage(argv=None):
     from sweboard import coverage
 
     p = argparse.ArgumentParser(prog="interval_coverage.py", description=(
-        "Simulate the board's 95% intervals on the project's slice shapes (8x4, 19x6, 12x3 tasks x repos; repo "
-        "ICC 0 and 0.2; K=1 and K=3 all attempts; paired differences) and print the worst coverage per shape "
-        "and metric (sweboard.coverage)."))
+        "Simulate the board's 95% intervals on the project's slice shapes (3x1, 4x1, 8x4, 10x5, 12x3, 19x6 tasks x "
+        "repos; true repo ICC 0 to 0.5; K=1 and K=3 all attempts with U-shaped task rates; paired differences) and "
+        "print the worst coverage and the mean width at rate 0.5 per shape and metric (sweboard.coverage)."))
     p.add_argument("--replicates", type=int, default=coverage.REPLICATES, help="simulated slices a cell (2000)")
     p.add_argument("--dry-run", action="store_true", help="same as the default: this tool only computes")
     args = p.parse_args(argv)
     worst: dict[tuple, coverage.Cell] = {}
-    for c in coverage.table(args.replicates):
+    cells = coverage.table(args.replicates)
+    for c in cells:
         key = (c.metric, c.tasks, c.repos, c.icc)
         if key not in worst or c.coverage < worst[key].coverage:
             worst[key] = c
-    print(f"{'metric':22} {'tasks x repos':>13} {'ICC':>4} {'worst coverage':>14} {'at rate':>7} {'delta':>5}")
+    widths = {(c.metric, c.tasks, c.repos, c.icc): c.mean_width for c in cells if c.rate == 0.5 and not c.delta}
+    print(f"{'metric':22} {'tasks x repos':>13} {'ICC':>4} {'worst coverage':>14} {'at rate':>7} {'delta':>5} "
+          f"{'mean width at 0.5':>17}")
     for (metric, tasks, repos, icc), c in sorted(worst.items()):
-        print(f"{metric:22} {f'{tasks} x {repos}':>13} {icc:>4} {c.coverage:>14.3f} {c.rate:>7} {c.delta:>5}")
+        width = widths.get((metric, tasks, repos, icc))
+        print(f"{metric:22} {f'{tasks} x {repos}':>13} {icc:>4} {c.coverage:>14.3f} {c.rate:>7} {c.delta:>5} "
+              f"{'' if width is None else f'{width:.3f}':>17}")
     print(f"lowest: {min(c.coverage for c in worst.values()):.3f} ({args.replicates} replicates a cell)")
     return 0
 
