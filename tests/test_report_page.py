@@ -174,6 +174,8 @@ def test_each_finished_run_has_its_own_board_and_unfinished_runs_stay_off_the_pa
     own = home / "runs" / "run-page"
     assert (own / "leaderboard.csv").is_file() and (own / "leaderboard.html").is_file()
     assert 'href="../run-page/manifest.json"' in (own / "leaderboard.html").read_text()
+    assert "<title>sweboard: run run-page</title>" in (own / "leaderboard.html").read_text(), "its tab names the run"
+    assert "<title>sweboard leaderboard</title>" in html
     assert not (home / "runs" / "run-open" / "leaderboard.csv").exists(), "an unfinished run has no board of its own"
     sidecar = json.loads((home / "runs" / "leaderboard.columns.json").read_text())
     types = {c["name"]: c["type"] for c in sidecar["columns"]}
@@ -232,3 +234,14 @@ def test_a_run_page_says_what_the_run_cannot_show():
                     {"m": {t: ["resolved", "unresolved"] for t in many}}, ids=many, stop_after_resolved=False)
     full["batches"]["m"]["attempts_per_task"] = 2
     assert _run_notes(full, []) == "", "8 tasks, two attempts each, all ran: nothing to warn about"
+
+
+def test_numbers_in_the_csv_never_use_exponent_notation(tmp_path):
+    import csv
+
+    from sweboard.leaderboard import plain_number, write_csv
+
+    assert plain_number(1e-06) == "0.000001" and plain_number(2.5e-11) == "0" and plain_number(0.25) == 0.25
+    assert plain_number(-3e-05) == "-0.00003" and plain_number(7) == 7 and plain_number("1e-06") == "1e-06"
+    path = write_csv(tmp_path / "b.csv", ("model", "cost_per_task"), [{"model": "m", "cost_per_task": 4e-06}])
+    assert next(csv.DictReader(path.open()))["cost_per_task"] == "0.000004"

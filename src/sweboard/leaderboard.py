@@ -387,7 +387,7 @@ def leaderboard_rows(manifests: list[dict]) -> list[dict]:
             row = {"model": model_id, "provider": batch["model"].get("provider", ""), "kind": batch["kind"],
                    "runner": batch.get("runner") or "", "price_source": batch["model"].get("price_source", ""),
                    "run_id": m["run_id"], "dataset": m["dataset_lock"]["repo_id"],
-                   "dataset_revision": m["dataset_lock"]["revision"][:12], "split": m["slice"]["split"],
+                   "dataset_revision": m["dataset_lock"]["revision"], "split": m["slice"]["split"],
                    "instance_ids_sha256": m["slice"].get("instance_ids_sha256", ""), **metrics[model_id],
                    "board_K": ranking_k(m, metrics, model_id)}
             if baseline is not None and scored(row["status"]):
@@ -572,6 +572,17 @@ def spreadsheet_safe(value):
     return value
 
 
+def plain_number(value):
+    """A float as a spreadsheet and pandas read it without surprise: never exponent notation
+    (`1e-06` is 0.000001), at most 10 decimals; other values unchanged."""
+    if isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
+        text = repr(value)
+        if "e" in text or "E" in text:
+            text = f"{value:.10f}".rstrip("0").rstrip(".") or "0"
+            return "0" if text in ("-0", "") else text
+    return value
+
+
 def write_csv(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
     """Write atomically: an analyst with the old file open never sees a half-written one."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -579,7 +590,7 @@ def write_csv(path: Path, cols: tuple[str, ...], rows: list[dict]) -> Path:
     with tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(cols), extrasaction="ignore")
         writer.writeheader()
-        writer.writerows({c: spreadsheet_safe(r.get(c, "")) for c in cols} for r in rows)
+        writer.writerows({c: spreadsheet_safe(plain_number(r.get(c, ""))) for c in cols} for r in rows)
     os.replace(tmp, path)
     return path
 

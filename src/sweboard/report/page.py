@@ -116,7 +116,7 @@ def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[
         models = [r["model"] for r in run_rows if any((r["model"], repo) in cells for repo in repos)]
         sections.append(f"""<section class="run" id="{escape(run_id)}">
 <h2>Run <a href="{link}">{escape(run_id)}</a></h2>
-<p class="meta">{escape(m['dataset_lock']['repo_id'])}@{escape(m['dataset_lock']['revision'][:12])}, split
+<p class="meta">{escape(m['dataset_lock']['repo_id'])}@{escape(m['dataset_lock']['revision'])}, split
 {escape(m['slice']['split'])}, {len(m['slice']['instance_ids'])} tasks; created {escape(created.get(run_id, ''))};
 run status {escape(str(m.get('status')))}; {_total_cost(run_rows)}; {_reused(run_rows)}. <a href="{base}{escape(run_id)}/pairwise.csv">pairwise
 comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</p>
@@ -131,9 +131,11 @@ comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</
 {grid.grid(m, [r["model"] for r in run_rows], base)}
 {validity.block(m, base)}
 </section>""")
+    # a run's own page is titled by its run (a browser tab, a bookmark, a screenshot say which run it is)
+    title = f"sweboard: run {next(iter(by_run))}" if base and len(by_run) == 1 else "sweboard leaderboard"
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>sweboard leaderboard</title>
+<title>{escape(title)}</title>
 <style>
 body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; margin: .5em 0; }} th, td {{ border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }}
@@ -150,7 +152,7 @@ a.ev {{ font-size: 90%; color: #1a4f8b; }}
 figure {{ max-width: 100%; min-width: 0; overflow-x: auto; }} p {{ overflow-wrap: anywhere; }}
 @media (max-width: 600px) {{ body {{ margin: .5em; }} th, td {{ padding: 2px 4px; }} td.status {{ min-width: 10em; }} }}
 </style></head><body>
-<h1>sweboard leaderboard</h1>
+<h1>{escape(title)}</h1>
 <p>Every number comes from the linked <code>manifest.json</code> of its run. A score is shown only when the row's
 status is <em>ok</em>; otherwise the cell is empty and the status says why. Rates are fractions 0&ndash;1, with 95%
 intervals. Two questions, named: a row's interval is about <em>tasks like these</em> (the tasks as a sample of their
