@@ -475,3 +475,28 @@ def test_pass_hat_k_is_reliability_beside_reach_under_all_attempts():
     assert row["pass^K_ci_low"] < row["pass^K"] < row["pass^K_ci_high"]
     early = manifest("R", {"m": {t: [attempt(1)] for t in ids}}, {"m": {t: ["resolved"] for t in ids}}, ids=ids)
     assert batch_metrics(early, "m").get("pass^K", "") == "", "early stopping never ran the K attempts"
+
+
+def test_the_these_tasks_interval_covers_a_rerun_of_fixed_tasks():
+    """Fixed, U-shaped task rates (what real tasks look like); K = 2 and 3 attempts each: the interval
+    holds the tasks' mean rate at least 95 % of the time, and is narrower than the tasks-like-these one."""
+    import numpy as np
+
+    from sweboard.intervals import these_tasks_interval
+
+    rng = np.random.default_rng(3)
+    for n, k in ((8, 2), (19, 3), (10, 3)):
+        p = rng.beta(0.2 * 0.4, 0.2 * 0.6, size=n)
+        hits = rng.binomial(k, p, size=(3000, n)).sum(axis=1)
+        covered = np.mean([lo <= p.mean() <= hi for lo, hi in (these_tasks_interval(int(h), n * k) for h in hits)])
+        assert covered >= 0.95, (n, k, covered)
+    ids = tuple(f"r{i % 3}__x-{i}" for i in range(9))
+    m = manifest("R", {"m": {t: [attempt(1), attempt(2)] for t in ids}},
+                 {"m": {t: ["resolved", "unresolved"] if i % 2 else ["resolved"] * 2 for i, t in enumerate(ids)}},
+                 ids=ids, stop_after_resolved=False)
+    row = batch_metrics(m, "m")
+    assert row["pass@1_these_tasks_ci_low"] <= row["pass@1"] <= row["pass@1_these_tasks_ci_high"]
+    assert row["pass@1_these_tasks_ci_high"] - row["pass@1_these_tasks_ci_low"] < row["pass@1_ci_high"] - row["pass@1_ci_low"]
+    one = manifest("R", {"m": {t: [attempt(1)] for t in ids}}, {"m": {t: ["resolved"] for t in ids}}, ids=ids,
+                   stop_after_resolved=False)
+    assert batch_metrics(one, "m").get("pass@1_these_tasks_ci_low", "") == "", "K = 1: no within-task spread"

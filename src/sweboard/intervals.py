@@ -73,6 +73,19 @@ def rate_interval(values: list[float], clusters: list[str], level: float = LEVEL
     return float(low), float(high)
 
 
+def these_tasks_interval(resolved: int, attempts: int, level: float = LEVEL) -> tuple[float, float]:
+    """95 % interval for pass@1 *on these tasks*: the tasks fixed, the only randomness the agent's
+    (what a rerun would change). With every attempt run (K >= 2 on each task), the resolved count is
+    a sum of independent attempts with each task's own rate: a Poisson-binomial count, which spreads
+    no more than a binomial of the same mean (Hoeffding 1956), so the exact Clopper-Pearson interval
+    on the attempts covers at least at its level. With K = 1 it is not given: one attempt a task
+    cannot show how much its outcome varies, and the board says so."""
+    if attempts <= 0:
+        return 0.0, 1.0
+    low, high = exact_bounds(resolved, float(attempts), level)
+    return float(low), float(high)
+
+
 def score_bounds(gains, losses, n, squares=None, level: float = LEVEL):
     """Tango's (1998) score interval for the paired difference (gains - losses) / n, bisected on
     numpy arrays (the coverage simulation asks for thousands at once). With fractional per-task

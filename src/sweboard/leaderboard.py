@@ -19,7 +19,7 @@ from sweboard.errors import SweboardError
 from sweboard.outcomes import (EMPTY, ERR_COLUMNS, ERROR_COLUMNS, PENDING, RESOLVED, is_failure, is_infra,
                                task_outcomes)
 from sweboard.paths import config_dir, runs_dir
-from sweboard.intervals import method as ci_method, rate_interval
+from sweboard.intervals import these_tasks_interval, method as ci_method, rate_interval
 from sweboard.stats import ALPHA, holm, paired, rank_groups
 from sweboard.yamlio import load_yaml, require
 
@@ -31,7 +31,7 @@ MANIFEST_COLUMNS = ("run_id", "run_status", "created_at", "model", "kind", "runn
 SCORE_COLUMNS = ("pass@1", "pass@K", "pass_estimator", "resolved", "resolve_rate", "submitted", "empty_patches",
                  "errors", "run_fail_rate", "baseline_pass@1", "delta_vs_baseline", "pass@1_ci_low", "pass@1_ci_high",
                  "pass@K_ci_low", "pass@K_ci_high", "ci_method", "cost_per_task", "cost_per_resolved", "rank_group",
-                 "pass^K", "pass^K_ci_low", "pass^K_ci_high")
+                 "pass^K", "pass^K_ci_low", "pass^K_ci_high", "pass@1_these_tasks_ci_low", "pass@1_these_tasks_ci_high")
 OK = "ok"
 
 
@@ -279,6 +279,11 @@ def _scores(manifest: dict, batch: dict, tasks: dict[str, list[dict]], k: int, r
         lowk, highk = rate_interval([v[1] for v in scores.values()], repos)
         out.update({"pass@K": round(sum(v[1] for v in scores.values()) / n_tasks, 4),
                     "pass@K_ci_low": lowk, "pass@K_ci_high": highk})
+        if not batch.get("stop_after_resolved", True) and k >= 2:  # on these tasks: the attempts' own spread
+            total = sum(len(tasks[i]) for i in scores)
+            hits = sum(a["outcome"] == RESOLVED for i in scores for a in tasks[i])
+            if len(scores) == n_tasks and len({len(tasks[i]) for i in scores}) == 1:  # then hits/total is pass@1
+                out["pass@1_these_tasks_ci_low"], out["pass@1_these_tasks_ci_high"] = these_tasks_interval(hits, total)
         if not batch.get("stop_after_resolved", True):  # every attempt ran: pass^K is unbiased
             every = [pass_hat_k(len(tasks[i]), sum(a["outcome"] == RESOLVED for a in tasks[i]), k) for i in scores]
             low_all, high_all = rate_interval(every, repos)
@@ -443,7 +448,8 @@ def pairwise_rows(manifest: dict, metrics: dict[str, dict] | None = None) -> lis
                 test = paired(values[a], values[b])
                 family = "vs baseline" if _is_baseline(manifest, a) or _is_baseline(manifest, b) else "models"
                 families[family].append({
-                    "run_id": manifest["run_id"], "K": k, "family": family, "model_a": a, "model_b": b,
+                    "run_id": manifest["run_id"], "K": k, "family": family, "question": "on these tasks",
+                    "model_a": a, "model_b": b,
                     "tasks": test.n, "pass@1_a": metrics[a]["pass@1"], "pass@1_b": metrics[b]["pass@1"],
                     "diff_b_minus_a": test.diff, "diff_ci_low": test.ci_low, "diff_ci_high": test.ci_high,
                     "both": test.both, "only_a": len(test.only_a), "only_b": len(test.only_b),
@@ -521,7 +527,7 @@ BY_REPO = ("run_id", "model", "kind", "repo", "tasks", "resolved", "pass@1", "pa
            "pass@1_ci_high", "ci_method")
 BY_DIFFICULTY = ("run_id", "model", "kind", "difficulty", "tasks", "resolved", "pass@1", "pass@K", "pass@1_ci_low",
                  "pass@1_ci_high", "ci_method")
-PAIRWISE = ("run_id", "K", "family", "model_a", "model_b", "tasks", "pass@1_a", "pass@1_b", "diff_b_minus_a", "diff_ci_low",
+PAIRWISE = ("run_id", "K", "family", "question", "model_a", "model_b", "tasks", "pass@1_a", "pass@1_b", "diff_b_minus_a", "diff_ci_low",
             "diff_ci_high", "both", "only_a", "only_b", "p_value", "p_holm", "distinguishable")
 
 

@@ -51,8 +51,13 @@ def _cell(col: str, row: dict, link: str, headline: bool = False) -> str:
         shown = _headline_value(col, row, value)
         if col == "pass@1" and value != "":
             pct = round(float(value) * 100)
-            ci = (f'<small class="ci">95%: {_pct(row["pass@1_ci_low"])} to {_pct(row["pass@1_ci_high"])}</small>'
-                  if row.get("pass@1_ci_low") != "" else "")
+            ci = ""
+            if row.get("pass@1_these_tasks_ci_low", "") != "":  # the plan's gates ask this one: it leads
+                ci += (f'<small class="ci">95% on these tasks: {_pct(row["pass@1_these_tasks_ci_low"])} to '
+                       f'{_pct(row["pass@1_these_tasks_ci_high"])}</small>')
+            if row.get("pass@1_ci_low", "") != "":
+                ci += (f'<small class="ci">95% on tasks like these: {_pct(row["pass@1_ci_low"])} to '
+                       f'{_pct(row["pass@1_ci_high"])}</small>')
             return f'<a href="{link}"><span class="bar" style="--w:{pct}%">{escape(shown)}</span></a>{ci}'
         if shown is not value:
             return f'<a href="{link}">{escape(str(shown))}</a>' if value != "" else escape(str(shown))
