@@ -92,6 +92,8 @@ def test_i1_offline_failure_modes_kill_resume_and_compare(home, offline_images):
     # run A: uninterrupted
     a = driver("--offline", "--execute", "--run-id", "i1-a")
     assert a.returncode == 0, a.stdout[-3000:] + a.stderr[-3000:]
+    memo = home / "runs" / "i1-a" / "validation.md"
+    assert f"validation memo: {memo}" in a.stdout and "## Exit gates" in memo.read_text(), "the driver names its memo"
     rows = board(home, "i1-a")
     assert rows["scripted/solver"]["resolved"] == "4" and rows["scripted/solver"]["pass@1"] == "1.0"
     assert rows["scripted/solver"]["attempts_total"] == "4", "early stop: one attempt per resolved task"

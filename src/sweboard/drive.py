@@ -227,4 +227,19 @@ def fold_and_report(checked, log) -> int:
         log(line)
     log(f"run {checked.run_id}: runs/{checked.run_id}/manifest.json, predictions/{checked.run_id}/, "
         "runs/leaderboard.csv, runs/leaderboard.html")
+    memo = write_memo_once(checked.run_id)
+    if memo:
+        log(f"validation memo: {memo} (sign it: tools/validation_memo.py --run-id {checked.run_id} --sign-off NAME)")
     return 0
+
+
+def write_memo_once(run_id: str):
+    """A finished run's validation memo, written once (tools/validation_memo.py rewrites it on request)."""
+    from sweboard import memo
+    from sweboard.manifest import read_manifest
+
+    m = read_manifest(run_id) or {}
+    if m.get("status") != "finished":
+        return None
+    path = memo.memo_path(run_id)
+    return path if path.exists() else memo.write(run_id)

@@ -90,6 +90,21 @@ def update_manifest(run_id: str, mutate) -> dict:
         return data
 
 
+def append_sign_off(run_id: str, entry: dict) -> dict:
+    """A finished run stays immutable except for its append-only `sign_offs`: who validated it and
+    when (`sweboard.memo`). Nothing else of the manifest changes, and no entry is ever rewritten."""
+    with file_lock(run_dir(run_id) / ".manifest.lock"):
+        data = read_manifest(run_id)
+        if data is None:
+            raise SweboardError(f"{manifest_path(run_id)}: no such run")
+        signs = data.setdefault("sign_offs", [])
+        if not isinstance(signs, list):
+            raise SweboardError(f"{manifest_path(run_id)}: sign_offs: expected a list; the manifest is damaged")
+        signs.append(entry)
+        write_manifest(run_id, data)
+        return data
+
+
 # --- CPU sampling -------------------------------------------------------------------------
 
 def cpu_times() -> tuple[int, int]:

@@ -7,7 +7,7 @@ Every CLI answers `--help`, most take `--dry-run`, and any user-facing problem e
 """
 
 from sweboard.cli.board import (collect_manifests, compare_runs, export_submission, generate_leaderboard,
-                                plan_run)
+                                plan_run, validation_memo)
 from sweboard.cli.checks import (check_catalog, describe_slice, interval_coverage, preflight, reconcile_usage,
                                  run_mutants, suggest_timeouts)
 from sweboard.cli.drivers import drive
@@ -18,4 +18,4 @@ from sweboard.cli.setup import build_offline_images, update_dataset_lock
 __all__ = ["build_offline_images", "check_catalog", "claim_run", "collect_manifests", "compare_runs", "describe_slice",
            "drive", "export_submission", "finish_run", "generate_leaderboard", "interval_coverage", "plan_run",
            "preflight", "reconcile_usage", "run_evaluation", "run_model_batch", "run_models", "run_mutants",
-           "suggest_timeouts", "update_dataset_lock"]
+           "suggest_timeouts", "update_dataset_lock", "validation_memo"]

@@ -86,6 +86,15 @@ def _reused(rows: list[dict]) -> str:
     return f'<span class="reused">{n} verdict{"" if n == 1 else "s"} reused from identical patches</span>'
 
 
+def _signed(manifest: dict, base: str) -> str:
+    """`, signed off by NAME at T` (linking the memo) once someone validated the run (sweboard.memo)."""
+    signs = [s for s in manifest.get("sign_offs") or [] if isinstance(s, dict)]
+    text = "; ".join(f"signed off by {s.get('name')} at {s.get('at')}" for s in signs)
+    if not text:
+        return ""
+    return f', <a href="{base}{escape(manifest["run_id"])}/validation.md">{escape(text)}</a>'
+
+
 def _run_notes(manifest: dict, rows: list[dict]) -> str:
     """What this run cannot show, said where its numbers are: too few tasks to tell models apart, and
     no within-task variance (K = 1 or early stopping) to say what a rerun would move."""
@@ -123,7 +132,7 @@ def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[
 <h2>Run <a href="{link}">{escape(run_id)}</a></h2>
 <p class="meta">{escape(m['dataset_lock']['repo_id'])}@{escape(m['dataset_lock']['revision'])}, split
 {escape(m['slice']['split'])}, {len(m['slice']['instance_ids'])} tasks; created {escape(created.get(run_id, ''))};
-run status {escape(str(m.get('status')))}; {_total_cost(run_rows)}; {_reused(run_rows)}. <a href="{base}{escape(run_id)}/pairwise.csv">pairwise
+run status {escape(str(m.get('status')))}{_signed(m, base)}; {_total_cost(run_rows)}; {_reused(run_rows)}. <a href="{base}{escape(run_id)}/pairwise.csv">pairwise
 comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</p>
 {_run_notes(m, run_rows)}
 <div class="scroll">{_table(HEADLINE, run_rows, link, "headline")}</div>
