@@ -59,6 +59,7 @@ class ModelEntry:
     enabled: bool
     notes: str = ""
     served_as: str | None = None  # the provider's current id for this catalog id, mapped deliberately (with a reason)
+    tokenizer: str | None = None  # Hugging Face repo whose tokenizer.json counts tokens a reply did not report
 
     @property
     def served_id(self) -> str:
@@ -173,8 +174,16 @@ def load_catalog(path: Path | None = None) -> Catalog:
             enabled=bool(spec.get("enabled", True)),
             notes=str(spec.get("notes", "")),
             served_as=served_as,
+            tokenizer=_tokenizer_name(spec, mw),
         )
     return Catalog(path=path, providers=providers, models=_apply_price_snapshot(models, path.parent / PRICES_LOCK))
+
+
+def _tokenizer_name(spec: dict, where: str) -> str | None:
+    name = _opt_str(spec, "tokenizer", where)
+    if name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise SweboardError(f"{where}.tokenizer: expected a Hugging Face repo id 'org/name', got {name!r}")
+    return name
 
 
 PRICES_LOCK = "model_prices.lock"

@@ -99,6 +99,23 @@ def suggest_timeouts(argv=None):
     return 0
 
 
+def _fetch_tokenizers(catalog, dry_run: bool) -> int:
+    from sweboard.gateway.tokenizer import fetch, tokenizer_path
+
+    names = sorted({m.tokenizer for m in catalog.models.values() if m.enabled and m.tokenizer})
+    failed = 0
+    for name in names:
+        if dry_run:
+            print(f"would fetch {name} -> {tokenizer_path(name)}")
+            continue
+        try:
+            print(f"{name}: {fetch(name)}")
+        except SweboardError as exc:
+            failed += 1
+            print(f"{name}: not fetched: {exc} (its models' unreported tokens stay approximated)")
+    return 1 if failed else 0
+
+
 @command
 def check_catalog(argv=None):
     import yaml
@@ -114,8 +131,13 @@ def check_catalog(argv=None):
         "the served prices as a dated snapshot (config/model_prices.lock) that list-price cost then uses."))
     p.add_argument("--write", action="store_true", help="write config/model_prices.lock from the served prices")
     p.add_argument("--dry-run", action="store_true", help="report only (the default without --write)")
+    p.add_argument("--tokenizers", action="store_true",
+                   help="instead: fetch each enabled model's tokenizer.json (catalog field `tokenizer`) from the Hugging "
+                        "Face hub into the cache, for counting tokens a reply does not report")
     args = p.parse_args(argv)
     catalog = load_catalog()
+    if args.tokenizers:
+        return _fetch_tokenizers(catalog, args.dry_run)
     keys = {name: credentials.get_key(prov.api_key_env) if prov.api_key_env else None
             for name, prov in catalog.providers.items()}
     rows = check(catalog, keys)

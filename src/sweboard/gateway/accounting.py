@@ -34,12 +34,21 @@ def read_usage(body) -> dict:
             "cost": usage.get("cost")}
 
 
-def token_counts(usage: dict, payload: bytes, reply) -> dict:
-    """Provider-reported tokens when both counts are given; else the documented approximation
-    (4 characters a token, of the request body and the reply's message), marked as such."""
+def token_counts(usage: dict, payload: bytes, reply, tokenizer=None) -> dict:
+    """Provider-reported tokens when both counts are given; else the model's own tokenizer on the
+    request's messages and the reply's message (`tokenizer`: gateway/tokenizer.py), else the
+    documented approximation (4 characters a token, of the request body and the reply's message),
+    each marked as such in `source`."""
     if usage.get("prompt_tokens") is not None and usage.get("completion_tokens") is not None:
         return {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": usage["completion_tokens"],
                 "source": "provider"}
+    if tokenizer is not None:
+        counted = _tokenized(tokenizer, payload, reply)
+        if counted is not None:
+            prompt, completion = counted
+            return {"prompt_tokens": usage["prompt_tokens"] if usage.get("prompt_tokens") is not None else prompt,
+                    "completion_tokens": (usage["completion_tokens"] if usage.get("completion_tokens") is not None
+                                          else completion), "source": "tokenizer"}
     message = ""
     try:
         message = json.dumps(reply["choices"][0]["message"])
@@ -49,6 +58,34 @@ def token_counts(usage: dict, payload: bytes, reply) -> dict:
             "completion_tokens": (usage.get("completion_tokens") if usage.get("completion_tokens") is not None
                                   else math.ceil(len(message) / 4)),
             "source": "approx"}
+
+
+def _text(content) -> str:
+    """A chat message's content as text (a string, or the text parts of a list)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
+def _tokenized(tokenizer, payload: bytes, reply) -> tuple[int, int] | None:
+    """(prompt, completion) tokens by the model's tokenizer; None when the request is not a chat body."""
+    from sweboard.gateway.tokenizer import count
+
+    try:
+        body = json.loads(payload)
+        messages = body["messages"] if isinstance(body, dict) else None
+    except (ValueError, KeyError, RecursionError):
+        return None
+    if not isinstance(messages, list):
+        return None
+    prompt = sum(count(tokenizer, _text(m.get("content"))) for m in messages if isinstance(m, dict))
+    try:
+        completion = count(tokenizer, _text(reply["choices"][0]["message"].get("content")))
+    except (KeyError, IndexError, TypeError, AttributeError):
+        completion = 0
+    return prompt, completion
 
 
 def _label(value, route: Route) -> str | None:
@@ -186,7 +223,7 @@ def account(route: Route, payload: bytes, up: Upstream, bound: float) -> Account
     if beyond:  # more tokens than the request could have had: not believed, approximated instead
         usage = {**usage, **{k: None for k in beyond}}
         flags.append(f"provider {', '.join(beyond)} beyond what the request allows; approximated")
-    tokens = token_counts(usage, payload, parsed)
+    tokens = token_counts(usage, payload, parsed, _tokenizer_of(route))
     dollars, flag = cost_of(route.model, {**usage, **{k: v for k, v in tokens.items() if k != "source"}}, bound)
     if flag:
         flags.append(flag)
@@ -194,6 +231,12 @@ def account(route: Route, payload: bytes, up: Upstream, bound: float) -> Account
         dollars = bound
         flags.append("charged at the call's bound")
     return Account(200, "", parsed, usage, tokens, dollars, "; ".join(flags))
+
+
+def _tokenizer_of(route: Route):
+    from sweboard.gateway.tokenizer import load
+
+    return load(getattr(route.model, "tokenizer", None))
 
 
 def _billed(raw, bound: float) -> float | None:
