@@ -90,5 +90,5 @@ def test_models_at_once_give_the_board_of_one_at_a_time(home, provider, offline_
     for m in models:
         a, b = rows[("serial", m)], rows[("together", m)]
         for col in ("status", "resolved", "pass@1", "pass@K", "attempts_total", "empty_patches", "attempts_failed",
-                    "pass@1_ci_low", "pass@1_ci_high", "rank_group"):
+                    "pass@1_ci_low", "pass@1_ci_high", "rank"):
             assert a[col] == b[col], (m, col, a[col], b[col])

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 # (spent is spent: they stay in the totals).
 STABLE = ("kind", "runner", "status", "instances", "K", "attempts_total", "attempts_mean", "pass@1", "pass@K",
           "pass_estimator", "resolved", "resolve_rate", "submitted", "empty_patches", "errors", "run_fail_rate",
-          "attempts_failed", *ERR_COLUMNS, "baseline_pass@1", "delta_vs_baseline", "rank_group", "pass@1_ci_low",
+          "attempts_failed", *ERR_COLUMNS, "baseline_pass@1", "delta_vs_baseline", "rank", "beats_baseline", "pass@1_ci_low",
           "pass@1_ci_high", "pass@K_ci_low", "pass@K_ci_high", "ci_method", "dataset", "dataset_revision", "split")
 
 
