@@ -500,3 +500,54 @@ def test_the_these_tasks_interval_covers_a_rerun_of_fixed_tasks():
     one = manifest("R", {"m": {t: [attempt(1)] for t in ids}}, {"m": {t: ["resolved"] for t in ids}}, ids=ids,
                    stop_after_resolved=False)
     assert batch_metrics(one, "m").get("pass@1_these_tasks_ci_low", "") == "", "K = 1: no within-task spread"
+
+
+# --- what mutmut found unguarded (tools/run_mutants.py --mutmut) -------------------------------
+
+def test_the_exact_test_refuses_negative_counts_and_knows_its_threshold():
+    from sweboard.stats import min_detectable_flips, min_flips_to_detect
+
+    for b, c in ((-1, 2), (2, -1)):
+        with pytest.raises(ValueError, match="counts must be >= 0"):
+            mcnemar_exact(b, c)
+    assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(5, 0) == 0.0625 and mcnemar_exact(6, 0) == 0.03125
+    assert min_flips_to_detect() == 6 and min_flips_to_detect(0.01) == 8
+    assert min_detectable_flips(5) is None and min_detectable_flips(6) == 6 and min_detectable_flips(19) == 6
+
+
+def test_runs_that_differ_only_in_their_run_settings_are_refused(home):
+    """No model in common: the run-level settings alone decide (each of K, stopping policy, runner)."""
+    for key, other in (("attempts", 3), ("stop_after_resolved", False), ("runner", "sweagent")):
+        for run_id in ("A", "B"):
+            if (home / "runs" / run_id).exists():
+                import shutil
+                shutil.rmtree(home / "runs" / run_id)
+        a = manifest("A", {"x": {"t1": [attempt(1)]}}, {"x": {"t1": ["resolved"]}})
+        b = manifest("B", {"y": {"t1": [attempt(1)]}}, {"y": {"t1": ["resolved"]}})
+        b["runner_config"][key] = other
+        _write(home / "runs", a)
+        _write(home / "runs", b)
+        name = {"attempts": "K", "stop_after_resolved": "stopping policy", "runner": "runner"}[key]
+        with pytest.raises(SweboardError, match=f"not the same experiment \\({name}: "):
+            compare("A", "B")
+    b["runner_config"] = {}
+    (home / "runs" / "B" / "manifest.json").write_text(json.dumps(b))
+    with pytest.raises(SweboardError, match="K: 2 vs None"):
+        compare("A", "B")
+
+
+def test_compare_runs_prints_each_models_change_and_its_tasks(home):
+    from sweboard.compare import render
+
+    ids = tuple(f"r{i % 6}__x-{i}" for i in range(19))
+    a = {t: ["resolved" if i < 15 else "unresolved"] for i, t in enumerate(ids)}
+    b = {t: ["resolved" if 3 <= i < 16 else "unresolved"] for i, t in enumerate(ids)}
+    comparisons, _ = _pair(home, a, b, ids)
+    lines = render("A", "B", comparisons, [("a gate", PASS, "why")], 0.1)
+    assert lines[0].split() == ["model", "kind", "pass@1", "A", "pass@1", "B", "paired", "by", "task"]
+    assert lines[1].startswith("m") and "0.789" in lines[1] and "0.684" in lines[1] and "undecided" in lines[1]
+    assert "3 tasks better in A, 1 in B" in lines[1] and "exact paired p = 0.625" in lines[1]
+    assert lines[2] == "    better in A: r0__x-0, r1__x-1, r2__x-2" and lines[3] == "    better in B: r3__x-15"
+    assert lines[-1] == "PASS  a gate: why"
+    missing = comparisons[0].__class__("gone", "model", None, None, None, "A: failed")
+    assert render("A", "B", [missing], [], 0.1)[1].endswith("not compared (A: failed)")

@@ -41,6 +41,31 @@ def interval_coverage(argv=None):
     return 0
 
 
+def _mutmut(root: Path, args) -> int:
+    from sweboard.benchmarks import mutmut_run
+
+    if args.dry_run:
+        print(mutmut_run.setup_cfg())
+        return 0
+    results = mutmut_run.run(root, args.jobs, args.keep)
+    for r in results:
+        if r.status in ("survived", "no tests"):
+            print(f"{'equivalent' if r.why_equivalent else 'SURVIVED  '}  {r.name}"
+                  + (f"  -- {r.why_equivalent}" if r.why_equivalent else ""))
+    killed, survived, equivalent, untested = mutmut_run.score(results)
+    by_file: dict[str, list] = {}
+    for r in results:
+        by_file.setdefault(r.name.split(".x")[0], []).append(r)
+    for module, rs in sorted(by_file.items()):
+        k, s_, e, u = mutmut_run.score(rs)
+        print(f"{module}: {len(rs)} mutants, {k} killed, {s_} survived, {e} equivalent, {u} reached by no test")
+    scored = killed + survived + untested  # a mutant no test reaches is not killed
+    share = killed / scored if scored else 0.0
+    print(f"mutmut score: {killed}/{scored} non-equivalent mutants killed ({share:.1%}); {equivalent} equivalent; "
+          f"{untested} of the rest in code no selected test reaches")
+    return 0 if share >= args.min_score else 1
+
+
 @command
 def run_mutants(argv=None):
     from sweboard.benchmarks import mutation
@@ -54,7 +79,14 @@ def run_mutants(argv=None):
     p.add_argument("--jobs", type=int, default=2, help="mutants tested side by side (default 2)")
     p.add_argument("--min-score", type=float, default=0.9, help="fraction of mutants that must be killed (0.9)")
     p.add_argument("--dry-run", action="store_true", help="only check that every mutant still applies")
+    p.add_argument("--mutmut", action="store_true",
+                   help="instead: mutmut over intervals.py, stats.py and compare.py against the fast statistics "
+                        "tests (minutes; needs `pip install mutmut`); prints each survivor and the score over "
+                        "non-equivalent mutants (tests/mutmut_equivalent.yaml says why a survivor is equivalent)")
+    p.add_argument("--keep", type=Path, help="with --mutmut: work in this folder and keep it (resumable)")
     args = p.parse_args(argv)
+    if args.mutmut:
+        return _mutmut(root, args)
     tests, mutants = mutation.load(args.list)
     mutation.check(root, mutants)
     if args.dry_run:
