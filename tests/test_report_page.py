@@ -245,3 +245,30 @@ def test_numbers_in_the_csv_never_use_exponent_notation(tmp_path):
     assert plain_number(-3e-05) == "-0.00003" and plain_number(7) == 7 and plain_number("1e-06") == "1e-06"
     path = write_csv(tmp_path / "b.csv", ("model", "cost_per_task"), [{"model": "m", "cost_per_task": 4e-06}])
     assert next(csv.DictReader(path.open()))["cost_per_task"] == "0.000004"
+
+
+def test_the_outcome_chart_counts_attempts_and_every_label_reads_on_its_colour():
+    import re
+
+    from sweboard.outcomes import ERR_COLUMNS
+    from sweboard.report import svg
+
+    rows = [{"model": "a" * 40, "attempts_total": 20, "attempts_failed": 6, "attempts_resolved": 9,
+             "attempts_unresolved": 4, "attempts_empty": 1, "err_infra": 3, "err_timeout": 3},
+            {"model": "b", "attempts_total": 1, "attempts_failed": 0, "attempts_resolved": 1, "attempts_unresolved": 0,
+             "attempts_empty": 0}]
+    chart = svg.failure_bars(rows, ERR_COLUMNS)
+    widths = {}
+    for cls, width in re.findall(r'<rect class="seg ([\w-]+)" x="[\d.]+" y="10" width="([\d.]+)"', chart):
+        widths[cls] = float(width)
+    assert widths["resolved"] == pytest.approx(560 * 9 / 20, abs=0.1) and "unresolved" in widths, "resolved apart"
+    [b_resolved] = re.findall(r'<rect class="seg resolved" x="[\d.]+" y="34" width="([\d.]+)"', chart)
+    assert float(b_resolved) == pytest.approx(560 / 20, abs=0.1), "one attempt is as long in every row"
+    assert "n=20" in chart and "n=1" in chart
+    assert "a" * 40 + ": 9 resolved, 4 unresolved, 1 empty patch, 3 err_timeout, 3 err_infra" in chart, "aria-label"
+    for fill, ink in re.findall(r'fill="(#[0-9a-f]{6})"><title>[^<]*</title></rect><text class="count"[^>]*fill="(#[0-9a-f]{6})"',
+                                chart):
+        assert svg.contrast(fill, ink) >= 4.5, (fill, ink)
+    for colour in svg.OUTCOME_COLOURS.values():
+        assert svg.contrast(colour, svg.ink_on(colour)) >= 4.5, colour
+    assert not re.search(r'font-size="(\d+)"', chart.replace('font-size="11"', "").replace('font-size="12"', ""))

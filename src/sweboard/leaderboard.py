@@ -16,7 +16,7 @@ from math import comb
 from pathlib import Path
 
 from sweboard.errors import SweboardError
-from sweboard.outcomes import (EMPTY, ERR_COLUMNS, ERROR_COLUMNS, PENDING, RESOLVED, is_failure, is_infra,
+from sweboard.outcomes import (EMPTY, ERR_COLUMNS, ERROR_COLUMNS, PENDING, RESOLVED, UNRESOLVED, is_failure, is_infra,
                                task_outcomes)
 from sweboard.paths import config_dir, runs_dir
 from sweboard.intervals import these_tasks_interval, method as ci_method, rate_interval
@@ -313,6 +313,10 @@ def batch_metrics(manifest: dict, model_id: str) -> dict:
         "instances": n_tasks, "K": k, "attempts_total": len(attempts),
         "attempts_mean": round(len(attempts) / n_tasks, 2) if n_tasks else "",
         "attempts_failed": sum(errors.values()), **errors,
+        # the outcome chart's graded classes (not board columns): attempts, not tasks
+        "attempts_resolved": sum(a["outcome"] == RESOLVED for a in attempts),
+        "attempts_unresolved": sum(a["outcome"] == UNRESOLVED for a in attempts),
+        "attempts_empty": sum(a["outcome"] == EMPTY for a in attempts),
         "attempts_interrupted": sum(1 for x in set_aside if x.get("reason") == "interrupted"),
         "attempts_infra_retried": sum(1 for x in set_aside if x.get("reason") == "infra"),
         "verdicts_reused": sum(1 for a in attempts if a.get("verdict_reused")),

@@ -69,7 +69,8 @@ def _cell(col: str, row: dict, link: str, headline: bool = False) -> str:
 def _table(cols, rows, link, cls) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in cols)
     body = "\n".join(f'<tr class="{escape(r["kind"])}">' + "".join(
-        f'<td class="{escape(c)}">{_cell(c, r, link, cls == "headline")}</td>' for c in cols) + "</tr>" for r in rows)
+        f'<td class="{escape(c)}" data-label="{escape(c)}">{_cell(c, r, link, cls == "headline")}</td>' for c in cols)
+        + "</tr>" for r in rows)
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
 
 
@@ -121,7 +122,8 @@ def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[
         by_run.setdefault(r["run_id"], []).append(r)
     created = {m["run_id"]: m.get("created_at") or "" for m in manifests}
     sections = []
-    for run_id in sorted(by_run, key=lambda rid: (created.get(rid, ""), rid), reverse=True):
+    run_order = sorted(by_run, key=lambda rid: (created.get(rid, ""), rid), reverse=True)
+    for run_id in run_order:
         run_rows = by_run[run_id]
         link = f"{base}{escape(run_id)}/manifest.json"
         m = next(x for x in manifests if x["run_id"] == run_id)
@@ -135,14 +137,16 @@ def render(path: Path, cols: tuple[str, ...], rows: list[dict], manifests: list[
 run status {escape(str(m.get('status')))}{_signed(m, base)}; {_total_cost(run_rows)}; {_reused(run_rows)}. <a href="{base}{escape(run_id)}/pairwise.csv">pairwise
 comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</p>
 {_run_notes(m, run_rows)}
-<div class="scroll">{_table(HEADLINE, run_rows, link, "headline")}</div>
+<nav class="contents" aria-label="contents of run {escape(run_id)}">Run contents: <a href="#{escape(run_id)}-headline">headline</a>
+&middot; <a href="#{escape(run_id)}-charts">charts</a> &middot; <a href="#{escape(run_id)}-grid">tasks &times; models</a></nav>
+<div class="scroll" id="{escape(run_id)}-headline">{_table(HEADLINE, run_rows, link, "headline")}</div>
 <details><summary>All {len(cols)} columns</summary>{_table(cols, run_rows, link, "full")}</details>
-<div class="charts">
+<div class="charts" id="{escape(run_id)}-charts">
 <figure><figcaption>Cost per task vs pass@1 (whiskers: 95% interval; dashed: the frontier)</figcaption>{svg.pareto(run_rows)}</figure>
 <figure><figcaption>pass@1 by repo (tasks in brackets)</figcaption>{svg.heatmap(models, repos, cells) if repos else '<p class="note">No scored rows.</p>'}</figure>
 <figure><figcaption>Attempts by outcome class</figcaption>{svg.failure_bars(run_rows, err_columns)}</figure>
 </div>
-{grid.grid(m, [r["model"] for r in run_rows], base)}
+<div id="{escape(run_id)}-grid">{grid.grid(m, [r["model"] for r in run_rows], base)}</div>
 {validity.block(m, base)}
 </section>""")
     # a run's own page is titled by its run (a browser tab, a bookmark, a screenshot say which run it is)
@@ -153,23 +157,36 @@ comparisons</a> (pass@1 differences with 95% intervals and exact paired tests)</
 <style>
 body {{ font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; margin: .5em 0; }} th, td {{ border: 1px solid #ccc; padding: 3px 6px; white-space: nowrap; }}
-td.status {{ white-space: normal; min-width: 10em; max-width: 30em; }}
+td.status {{ white-space: normal; min-width: 10em; max-width: 18em; }}
+table.headline td.model {{ white-space: normal; overflow-wrap: anywhere; max-width: 15em; }}
 th {{ background: #f2f2f2; }} a {{ color: inherit; }}
 tr.test-equipment td {{ color: #666; font-style: italic; }} tr.baseline td {{ background: #fafafa; }}
-.bar {{ display: inline-block; min-width: 3.5em; background: linear-gradient(90deg, #9cd3a4 var(--w), transparent var(--w)); }}
+.bar {{ display: inline-block; min-width: 3.5em; color: #222; font-style: normal;
+  background: linear-gradient(90deg, #c7e9c0 var(--w), transparent var(--w)); }}
 section.run {{ border-top: 2px solid #888; margin-top: 1.5em; }}
 .charts {{ display: flex; flex-wrap: wrap; gap: 1.5em; }} figure {{ margin: 0; }} figcaption {{ font-weight: 600; }}
 details {{ overflow-x: auto; max-width: 100%; }} .note {{ color: #666; }}
 table.grid td {{ white-space: nowrap; vertical-align: top; }} .o-resolved {{ color: #0a6b1f; font-weight: 600; }}
 a.ev {{ font-size: 90%; color: #1a4f8b; }}
-.scroll {{ overflow-x: auto; max-width: 100%; }} small.ci {{ display: block; color: #555; }} svg.chart {{ max-width: 100%; height: auto; }}
+a.skip {{ position: absolute; left: -999px; }} a.skip:focus {{ position: static; }} nav.contents {{ margin: .3em 0; }}
+.scroll {{ overflow-x: auto; max-width: 100%; }} small.ci {{ display: block; color: #555; }} svg.chart {{ max-width: none; height: auto; }}
 figure {{ max-width: 100%; min-width: 0; overflow-x: auto; }} p {{ overflow-wrap: anywhere; }}
-@media (max-width: 600px) {{ body {{ margin: .5em; }} th, td {{ padding: 2px 4px; }} td.status {{ min-width: 10em; }} }}
+@media (max-width: 600px) {{ body {{ margin: .5em; }} th, td {{ padding: 2px 4px; }} td.status {{ min-width: 10em; }}
+  /* a card per model: the model, then pass@1 (n/N, interval), cost per task and status first */
+  table.headline thead {{ display: none; }}
+  table.headline, table.headline tbody {{ display: block; }}
+  table.headline tr {{ display: flex; flex-wrap: wrap; border: 1px solid #bbb; margin: 0 0 .6em; padding: .3em; }}
+  table.headline td {{ display: block; border: 0; white-space: normal; max-width: none; order: 5; }}
+  table.headline td::before {{ content: attr(data-label) ": "; color: #555; }}
+  table.headline td.model {{ order: 0; width: 100%; font-weight: 600; }} table.headline td.model::before {{ content: ""; }}
+  table.headline td.pass\\@1 {{ order: 1; width: 100%; }} table.headline td.cost_per_task {{ order: 2; }}
+  table.headline td.status {{ order: 3; width: 100%; }} }}
 </style></head><body>
+<a class="skip" href="#runs">Skip to the runs</a>
 <h1>{escape(title)}</h1>
 <p>Every number comes from the linked <code>manifest.json</code> of its run. A score is shown only when the row's
-status is <em>ok</em>; otherwise the cell is empty and the status says why. Rates are fractions 0&ndash;1, with 95%
-intervals. Two questions, named: a row's interval is about <em>tasks like these</em> (the tasks as a sample of their
+status is <em>ok</em>; otherwise the cell is empty and the status says why. Rates are percentages here (with n/N; the
+CSV keeps fractions 0&ndash;1), with 95% intervals. Two questions, named: a row's interval is about <em>tasks like these</em> (the tasks as a sample of their
 repos) and is not adjusted for the number of rows, so two disjoint row intervals are not a test; <code>rank</code> and
 the pairwise comparisons are about <em>these tasks</em> (paired by task): rank = 1 + the number of rows significantly
 better (exact paired test, Holm over the models' pairs; the baseline is compared on its own). Rows of kind
@@ -178,7 +195,8 @@ Definitions: docs/metrics.md. Data: <a href="leaderboard.csv">leaderboard.csv</a
 <a href="{base}leaderboard_by_repo.csv">by repo</a>, <a href="{base}leaderboard_by_difficulty.csv">by difficulty</a>{
 '' if not base else ', <a href="../leaderboard.html">every run</a>'}.</p>
 {f'<p class="note">{hidden} unfinished run{"" if hidden == 1 else "s"} not shown (generate_leaderboard.py --all-runs shows them; leaderboard.csv has every row).</p>' if hidden else ''}
-{''.join(sections) or '<p>No finished runs yet.</p>'}
+<nav aria-label="runs on this page"><p>Runs: {" &middot; ".join(f'<a href="#{escape(r)}">{escape(r)}</a>' for r in run_order) or "none"}</p></nav>
+<main id="runs">{''.join(sections) or '<p>No finished runs yet.</p>'}</main>
 </body></html>
 """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -56,14 +56,17 @@ def pareto(rows: list[dict], width: int = 680, height: int = 320) -> str:
     is both cheaper and better) is joined by a line. Labels sit in a column on the right, never on top
     of each other, each joined to its point. Rows without both numbers are left out and listed."""
     pts = [r for r in rows if _num(r.get("pass@1")) is not None and _num(r.get("cost_per_task")) is not None]
-    left, right, top, bottom = 60, 200, 20, 45
+    longest = max([len(str(r["model"])) for r in pts] + [0])
+    left, right, top, bottom = 60, max(200, 7 * longest + 24), 20, 45
+    width = max(width, left + right + 420)  # a long id widens the chart (it scrolls) instead of being cut
     w, h = width - left - right, height - top - bottom
     ticks = nice_ticks(max([r["cost_per_task"] for r in pts] + [0.0]))
     max_cost = ticks[-1] if ticks and ticks[-1] > 0 else 1.0
     x = lambda c: left + w * (c / max_cost)  # noqa: E731
     y = lambda p: top + h * (1 - p)  # noqa: E731
-    parts = [f'<svg class="chart pareto" role="img" aria-label="cost versus pass@1" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}">',
+    said = "; ".join(f"{r['model']}: pass@1 {r['pass@1'] * 100:.0f}% at ${r['cost_per_task']:.4f} a task" for r in pts)
+    parts = [f'<svg class="chart pareto" role="img" aria-label="cost versus pass@1: {escape(said or "nothing to plot")}" '
+             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
              f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="#fbfbfb" stroke="#999"/>']
     for i in range(0, 6):
         p = i / 5
@@ -72,7 +75,7 @@ def pareto(rows: list[dict], width: int = 680, height: int = 320) -> str:
     for c in ticks:
         parts.append(f'<text x="{x(c):.1f}" y="{top + h + 15}" text-anchor="middle" font-size="11">{_money(c)}</text>')
     if not pts:
-        parts.append(f'<text x="{left + w / 2}" y="{top + h / 2}" text-anchor="middle" font-size="12" fill="#666">'
+        parts.append(f'<text x="{left + w / 2}" y="{top + h / 2}" text-anchor="middle" font-size="12" fill="#555">'
                      "nothing to plot: no row has both a score and a cost</text>")
     parts.append(f'<text x="{left + w / 2}" y="{height - 5}" text-anchor="middle" font-size="12">cost per task (USD)</text>'
                  f'<text x="14" y="{top + h / 2}" text-anchor="middle" font-size="12" '
@@ -111,8 +114,10 @@ def heatmap(models: list[str], repos: list[str], cells: dict[tuple[str, str], di
     """pass@1 per model and repo: darker green is higher; a blank cell had no scored tasks."""
     cw, ch, left, top = 90, 26, 260, 110
     width, height = left + cw * len(repos) + 90, top + ch * len(models) + 10
-    parts = [f'<svg class="chart heatmap" role="img" aria-label="pass@1 by model and repo" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}">']
+    said = "; ".join(f"{m} on {r}: {cells[(m, r)]['pass@1'] * 100:.0f}% of {cells[(m, r)]['tasks']} tasks"
+                     for m in models for r in repos if (m, r) in cells)
+    parts = [f'<svg class="chart heatmap" role="img" aria-label="pass@1 by model and repo: {escape(said)}" '
+             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">']
     for j, repo in enumerate(repos):
         tx = left + j * cw + cw / 2
         parts.append(f'<text x="{tx:.1f}" y="{top - 8}" font-size="11" transform="rotate(-35 {tx:.1f} {top - 8})">'
@@ -131,7 +136,7 @@ def heatmap(models: list[str], repos: list[str], cells: dict[tuple[str, str], di
                          f'fill="rgb({green},{int(245 - 60 * p)},{green})"><title>{escape(model)} / {escape(repo)}: '
                          f'pass@1 {p} on {cell["tasks"]} tasks</title></rect>'
                          f'<text x="{left + j * cw + cw / 2:.1f}" y="{top + i * ch + 17}" text-anchor="middle" '
-                         f'font-size="11">{p:.2f} ({cell["tasks"]})</text>')
+                         f'font-size="11">{p * 100:.0f}% ({cell["tasks"]})</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -139,54 +144,82 @@ def heatmap(models: list[str], repos: list[str], cells: dict[tuple[str, str], di
 # One colour per outcome class, never shared: the model's failures warm, infrastructure's greys
 # (never mistaken for the model's), graded green.
 OUTCOME_COLOURS = {
-    "graded": "#9fd5a4", "err_malformed_patch": "#d62728", "err_patch_apply_failed": "#ff7f0e",
+    "resolved": "#1a9850", "unresolved": "#d9d9d9", "empty patch": "#f4e3b0",
+    "err_malformed_patch": "#d62728", "err_patch_apply_failed": "#ff7f0e",
     "err_path_not_found": "#8c564b", "err_timeout": "#1f77b4", "err_step_limit": "#9467bd",
     "err_malformed_output": "#e377c2", "err_context_overflow": "#bcbd22", "err_agent": "#17becf",
     "err_provider_error": "#7f7f7f", "err_rate_limited": "#b0b0b0", "err_infra": "#4d4d4d",
 }
+GRADED_CLASSES = {"resolved": "attempts_resolved", "unresolved": "attempts_unresolved", "empty patch": "attempts_empty"}
+
+
+def _luminance(hex_colour: str) -> float:
+    """WCAG relative luminance of #rrggbb."""
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two #rrggbb colours (1 to 21)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def ink_on(fill: str) -> str:
+    """Black or white, whichever reads better on `fill` (every fill here gives >= 4.5:1 with one)."""
+    return "#000000" if contrast(fill, "#000000") >= contrast(fill, "#ffffff") else "#ffffff"
+
+
+def _outcome_counts(r: dict, err_columns: tuple[str, ...]) -> dict[str, int]:
+    counts = {c: r.get(key) if isinstance(r.get(key), int) else 0 for c, key in GRADED_CLASSES.items()}
+    counts.update({c: r.get(c) if isinstance(r.get(c), int) else 0 for c in err_columns})
+    return counts
 
 
 def failure_bars(rows: list[dict], err_columns: tuple[str, ...], width: int = 560) -> str:
-    """Per model, its attempts by outcome class (graded by the evaluator, then each err_* class), each
-    segment with its count; the legend lists every class drawn, all of it inside the chart."""
-    classes = ["graded", *err_columns]
+    """Per model, its attempts by outcome class (resolved, unresolved and empty patches as graded by
+    the evaluator, then each err_* class). Bars are in absolute counts (one attempt is as long in
+    every row, and each bar ends with n=), every count is printed in ink that reads on its colour,
+    and the legend lists every class drawn, all of it inside the chart."""
+    classes = [*GRADED_CLASSES, *err_columns]
     spare = iter(PALETTE)
     colors = {c: OUTCOME_COLOURS.get(c) or next(spare, "#000000") for c in classes}
-    left, bar_h, top = 220, 18, 10
-    counted = []
-    for r in rows:
-        counts = {c: r.get(c) if isinstance(r.get(c), int) else 0 for c in err_columns}
-        counts["graded"] = max(0, (r.get("attempts_total") or 0) - (r.get("attempts_failed") or 0))
-        counted.append(counts)
+    left, bar_h, top, label_w = 220, 18, 10, 50
+    counted = [_outcome_counts(r, err_columns) for r in rows]
+    most = max([sum(c.values()) for c in counted] + [1])
     drawn = [c for c in classes if any(counts[c] for counts in counted)]
     legend, lx, ly = [], left, 0
     for c in drawn:  # lay the legend out first, so the chart is tall enough for all of it
-        step = 14 + 6.5 * len(c) + 24
+        step = 14 + 7 * len(c) + 24
         if lx + step > width + left and lx > left:
-            lx, ly = left, ly + 14
+            lx, ly = left, ly + 16
         legend.append((c, lx, ly))
         lx += step
     bars_bottom = top + (bar_h + 6) * len(rows)
-    height = bars_bottom + 12 + ly + 20
-    parts = [f'<svg class="chart failures" role="img" aria-label="attempt outcomes per model" width="{width + left}" '
-             f'height="{height}" viewBox="0 0 {width + left} {height}">']
+    height = bars_bottom + 12 + ly + 22
+    summary = "; ".join(f"{r['model']}: " + ", ".join(f"{counts[c]} {c}" for c in classes if counts[c])
+                        for r, counts in zip(rows, counted))
+    parts = [f'<svg class="chart failures" role="img" aria-label="attempt outcomes per model: {escape(summary)}" '
+             f'width="{width + left + label_w}" height="{height}" viewBox="0 0 {width + left + label_w} {height}">']
     for i, (r, counts) in enumerate(zip(rows, counted)):
-        total = sum(counts.values()) or 1
         yy = top + i * (bar_h + 6)
         parts.append(f'<text x="{left - 8}" y="{yy + 13}" text-anchor="end" font-size="11">{escape(r["model"])}</text>')
         xx = left
         for c in classes:
             if counts[c]:
-                bw = width * counts[c] / total
-                parts.append(f'<rect class="seg {c}" x="{xx:.1f}" y="{yy}" width="{bw:.1f}" height="{bar_h}" '
-                             f'fill="{colors[c]}"><title>{escape(r["model"])}: {c} {counts[c]}</title></rect>')
-                if bw >= 16:
+                bw = width * counts[c] / most
+                parts.append(f'<rect class="seg {c.replace(" ", "-")}" x="{xx:.1f}" y="{yy}" width="{bw:.1f}" '
+                             f'height="{bar_h}" fill="{colors[c]}"><title>{escape(r["model"])}: {c} {counts[c]}'
+                             f'</title></rect>')
+                if bw >= 18:
                     parts.append(f'<text class="count" x="{xx + bw / 2:.1f}" y="{yy + 13}" text-anchor="middle" '
-                                 f'font-size="10">{counts[c]}</text>')
+                                 f'font-size="11" fill="{ink_on(colors[c])}">{counts[c]}</text>')
                 xx += bw
+        parts.append(f'<text class="total" x="{xx + 4:.1f}" y="{yy + 13}" font-size="11">n={sum(counts.values())}</text>')
     for c, x, y in legend:
         yy = bars_bottom + 12 + y
-        parts.append(f'<rect class="key" x="{x:.1f}" y="{yy}" width="10" height="10" fill="{colors[c]}"/>'
-                     f'<text x="{x + 13:.1f}" y="{yy + 9}" font-size="10">{escape(c)}</text>')
+        parts.append(f'<rect class="key" x="{x:.1f}" y="{yy}" width="11" height="11" fill="{colors[c]}" '
+                     f'stroke="#555"/><text x="{x + 14:.1f}" y="{yy + 10}" font-size="11">{escape(c)}</text>')
     parts.append("</svg>")
     return "".join(parts)
