@@ -5,6 +5,7 @@ import csv
 import json
 import random
 
+import numpy as np
 import pytest
 
 from sweboard.compare import FAIL, NA, PASS, compare, reproduction_gate
@@ -551,3 +552,162 @@ def test_compare_runs_prints_each_models_change_and_its_tasks(home):
     assert lines[-1] == "PASS  a gate: why"
     missing = comparisons[0].__class__("gone", "model", None, None, None, "A: failed")
     assert render("A", "B", [missing], [], 0.1)[1].endswith("not compared (A: failed)")
+
+
+def _two_runs(home, a, b):
+    import shutil
+
+    for run_id in ("A", "B"):
+        if (home / "runs" / run_id).exists():
+            shutil.rmtree(home / "runs" / run_id)
+    _write(home / "runs", a)
+    _write(home / "runs", b)
+
+
+def test_each_experiment_setting_is_named_when_two_runs_differ(home):
+    """Run level (slice, dataset revision) and each model's batch (K, stopping policy, runner)."""
+    def pair():
+        a = manifest("A", {"m": {"t1": [attempt(1)]}}, {"m": {"t1": ["resolved"]}})
+        return a, json.loads(json.dumps({**a, "run_id": "B"}))
+
+    cases = [(lambda m: m["slice"].update(instance_ids_sha256="h2"), "slice: 'h' vs 'h2'"),
+             (lambda m: m["dataset_lock"].update(revision="s" * 40), "dataset revision: 'rrrr"),
+             (lambda m: m["batches"]["m"].update(attempts_per_task=3), "K: 1 vs 3"),
+             (lambda m: m["batches"]["m"].update(stop_after_resolved=False), "stopping policy: True vs False"),
+             (lambda m: m["batches"]["m"].update(runner="sweagent"), "runner: 'mini' vs 'sweagent'")]
+    for change, said in cases:
+        a, b = pair()
+        change(b)
+        _two_runs(home, a, b)
+        with pytest.raises(SweboardError) as err:
+            compare("A", "B")
+        assert str(err.value).startswith("runs A and B are not the same experiment (") and said in str(err.value), \
+            str(err.value)
+    a, b = pair()
+    for m in (a, b):  # a batch without its own settings falls back to the run's
+        for key in ("attempts_per_task", "stop_after_resolved", "runner"):
+            m["batches"]["m"].pop(key)
+    b["runner_config"]["runner"] = "sweagent"
+    _two_runs(home, a, b)
+    with pytest.raises(SweboardError, match=r"not the same experiment \(runner: 'mini' vs 'sweagent'\); not comparable"):
+        compare("A", "B")
+
+
+def test_a_model_not_scored_in_a_run_is_named_and_the_others_still_compared(home):
+    ids = ("t1", "t2")
+    a = manifest("A", {"bad": {t: [attempt(1)] for t in ids}, "good": {t: [attempt(1)] for t in ids}},
+                 {"bad": {t: ["resolved"] for t in ids}, "good": {t: ["resolved"] for t in ids}})
+    b = json.loads(json.dumps({**a, "run_id": "B"}))
+    b["batches"]["bad"]["status"] = "failed (provider gone)"
+    _two_runs(home, a, b)
+    bad, good = compare("A", "B")[0]
+    assert (bad.model, bad.kind, bad.test, bad.why_not) == ("bad", "model", None, "B: failed (provider gone)")
+    assert good.model == "good" and good.test is not None and good.test.n == 2
+    a["batches"]["bad"]["status"] = "stopped (budget)"
+    _two_runs(home, a, b)
+    assert compare("A", "B")[0][0].why_not == "A: stopped (budget); B: failed (provider gone)"
+
+
+def test_the_gates_say_exactly_why_and_judge_at_their_thresholds(home):
+    from sweboard.compare import gates, variance_gate
+
+    ids = tuple(f"t{i}" for i in range(4))
+    one = {t: [attempt(1)] for t in ids}
+    no_base = manifest("A", {"m": one}, {"m": {t: ["resolved"] for t in ids}}, ids=ids)
+    assert gates(no_base, [])[0] == ("best model >= 1.5x the no-patch baseline", NA, "no baseline row in this run")
+    m = manifest("A", {"m": one, "base": one}, {"m": {t: ["resolved"] for t in ids}, "base": {t: ["empty_patch"] for t in ids}},
+                 ids=ids)
+    m["batches"]["m"]["status"] = "failed (x)"
+    first, rare = gates(m, [])
+    assert first[1:] == (NA, "no model row with status ok") and rare[1:] == (NA, "no graded model attempts")
+    # exactly 1.5x passes; 0 never does
+    for base_hits, m_hits, state in ((2, 3, PASS), (0, 0, FAIL)):
+        v = {"m": {t: ["resolved" if i < m_hits else "unresolved"] for i, t in enumerate(ids)},
+             "base": {t: ["resolved" if i < base_hits else "empty_patch"] for i, t in enumerate(ids)}}
+        g = gates(manifest("A", {"m": one, "base": one, "n": one}, {**v, "n": {t: ["unresolved"] for t in ids}},
+                           ids=ids), [])
+        assert g[0][1] == state, (base_hits, m_hits, g[0])
+        if state == PASS:
+            assert g[0][2] == "m pass@K 0.750 vs baseline pass@1 0.500", "the best model is named"
+    assert variance_gate(m, m, []) == ("reruns reproduce within normal variance (flip rate on these tasks)", NA,
+                                       "no model graded in both runs")
+
+
+def test_the_gate_lines_join_every_model(home):
+    from sweboard.compare import variance_gate
+
+    ids = tuple(f"r{i % 4}__x-{i}" for i in range(12))
+    tasks = {t: [attempt(1), attempt(2)] for t in ids}
+    same = {t: ["resolved", "resolved"] if i < 6 else ["unresolved", "unresolved"] for i, t in enumerate(ids)}
+    for run_id in ("A", "B"):
+        _write(home / "runs", manifest(run_id, {"m1": json.loads(json.dumps(tasks)), "m2": json.loads(json.dumps(tasks))},
+                                       {"m1": same, "m2": same}, ids=ids, stop_after_resolved=False))
+    comparisons, a, b = compare("A", "B")
+    name, state, detail = variance_gate(a, b, comparisons)
+    assert state == PASS and detail.count("; ") == 1 and detail.startswith("m1: 0/12 tasks flipped")
+    name, state, detail = reproduction_gate(comparisons)
+    assert state == NA and detail.startswith("cannot show either: m1 +0.000 [") and "; m2 +0.000 [" in detail
+    for m in (a, b):
+        m["batches"]["m1"]["stop_after_resolved"] = True
+    name, state, detail = variance_gate(a, b, comparisons)
+    assert (state, detail) == (NA, "no reference flip rate for m1: it comes from a run's own attempts; run with "
+                                   "--all-attempts and K >= 2 (--attempts 2)")
+    baseline_only = [c for c in comparisons]
+    for c in baseline_only:
+        c.kind = "baseline"
+    assert variance_gate(a, b, baseline_only)[1:] == (NA, "no model graded in both runs")
+
+
+def test_fractional_counts_use_their_own_beta_tails():
+    """All-attempts counts are fractions (thirds): the p-value and the bounds use them as they are."""
+    from scipy.stats import beta
+
+    from sweboard.intervals import exact_bounds, exact_paired_p
+
+    for g, l in ((1 / 3, 0.0), (2 / 3, 1 / 3), (1.0, 0.5), (0.5, 2.0)):
+        d = g + l
+        upper = 1.0 if g <= 0 else beta.cdf(0.5, g, d - g + 1)
+        lower = 1.0 if l <= 0 else beta.sf(0.5, g + 1, d - g)
+        assert float(exact_paired_p(g, l)) == pytest.approx(min(1.0, 2 * min(upper, lower)), rel=1e-9), (g, l)
+    low, high = exact_bounds(0.5, 4.0)
+    assert float(low) == pytest.approx(float(np.floor(beta.ppf(0.025, 0.5, 4.5) * 1e4) / 1e4))
+    assert float(high) == pytest.approx(float(np.ceil(beta.ppf(0.975, 1.5, 3.5) * 1e4) / 1e4))
+    assert exact_bounds(-1.0, 4.0) == (0.0, pytest.approx(float(np.ceil(beta.ppf(0.975, 1, 4) * 1e4) / 1e4)))
+    assert float(exact_bounds(5.0, 4.0)[1]) == 1.0 and float(exact_bounds(5.0, 4.0)[0]) > 0.3
+
+
+def test_paired_counts_only_the_tasks_both_graded():
+    from sweboard.stats import paired
+
+    t = paired({"x": 1.0, "y": 0.0, "z": 1.0, "w": 0.5, "only-a": 1.0}, {"x": 1.0, "y": 0.0, "z": 0.0, "w": 0.5,
+                                                                         "only-b": 1.0})
+    assert (t.n, t.only_a, t.only_b, t.both, t.diff) == (4, ["z"], [], 2, -0.25)
+    assert t.statement() == ("pass@1 change -0.250 (95% interval " + f"{t.ci_low:+.3f} to {t.ci_high:+.3f}); "
+                             "exact paired p = 1 (1 tasks better in A, 0 in B)")
+    gained = paired({"a": 0.0, "b": 0.0}, {"a": 1 / 3, "b": 1.0})
+    assert gained.diff == 0.6667 and gained.p_value == pytest.approx(float(
+        __import__("sweboard.intervals", fromlist=["x"]).exact_paired_p(4 / 3, 0)))
+    assert paired({}, {}).diff == 0.0 and paired({}, {}).n == 0
+
+
+def test_rate_interval_edges():
+    assert rate_interval([], []) == (0.0, 1.0)
+    for values, clusters in (([0.5], ["a", "b"]), ([1.5], ["a"]), ([-0.1], ["a"])):
+        with pytest.raises(ValueError, match="rate_interval: one cluster per task and values within \\[0, 1\\] expected"):
+            rate_interval(values, clusters)
+    low, high = rate_interval([1.0], ["a"])
+    assert 0 < low < 1 and high == 1.0
+
+
+def test_mutmut_equivalents_are_patterns_with_reasons():
+    from pathlib import Path
+
+    from sweboard.benchmarks.mutmut_run import equivalents, parse, why_equivalent
+
+    known = equivalents(Path(__file__).with_name("mutmut_equivalent.yaml"))
+    assert known and all(why for _, _, why in known)
+    assert why_equivalent("sweboard.intervals.x_exact_bounds__mutmut_7",
+                          ["    with np.errstate(invalid=None):"], known).startswith("numpy's warning state")
+    assert why_equivalent("sweboard.stats.x_paired__mutmut_1", ["    with np.errstate(invalid=None):"], known) == "", \
+        "a pattern holds for its own file only"
+    assert parse("    sweboard.stats.x_holm__mutmut_2: survived\nnoise\n") == [("sweboard.stats.x_holm__mutmut_2", "survived")]

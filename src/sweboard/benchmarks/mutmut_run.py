@@ -6,8 +6,9 @@ Why a copy: mutmut rewrites the files it mutates (a trampoline per function) und
 the checkout is never touched. Tests that start a tool in a subprocess import the installed
 package, not the mutated copy, so they cannot kill anything: they are deselected, with the
 slowest simulations (the coverage table, the board's property tests, the generated rank boards),
-which faster tests of the same rules stand in for. A survivor a person judged equivalent (no behaviour any caller can observe changes) is
-listed in tests/mutmut_equivalent.yaml with why; the score is killed over non-equivalent mutants.
+which faster tests of the same rules stand in for. A survivor a person judged equivalent (no behaviour any caller can observe changes) matches a
+pattern of tests/mutmut_equivalent.yaml (a regex on the mutated line, with why); the score is
+killed over non-equivalent mutants, a mutant no selected test reaches counting as not killed.
 """
 
 from __future__ import annotations
@@ -69,13 +70,34 @@ def parse(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def equivalents(path: Path) -> dict[str, str]:
+def equivalents(path: Path) -> list[tuple[str, re.Pattern, str]]:
+    """(file, pattern on the mutated line, why) from tests/mutmut_equivalent.yaml."""
     if not path.exists():
-        return {}
+        return []
     data = load_yaml(path) or {}
-    if not isinstance(data, dict) or not isinstance(data.get("equivalent", {}), dict):
-        raise SweboardError(f"{path}: expected a mapping `equivalent: {{mutant name: why}}`")
-    return {str(k): str(v) for k, v in (data.get("equivalent") or {}).items()}
+    items = data.get("equivalent") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise SweboardError(f"{path}: expected `equivalent:` a list of {{file, pattern, why}}")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("file", "pattern", "why")):
+            raise SweboardError(f"{path}: equivalent[{i}]: expected file, pattern and why (text)")
+        out.append((item["file"], re.compile(item["pattern"]), item["why"]))
+    return out
+
+
+def mutated_lines(work: Path, name: str) -> list[str]:
+    """The "+" lines of a mutant's diff (`mutmut show`)."""
+    text = subprocess.run([mutmut_bin(), "show", name], cwd=work, capture_output=True, text=True, timeout=120).stdout
+    return [line[1:] for line in text.splitlines() if line.startswith("+") and not line.startswith("+++")]
+
+
+def why_equivalent(name: str, lines: list[str], known: list[tuple[str, re.Pattern, str]]) -> str:
+    module = name.split(".x")[0].rsplit(".", 1)[-1] + ".py"  # sweboard.intervals.x_f__mutmut_3 -> intervals.py
+    for file, pattern, why in known:
+        if file == module and any(pattern.search(line) for line in lines):
+            return why
+    return ""
 
 
 def run(root: Path, jobs: int, keep: Path | None = None, timeout: float = 5400) -> list[Result]:
@@ -91,7 +113,8 @@ def run(root: Path, jobs: int, keep: Path | None = None, timeout: float = 5400) 
         text = subprocess.run([mutmut_bin(), "results", "--all", "true"], cwd=work, capture_output=True,
                               text=True, timeout=600).stdout
         known = equivalents(root / "tests" / "mutmut_equivalent.yaml")
-        return [Result(name, status, known.get(name, "")) for name, status in parse(text)]
+        return [Result(name, status, why_equivalent(name, mutated_lines(work, name), known) if status == "survived" else "")
+                for name, status in parse(text)]
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
