@@ -13,6 +13,7 @@ from sweboard.errors import SweboardError
 from sweboard.leaderboard import (MANIFEST_COLUMNS, breakdown_rows, columns, leaderboard_rows, load_manifests,
                                   manifest_rows, write_breakdowns, write_csv, write_html, write_run_board)
 from sweboard.paths import runs_dir
+from sweboard.report.attempt_page import write_pages
 from sweboard.validity.report import write_validity
 
 
@@ -35,6 +36,8 @@ def fold(version: str | None = None, only: list[str] | None = None, all_runs: bo
     extra = write_breakdowns(out.parent, manifests, by_repo)
     for m in manifests:
         write_validity(m)  # before its board: the run's page shows the same findings
+        if m.get("status") == "finished" and (runs_dir() / m["run_id"]).is_dir():
+            write_pages(m, runs_dir() / m["run_id"])  # each attempt's page, before the grids that link them
         write_run_board(m["run_id"], cols, rows, m, by_repo, version)
     shown = manifests if all_runs else [m for m in manifests if m.get("status") == "finished"]
     ids = {m["run_id"] for m in shown}

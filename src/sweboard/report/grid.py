@@ -29,9 +29,17 @@ def _a(href: str | None, text: str, cls: str = "") -> str:
 
 
 def _attempt(base: str, run_id: str, a: dict, graded: dict) -> str:
+    """The attempt's outcome, linked to its own page (attempt_page.py) once the run's pages exist, else
+    to its record; then its record, trajectory, test output and report."""
+    from sweboard.paths import runs_dir
+    from sweboard.report.attempt_page import page_name
+
     outcome = str(a.get("outcome") or "")
-    parts = [_a(_href(base, run_id, a.get("record")), f"#{a.get('attempt')} {SHORT.get(outcome, outcome)}",
-                f"o-{escape(outcome)}")]
+    page = page_name(a.get("record") or "")
+    main = page if page and (runs_dir() / run_id / page).is_file() else a.get("record")
+    parts = [_a(_href(base, run_id, main), f"#{a.get('attempt')} {SHORT.get(outcome, outcome)}", f"o-{escape(outcome)}")]
+    if main != a.get("record"):
+        parts.append(_a(_href(base, run_id, a.get("record")), "record", "ev"))
     trajectory = _href(base, run_id, a.get("trajectory"))
     if trajectory:
         parts.append(_a(trajectory, "traj", "ev"))
