@@ -92,6 +92,8 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
                                "i4-imported", "--offline", "--instances", str(ROOT / "config" / "instances_i3.yaml")],
                               capture_output=True, text=True, timeout=600)
     assert imported.returncode == 0, imported.stdout[-2000:] + imported.stderr[-2000:]
+    assert imported.stdout.splitlines()[-1].startswith("next: tools/finish_run.py --run-id i4-imported && "), \
+        "the last line says what to run"
     from sweboard.leaderboard import batch_metrics
     from sweboard.manifest import read_manifest
 

@@ -33,3 +33,19 @@ def test_bad_predictions_are_one_line(tmp_path, text, message):
     f.write_text(text)
     with pytest.raises(SweboardError, match=message):
         read_predictions(f)
+
+
+def test_an_error_in_a_json_list_names_its_line(tmp_path):
+    f = tmp_path / "preds.json"
+    f.write_text("[\n  " + json.dumps(P) + ",\n\n  " + json.dumps({**P, "instance_id": "a__b-2", "model_patch": 7}) + "\n]\n")
+    with pytest.raises(SweboardError, match=rf"^{f}:4: field 'model_patch'"):
+        read_predictions(f)
+
+
+@pytest.mark.parametrize("name", ["scripted/solver", "scripted/anything", "instant_empty_submit"])
+def test_an_import_never_makes_test_equipment_a_models_result(home, name):
+    from sweboard.cli.grading import refuse_test_equipment_name
+
+    with pytest.raises(SweboardError, match="names test equipment or the baseline"):
+        refuse_test_equipment_name(name)
+    refuse_test_equipment_name("elsewhere/model")

@@ -26,6 +26,19 @@ def imported_model(name: str) -> ModelEntry:
     return ModelEntry(name, PROVIDER, 0.0, 0.0, "imported predictions: cost unknown", True)
 
 
+def _element_lines(text: str) -> list[int]:
+    """The line each element of a top-level JSON list starts on (errors name the line, not an index)."""
+    decoder, lines = json.JSONDecoder(), []
+    i = text.index("[") + 1
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == "]":
+            return lines
+        lines.append(text.count("\n", 0, i) + 1)
+        _, i = decoder.raw_decode(text, i)
+
+
 def read_predictions(path: Path) -> dict[str, str]:
     """instance id -> patch, from JSONL (one prediction a line) or JSON (a list, or a dict keyed by id)."""
     try:
@@ -40,7 +53,7 @@ def read_predictions(path: Path) -> dict[str, str]:
         if isinstance(data, dict):
             items = [(f"{path}: [{k!r}]", v) for k, v in data.items()]
         elif isinstance(data, list):
-            items = [(f"{path}: [{i}]", v) for i, v in enumerate(data)]
+            items = [(f"{path}:{line}", v) for line, v in zip(_element_lines(text), data)]
         else:
             raise SweboardError(f"{path}: expected a list or an object of predictions")
     except ValueError:

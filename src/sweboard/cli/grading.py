@@ -77,6 +77,18 @@ def _canary(args) -> int:
     return 0 if run_canary(sl, args.run_id)["passed"] else 1
 
 
+def refuse_test_equipment_name(name: str) -> None:
+    """An imported file never becomes test equipment's result, nor test equipment a model's: a name of
+    the scripted provider's (or the baseline's) is refused."""
+    from sweboard.catalog import load_catalog
+
+    catalog = load_catalog()
+    known = catalog.models.get(name)
+    if name.startswith("scripted/") or (known is not None and (known.test_equipment or known.is_baseline)):
+        raise SweboardError(f"--model-name: {name!r} names test equipment or the baseline; an imported file is a "
+                            "model's result: give it the model's own name")
+
+
 def _import(args) -> int:
     from sweboard.catalog import check_model_id
     from sweboard.importing import check_against_slice, import_predictions, read_predictions
@@ -84,6 +96,7 @@ def _import(args) -> int:
     if not args.run_id or not args.model_name:
         raise SweboardError("--predictions: needs --run-id and --model-name")
     check_model_id(args.model_name, "--model-name")
+    refuse_test_equipment_name(args.model_name)
     run = checked("run_evaluation.py --predictions", args, "run", "slice", "settings", "cluster")
     patches = check_against_slice(read_predictions(args.predictions), run.slice, args.predictions)
     if args.dry_run:
@@ -95,6 +108,8 @@ def _import(args) -> int:
     claim(run)
     entry = import_predictions(run.run_id, args.model_name, args.predictions, run.slice, run.request.resume)
     print(f"imported {args.model_name} into run {run.run_id}: batch {entry['status']}")
+    print(f"next: tools/finish_run.py --run-id {run.run_id} && tools/collect_manifests.py && "
+          f"tools/generate_leaderboard.py --rows-of {run.run_id}  (the run stays open until it is finished)")
     return 0 if entry["status"] == "ok" else 1
 
 
