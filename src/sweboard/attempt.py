@@ -19,9 +19,10 @@ from sweboard.runners.base import Attempt, AttemptResult, Runner, scrub_files
 
 def run_attempt(attempt: Attempt, runner: Runner, api_key: str | None, secrets: list[str]) -> AttemptResult:
     """Run one attempt in `attempt.out_dir` on this machine. A missing task image is infrastructure's
-    failure (no container, no agent, no call), never the model's; the folder is scrubbed however it ends."""
+    failure (no container, no agent, no call), never the model's; the folder is scrubbed however it ends.
+    A runner that starts no container (imported predictions) says so with `needs_task_image = False`."""
     attempt.out_dir.mkdir(parents=True, exist_ok=True)
-    if not attempt.model.is_baseline:
+    if not attempt.model.is_baseline and getattr(runner, "needs_task_image", True):
         from sweboard.task_images import image_problem
 
         missing = image_problem(attempt.row["image"])

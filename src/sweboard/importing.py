@@ -94,6 +94,7 @@ class PredictionRunner:
 
     name = RUNNER
     metered = False  # the calls were made elsewhere: the record's usage is unknown, not 0
+    needs_task_image = False  # the patch was made elsewhere: only its grading needs the image
 
     def __init__(self, patches: dict[str, str]):
         self.patches = patches
