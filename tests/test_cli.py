@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PY_TOOLS = ["update_dataset_lock", "build_offline_images", "run_model_batch", "run_evaluation", "finish_run",
             "collect_manifests", "generate_leaderboard", "plan_run", "compare_runs", "scripted_provider",
-            "benchmark_testbench", "describe_slice", "suggest_timeouts", "check_catalog", "reconcile_usage", "benchmark_fold", "validation_memo"]
+            "benchmark_testbench", "describe_slice", "suggest_timeouts", "check_catalog", "reconcile_usage", "benchmark_fold", "validation_memo", "benchmark_scale"]
 SH_TOOLS = ["bootstrap_i0.sh", "run_i1.sh", "run_i2.sh", "ensure_docker.sh", "ensure_debootstrap.sh", "setup_venv.sh",
             "run_tests.sh", "install_sweagent.sh", "run_i3.sh", "run_i4.sh", "ensure_chromium.sh"]
 

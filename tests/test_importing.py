@@ -49,3 +49,18 @@ def test_an_import_never_makes_test_equipment_a_models_result(home, name):
     with pytest.raises(SweboardError, match="names test equipment or the baseline"):
         refuse_test_equipment_name(name)
     refuse_test_equipment_name("elsewhere/model")
+
+
+def test_the_slice_is_the_one_the_predictions_fit(tmp_path):
+    from sweboard.importing import infer_slice
+
+    (tmp_path / "instances_a.yaml").write_text(
+        "lite: {dataset_lock: x.lock, split: dev, instances: [{id: a__b-1, why: w}, {id: a__b-2, why: w}]}\n"
+        "big: {dataset_lock: x.lock, split: dev, instances: [{id: a__b-1, why: w}, {id: a__b-2, why: w}, {id: c__d-1, why: w}]}\n")
+    (tmp_path / "instances_b.yaml").write_text(
+        "other: {dataset_lock: x.lock, split: dev, instances: [{id: a__b-1, why: w}, {id: e__f-1, why: w}]}\n")
+    assert infer_slice({"a__b-1", "a__b-2"}, tmp_path)[1] == "lite", "an exact fit wins"
+    assert infer_slice({"c__d-1"}, tmp_path)[1] == "big", "the only slice holding them"
+    assert infer_slice({"zz__z-1"}, tmp_path) is None
+    with pytest.raises(SweboardError, match=r"fit several slices \(instances_a.yaml \[lite\] \(2 tasks\), "):
+        infer_slice({"a__b-1"}, tmp_path)

@@ -89,6 +89,40 @@ def check_against_slice(patches: dict[str, str], sl: Slice, path: Path) -> dict[
     return patches
 
 
+def fitting_slices(ids: set[str], folder: Path) -> list[tuple[Path, str, int]]:
+    """(file, section, tasks) of every slice in `folder`'s instances_*.yaml holding all of `ids`, the
+    exact fits first, then by size (an import's default slice is the one its predictions were made on)."""
+    from sweboard.instances import load_slice
+    from sweboard.yamlio import load_yaml
+
+    fits = []
+    for path in sorted(folder.glob("instances_*.yaml")):
+        data = load_yaml(path)
+        for section in (data if isinstance(data, dict) else {}):
+            try:
+                sl = load_slice(path, section)
+            except SweboardError:
+                continue
+            if ids <= set(sl.instance_ids):
+                fits.append((path, section, len(sl.instance_ids)))
+    return sorted(fits, key=lambda f: (f[2] != len(ids), f[2], str(f[0]), f[1]))
+
+
+def infer_slice(ids: set[str], folder: Path) -> tuple[Path, str] | None:
+    """The one slice the predictions fit exactly (or the only one they fit); None when none fits; an
+    error naming the candidates when several fit equally."""
+    fits = fitting_slices(ids, folder)
+    exact = [f for f in fits if f[2] == len(ids)]
+    chosen = exact if exact else fits
+    if not chosen:
+        return None
+    if len(chosen) > 1:
+        names = ", ".join(f"{f[0].name} [{f[1]}] ({f[2]} tasks)" for f in chosen[:5])
+        raise SweboardError(f"--predictions: {len(ids)} predictions fit several slices ({names}); choose one with "
+                            "--instances FILE --section S")
+    return chosen[0][0], chosen[0][1]
+
+
 class PredictionRunner:
     """Submits the imported patch of each task (an empty one where the file has none)."""
 

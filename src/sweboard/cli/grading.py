@@ -4,6 +4,7 @@ elsewhere (`run_evaluation.py`), and finishing a run (`finish_run.py`)."""
 from __future__ import annotations
 
 import argparse
+import sys
 import shlex
 from pathlib import Path
 
@@ -89,6 +90,19 @@ def refuse_test_equipment_name(name: str) -> None:
                             "model's result: give it the model's own name")
 
 
+def _default_slice_from(args) -> None:
+    """No slice given: the one the predictions' ids fit (said on stderr), else the default as before."""
+    from sweboard.importing import infer_slice, read_predictions
+    from sweboard.paths import config_dir
+
+    if args.instances or args.section or args.offline or args.instance_ids or args.filter or args.slice:
+        return
+    found = infer_slice(set(read_predictions(args.predictions)), config_dir())
+    if found:
+        args.instances, args.section = found
+        print(f"slice: {found[0].name} [{found[1]}] (the one the predictions' tasks fit)", file=sys.stderr)
+
+
 def _import(args) -> int:
     from sweboard.catalog import check_model_id
     from sweboard.importing import check_against_slice, import_predictions, read_predictions
@@ -97,6 +111,7 @@ def _import(args) -> int:
         raise SweboardError("--predictions: needs --run-id and --model-name")
     check_model_id(args.model_name, "--model-name")
     refuse_test_equipment_name(args.model_name)
+    _default_slice_from(args)
     run = checked("run_evaluation.py --predictions", args, "run", "slice", "settings", "cluster")
     patches = check_against_slice(read_predictions(args.predictions), run.slice, args.predictions)
     if args.dry_run:
