@@ -151,12 +151,19 @@ class RayExecutor:
             if not bad:
                 ready.append((node, image_ids))
         if run_id and all(r.get("patch") for r in rows):
+            from concurrent.futures import ThreadPoolExecutor
+
             from sweboard.executors.node_canary import check_node
 
-            for node, image_ids in ready:
-                by_iid = {r["instance_id"]: image_ids.get(r["image"]) for r in rows}
-                record = check_node(self, run_id, node["NodeID"], rows, split or "test", by_iid)
-                log(f"  node {node['NodeID'][:8]}: evaluator canary passed ({record['detail']})")
+            # every node's canary at once (each grades on its own engine): the wait is the slowest node's,
+            # not their sum; a node that passed earlier in this run, with the same image ids, is not regraded
+            with ThreadPoolExecutor(max_workers=max(1, len(ready)), thread_name_prefix="node-canary") as pool:
+                checks = [(node, pool.submit(check_node, self, run_id, node["NodeID"], rows, split or "test",
+                                             {r["instance_id"]: image_ids.get(r["image"]) for r in rows}))
+                          for node, image_ids in ready]
+                for node, future in checks:
+                    record = future.result()
+                    log(f"  node {node['NodeID'][:8]}: evaluator canary passed ({record['detail']})")
 
     def _on_each_node(self, fn, *args) -> list[tuple[dict, object]]:
         """(node, task ref) of `fn(*args)` started on every node that runs attempts, all at once."""
