@@ -117,6 +117,10 @@ def test_the_progress_line_is_plain_when_not_a_terminal(tmp_path):
     # the instant baseline's 5 tasks done at once: the ETA rests on the 5 timed tasks, 1 of them done
     skewed = Progress(tasks_done=6, tasks=10, timed_done=1, timed_tasks=5).line(30.0)
     assert "ETA 2m00s" in skewed, skewed
+    # 5 minutes went to the preflight and the canaries; attempts have run for 30 s: the ETA is theirs
+    working = Progress(tasks_done=2, tasks=10, timed_done=2, timed_tasks=10, working=30.0).line(330.0)
+    assert "5m30s elapsed" in working and "ETA 2m00s" in working, working
+    assert "ETA" not in Progress(tasks=10, timed_tasks=10, working=None).line(300.0), "nothing done: no guess"
     assert "\x1b" not in text and "\r" not in text  # no terminal control codes in a log file
 
 
@@ -250,3 +254,16 @@ def test_first_attempts_go_before_second_ones(tmp_path):
     for t in [*seconds, first]:
         t.join(20)
     assert order[0] == "first" and len(order) == 5, order
+
+
+def test_the_work_clock_starts_with_the_first_attempt_folder(tmp_path):
+    from types import SimpleNamespace
+
+    from sweboard.scheduler import attempts_started
+
+    batches = [SimpleNamespace(slug="m1"), SimpleNamespace(slug="m2")]
+    assert not attempts_started(tmp_path, batches)
+    (tmp_path / "attempts" / "m2" / "a__b-1").mkdir(parents=True)
+    assert not attempts_started(tmp_path, batches), "a task folder alone is not an attempt"
+    (tmp_path / "attempts" / "m2" / "a__b-1" / "attempt-1").mkdir()
+    assert attempts_started(tmp_path, batches)

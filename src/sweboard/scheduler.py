@@ -61,11 +61,15 @@ class Progress:
     running: int = 0
     timed_done: int = 0  # tasks of batches that take time (not the instant baseline): what the ETA rests on
     timed_tasks: int = 0
+    working: float | None = None  # seconds since the first attempt started: preflight and image work excluded
 
     def line(self, elapsed: float) -> str:
+        """The line; the ETA rests on the time attempts have been running (`working`), never on the
+        preflight, image pulls and canaries before the first attempt (which would inflate it)."""
         eta = ""
-        if 0 < self.timed_done < self.timed_tasks:
-            eta = f", ETA {_clock(elapsed * (self.timed_tasks - self.timed_done) / self.timed_done)}"
+        clock = elapsed if self.working is None else self.working
+        if 0 < self.timed_done < self.timed_tasks and clock > 0:
+            eta = f", ETA {_clock(clock * (self.timed_tasks - self.timed_done) / self.timed_done)}"
         return (f"tasks {self.tasks_done}/{self.tasks} · attempts {self.attempts_done} (of at most "
                 f"{self.attempts_bound}) · models {self.models_done}/{self.models} done, {self.running} running · "
                 f"{_clock(elapsed)} elapsed{eta}")
@@ -110,6 +114,15 @@ def measure(run_root: Path, batches: list[BatchProcess], instance_ids: list[str]
             p.tasks_done += done or finished
             p.timed_done += 0 if b.instant else (done or finished)
     return p
+
+
+def attempts_started(run_root: Path, batches: list[BatchProcess]) -> bool:
+    """Whether any batch has begun an attempt (an attempt folder exists under its model's folder)."""
+    for b in batches:
+        folder = run_root / "attempts" / b.slug
+        if folder.is_dir() and any(folder.glob("*/attempt-1")):
+            return True
+    return False
 
 
 def _columns(stream) -> int:
@@ -182,6 +195,7 @@ def run_batches(batches: list[BatchProcess], jobs: int, run_root: Path, instance
     lock = threading.Lock()
     pumps: list[threading.Thread] = []
     t0 = time.monotonic()
+    first_attempt = None
     waiting = list(batches)
     try:
         while waiting or any(b.code is None and b.proc is not None for b in batches):
@@ -200,8 +214,12 @@ def run_batches(batches: list[BatchProcess], jobs: int, run_root: Path, instance
                 code = b.proc.poll()
                 if code is not None:
                     b.code, b.ended = code, time.monotonic()
+            progress = measure(run_root, batches, instance_ids, k_for)
+            if first_attempt is None and attempts_started(run_root, batches):
+                first_attempt = time.monotonic()
+            progress.working = None if first_attempt is None else time.monotonic() - first_attempt
             with lock:
-                out.update(measure(run_root, batches, instance_ids, k_for), time.monotonic() - t0)
+                out.update(progress, time.monotonic() - t0)
             time.sleep(poll)
         for t in pumps:
             t.join(timeout=5)
