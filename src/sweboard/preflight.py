@@ -93,6 +93,13 @@ def _probe(run_id: str, models: list[ModelEntry], config: RunnerConfig) -> str:
     return f"{n} model{'' if n == 1 else 's'} answered a one-token request (slowest {slowest:.1f}s)"
 
 
+def _facts(rows: list[dict]) -> dict:
+    """Each task image's id, registry digests and size on this engine: the run names what it graded on."""
+    from sweboard.image_space import image_facts
+
+    return {image: image_facts(image) for image in sorted({r["image"] for r in rows})}
+
+
 def _images(rows: list[dict], runner: str, bundled: bool, log) -> tuple[str, dict]:
     from sweboard.task_images import ensure_images
     from sweboard.runners import sweagent_image
@@ -102,6 +109,11 @@ def _images(rows: list[dict], runner: str, bundled: bool, log) -> tuple[str, dic
 
         images.build_all([r["instance_id"] for r in rows],
                          log=lambda s: None if s.startswith("cached") else log(f"  image {s}"))
+    if not bundled:  # the bundled images are built here, a few MB: nothing to pull
+        from sweboard import image_space
+
+        images = sorted({r["image"] for r in rows})
+        log("  " + image_space.check_fits(image_space.projection(images), *image_space.free_bytes()))
     problems = {i: p for i, p in ensure_images(rows, log=log).items() if p}
     if problems:
         first = next(iter(problems.values()))
@@ -235,7 +247,7 @@ def run(run_id: str, sl: Slice, models: list[ModelEntry], runner: str, config: R
     record = {"run_id": run_id, "passed": bool(ok), "runner": runner, "section": sl.section, "split": sl.split,
               "instance_ids_sha256": sl.ids_hash, "models": [m.id for m in models], "probe": probe,
               "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "steps": [asdict(s) for s in steps], "images": image_ids(rows),
+              "steps": [asdict(s) for s in steps], "images": image_ids(rows), "image_facts": _facts(rows),
               "sweagent_images": extra.get("images", {}), "history": extra.get("history", {}),
               "canary_run": canary_run, "solver_run": solver_run}
     tmp = record_path(run_id).with_name(f".{RECORD}.tmp")

@@ -39,4 +39,8 @@ def image_problem(image: str) -> str | None:
     if pull.returncode == 0:
         return None
     err = " ".join((pull.stderr or "").strip().splitlines()[-2:])
+    from sweboard.image_space import is_disk_full
+
+    if is_disk_full(pull.stderr or ""):  # infrastructure, named: never a model's failure
+        return f"task image {image} could not be pulled: disk full on this host ({err}); free space, then --resume"
     return f"task image {image} is not present locally and could not be pulled: {err or 'exit ' + str(pull.returncode)}"
