@@ -64,3 +64,19 @@ def test_the_slice_is_the_one_the_predictions_fit(tmp_path):
     assert infer_slice({"zz__z-1"}, tmp_path) is None
     with pytest.raises(SweboardError, match=r"fit several slices \(instances_a.yaml \[lite\] \(2 tasks\), "):
         infer_slice({"a__b-1"}, tmp_path)
+
+
+def test_an_import_joined_to_a_run_is_paired_and_ranked_with_its_models():
+    from sweboard.leaderboard import leaderboard_rows, pairwise_rows
+    from test_leaderboard import attempt, manifest
+
+    ids = tuple(f"r{i % 3}__x-{i}" for i in range(8))
+    m = manifest("R", {"model": {t: [attempt(1), attempt(2)] for t in ids}, "elsewhere": {t: [attempt(1)] for t in ids}},
+                 {"model": {t: ["resolved", "resolved"] if i < 7 else ["unresolved", "unresolved"] for i, t in enumerate(ids)},
+                  "elsewhere": {t: ["unresolved"] for t in ids}}, ids=ids)
+    m["batches"]["model"]["attempts_per_task"] = 2
+    m["batches"]["elsewhere"].update(runner="imported", attempts_per_task=1)
+    [pair] = pairwise_rows(m)
+    assert {pair["model_a"], pair["model_b"]} == {"model", "elsewhere"} and pair["K"] == 2, "paired at the run's K"
+    rows = {r["model"]: r for r in leaderboard_rows([m])}
+    assert rows["elsewhere"]["board_K"] == 2 and rows["model"]["rank"] == 1 and rows["elsewhere"]["rank"] == 2

@@ -370,15 +370,22 @@ def board_key(row: dict) -> tuple:
             row.get("split", ""), row.get("board_K", row.get("K", 0)))
 
 
+def _ranks_at_run_k(manifest: dict, model_id: str) -> bool:
+    batch = manifest["batches"][model_id]
+    return batch.get("kind") == "baseline" or batch.get("runner") == "imported"
+
+
 def ranking_k(manifest: dict, metrics: dict[str, dict], model_id: str) -> int:
-    """The K a row is ranked at: its own, except the no-patch baseline's. The baseline is
-    deterministic (one attempt is every attempt), so it ranks as the floor at the models' K: the
-    run's configured K when a scored model row has it, else the largest K among them."""
+    """The K a row is ranked at: its own, except the no-patch baseline's and an import's. The baseline
+    is deterministic (one attempt is every attempt), so it ranks as the floor at the models' K: the
+    run's configured K when a scored model row has it, else the largest K among them. Imported
+    predictions have one patch a task: joined to a run, they are paired with its models on pass@1
+    (first attempts), the metric ranks and pairs use, at the same K."""
     k = metrics[model_id]["K"]
-    if manifest["batches"][model_id].get("kind") != "baseline":
+    if not _ranks_at_run_k(manifest, model_id):
         return k
     others = {v["K"] for mid, v in metrics.items()
-              if scored(v["status"]) and manifest["batches"][mid].get("kind") != "baseline"}
+              if scored(v["status"]) and not _ranks_at_run_k(manifest, mid)}
     configured = (manifest.get("runner_config") or {}).get("attempts")
     return configured if configured in others else max(others, default=k)
 
