@@ -46,6 +46,7 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
     assert pair["distinguishable"] == "True" and int(pair["only_b"]) + int(pair["only_a"]) == 10
     page = (runs / "leaderboard.html").read_text()
     assert 'id="i4-off"' in page and '<svg class="chart pareto"' in page and 'class="chart heatmap"' in page
+    _every_grid_cell_reaches_its_attempt_page(runs / "i4-off" / "leaderboard.html")
     # the preflight ran first, on the same slice: its canary and solver runs stay off the board
     manifest = json.loads((runs / "i4-off" / "manifest.json").read_text())
     pf = manifest["preflight"]
@@ -106,3 +107,36 @@ def test_run_i4_offline_writes_v3_breakdowns_pairwise_and_the_page(home, offline
                               "--model-name", "x", "--run-id", "i4-bad", "--offline", "--instances",
                               str(ROOT / "config" / "instances_i3.yaml")], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "outside the slice" in refused.stderr and not (home / "runs" / "i4-bad").exists()
+
+
+def _every_grid_cell_reaches_its_attempt_page(page_path):
+    """In a browser (Playwright on Debian's chromium): each grid cell's link opens its attempt's page, which
+    shows the patch, the trajectory's steps and the evaluator's test output."""
+    import shutil
+
+    sync = pytest.importorskip("playwright.sync_api")
+    browser_path = shutil.which("chromium")
+    if not browser_path:
+        pytest.skip("chromium not installed")
+    with sync.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+            page.goto(page_path.as_uri())
+            page.locator("details.grid summary").first.click()
+            links = page.locator("table.grid td a[class^=o-]")
+            hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+            assert len(hrefs) >= 10 and all("/pages/" in h for h in hrefs), hrefs[:3]
+            for href in hrefs:
+                page.goto(page_path.as_uri())
+                page.locator("details.grid summary").first.click()
+                page.locator(f'table.grid td a[href="{href}"]').first.click()
+                page.wait_for_load_state()
+                assert page.locator("h2#patch").count() == 1 and page.locator("#steps").count() == 1, href
+                if "scripted__solver" in href:
+                    assert page.locator("pre.diff span.add").count() > 0, href
+                    assert page.locator("ol.steps li").count() > 0, href
+                    assert "test_output.txt" in page.content(), href
+        finally:
+            browser.close()
