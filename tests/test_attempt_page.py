@@ -17,7 +17,8 @@ def _attempt_files(run: Path, hostile: bool = False) -> None:
     patch = "diff --git a/u.py b/u.py\n--- a/u.py\n+++ b/u.py\n@@ -1 +1 @@\n-old\n+new <script>alert(1)</script>\n"
     (d / "record.json").write_text(json.dumps({"status": "submitted", "patch": patch, "trajectory": "trajectory.json",
                                                "duration_seconds": 12.5, "usage": {"model_calls": 3, "prompt_tokens": 120,
-                                                                                   "completion_tokens": 30, "cost_usd": 0.002}}))
+                                                                                   "completion_tokens": 30, "cost_usd": 0.002,
+                                                                                   "latencies_s": [0.5, 2.0, 1.0]}}))
     messages = [{"role": "system", "content": "you fix bugs"}, {"role": "user", "content": "the issue"},
                 {"role": "assistant", "content": "I will look at u.py", "extra": {"actions": [{"command": "cat u.py"}]}},
                 {"role": "user", "content": "x" * 2000}]
@@ -59,11 +60,13 @@ def test_a_grid_cell_opens_the_attempts_page_with_its_evidence(home):
     html = page.read_text()
     board = (run / "leaderboard.html").read_text()
     assert f'href="../R/pages/m/{TASK}/attempt-1.html"' in board, "the grid cell opens the attempt's page"
+    assert '<a href="#R-grid" title="its attempts, task by task">m</a>' in board, "the headline's model leads to it"
     for part in ("Rounding is off by one", '<span class="add">+new &lt;script&gt;alert(1)&lt;/script&gt;</span>',
                  '<span class="del">-old</span>', "I will look at u.py", '<pre class="command">cat u.py</pre>',
                  "output of step 1 (2000 characters)", "FAIL_TO_PASS: 1 passed, 1 failed", '<li class="fail">test_edge</li>',
                  "PASS_TO_PASS: 2 passed, 0 failed", "FAILED test_edge", "<th>prompt_tokens</th><td>120</td>",
-                 "<th>cost_usd</th><td>0.002</td>", "verdict <strong>unresolved</strong>"):
+                 "<th>cost_usd</th><td>0.002</td>", "verdict <strong>unresolved</strong>",
+                 "median 1.00, slowest 2.00, 3 calls"):
         assert part in html, part
     assert "<script>" not in html, "model output is escaped"
     for href in re.findall(r'href="([^"#]+)"', html):

@@ -134,15 +134,20 @@ def _tests(folder: Path, verdict: dict | None, run_dir: Path, instance_id: str, 
     return "".join(out)
 
 
-def _calls(record: dict) -> str:
+def _calls(record: dict, att: str) -> str:
     usage = record.get("usage") if isinstance(record.get("usage"), dict) else {}
     cells = [(k, usage.get(k)) for k in ("model_calls", "failed_calls", "retries", "prompt_tokens", "completion_tokens",
                                           "cost_usd") if isinstance(usage.get(k), (int, float)) and not isinstance(usage.get(k), bool)]
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in cells)
+    latencies = sorted(x for x in usage.get("latencies_s") or [] if isinstance(x, (int, float)) and not isinstance(x, bool))
+    if latencies:
+        rows += (f"<tr><th>latency per call (s)</th><td>median {latencies[len(latencies) // 2]:.2f}, "
+                 f"slowest {latencies[-1]:.2f}, {len(latencies)} calls</td></tr>")
     duration = record.get("duration_seconds")
     if isinstance(duration, (int, float)) and not isinstance(duration, bool):
         rows += f"<tr><th>duration_seconds</th><td>{duration:.1f}</td></tr>"
-    return f'<table class="calls">{rows}</table>' if rows else "<p>No calls recorded.</p>"
+    return (f'<table class="calls">{rows}</table><p>From <a href="{escape(att)}record.json">record.json</a>.</p>'
+            if rows else "<p>No calls recorded.</p>")
 
 
 def render(run_id: str, model: str, instance_id: str, attempt: dict, record: dict, verdict: dict | None,
@@ -169,7 +174,7 @@ table.calls th {{ text-align: left; padding-right: 1em; }}
 <h2 id="patch">Patch</h2>{diff_html(str(record.get("patch") or ""))}
 <h2 id="steps">Trajectory</h2>{_trajectory(folder, record, att)}
 <h2 id="tests">What the evaluator saw</h2>{_tests(folder, verdict, run_dir, instance_id, att, to_run)}
-<h2 id="calls">Calls</h2>{_calls(record)}
+<h2 id="calls">Calls</h2>{_calls(record, att)}
 </body></html>
 """
 

@@ -72,7 +72,7 @@ def grid(manifest: dict, models: list[str], base: str = "") -> str:
         body.append(f"<tr><th scope=\"row\">{escape(iid)}</th>{''.join(cells)}</tr>")
     more = (f'<p class="note">{len(tasks) - MAX_TASKS} more tasks: the run\'s manifest.json lists them.</p>'
             if len(tasks) > MAX_TASKS else "")
-    return (f'<details class="grid"><summary>Every attempt, task by model ({len(tasks)} tasks): each links its '
+    return (f'<details class="grid" open><summary>Every attempt, task by model ({len(tasks)} tasks): each links its '
             f"record (patch, exit, calls), trajectory, test output and the evaluator's report</summary>"
             f'<div class="scroll"><table class="grid"><thead><tr><th scope="col">task</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>{more}</details>")
