@@ -116,6 +116,8 @@ def test_the_cluster_board_equals_the_local_board_and_the_caps_hold_across_nodes
     nodes = {r["node"]["ray_node_id"] for r in recs}
     assert len(nodes) == 2 and set(nodes) <= {w["node_id"] for w in cluster["workers"]}, "both workers took attempts"
     assert all(r["node"]["docker_engine_id"] and r["node"]["image_id"].startswith("sha256:") for r in recs)
+    assert all(r["node"]["docker_host"].startswith("unix://") and r["node"]["docker_root_dir"] for r in recs), \
+        "an engine is named by its socket and data root too (two engines on one machine share an ID)"
     for path in (home / "runs" / "cluster" / "attempts").glob("scripted__*/*/attempt-*/verdict.json"):
         assert json.loads(path.read_text())["node"]["ray_node_id"] in nodes  # graded on a worker node
     # scripted's max_concurrency (2) held across nodes: never more attempts of its models at once
@@ -142,6 +144,25 @@ def test_a_driver_with_cluster_runs_its_preflight_and_batch_on_the_nodes(home, c
     local, spread = verdicts(home, "drv-local"), verdicts(home, "drv-cluster")
     assert local and spread == local
     recs = [r for r in records(home, "drv-cluster") if r["model"] == "scripted/solver"]
+    assert recs and all(r["node"]["ray_node_id"] in {w["node_id"] for w in cluster["workers"]} for r in recs)
+
+
+@pytest.mark.parametrize("driver, models", [("run_i1.sh", ["scripted/solver", "scripted/wrong"]),
+                                            ("run_i4.sh", ["scripted/solver"])])
+def test_every_driver_runs_on_the_cluster_as_it_runs_here(home, cluster, driver, models):
+    """run_i1.sh and run_i4.sh --execute --cluster: preflight (canary, solver replay) and batches through the
+    nodes; the board's verdicts equal the same driver's run on the local executor."""
+    picked = [x for m in models for x in ("--model", m)]
+    stem = driver.split(".")[0].replace("_", "-")
+    for run_id, extra in ((f"{stem}-local", []), (f"{stem}-cluster", ["--cluster", cluster["address"]])):
+        proc = subprocess.run(["bash", str(ROOT / "tools" / driver), "--offline", "--execute", "--run-id", run_id,
+                               "--attempts", "1", *picked, *extra], capture_output=True, text=True, timeout=1500)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    pf = json.loads((home / "runs" / f"{stem}-cluster" / "preflight.json").read_text())
+    assert pf["passed"] and [s["name"] for s in pf["steps"]][-2:] == ["canary", "solver"]
+    local, spread = verdicts(home, f"{stem}-local"), verdicts(home, f"{stem}-cluster")
+    assert local and spread == local
+    recs = [r for r in records(home, f"{stem}-cluster") if r["model"] in models]
     assert recs and all(r["node"]["ray_node_id"] in {w["node_id"] for w in cluster["workers"]} for r in recs)
 
 

@@ -36,6 +36,19 @@ def run_attempt(attempt: Attempt, runner: Runner, api_key: str | None, secrets: 
         scrub_files(attempt.out_dir, secrets)  # every exit path: done, error, Ctrl-C, SIGTERM
 
 
+@functools.lru_cache(maxsize=4)
+def engine_root(host: str | None) -> str | None:
+    """The engine's data root (`docker info`): with the socket, what tells two engines on one machine
+    apart (their `ID` comes from a shared key file and can be the same)."""
+    from sweboard.dockerutil import docker
+
+    try:
+        proc = docker("info", "--format", "{{.DockerRootDir}}", check=False, timeout=30)
+    except SweboardError:
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
 @functools.lru_cache(maxsize=1)
 def engine_id() -> str | None:
     """This machine's Docker engine id (`docker info`), or None when none answers."""
@@ -52,7 +65,9 @@ def node_facts(image: str | None = None, ray_node_id: str | None = None) -> dict
     """Where an attempt (or a grading) ran: host, Docker engine, the image's id there, the Ray node."""
     from sweboard.dockerutil import image_id
 
+    docker_host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     facts = {"host": socket.gethostname(), "pid": os.getpid(), "docker_engine_id": engine_id(),
+             "docker_host": docker_host, "docker_root_dir": engine_root(docker_host),
              "image_id": image_id(image) if image else None}
     if ray_node_id:
         facts["ray_node_id"] = ray_node_id
