@@ -121,6 +121,24 @@ def _every_grid_cell_reaches_its_attempt_page(page_path):
     with sync.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
         try:
+            from test_page_browser import SMALLEST_TEXT
+
+            from sweboard.report.svg import contrast
+
+            for width, height in ((1400, 900), (390, 844)):  # the real run's page reads at both widths
+                view = browser.new_page(viewport={"width": width, "height": height})
+                view.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+                view.goto(page_path.as_uri())
+                smallest, where = view.evaluate(SMALLEST_TEXT)
+                assert smallest >= 11, (width, smallest, where)
+                if width == 1400:
+                    edges = view.evaluate("""() => [...document.querySelectorAll('table.headline')].map(t =>
+                        [t.getBoundingClientRect().right, t.parentElement.getBoundingClientRect().right])""")
+                    assert edges and all(right <= box + 1 for right, box in edges), edges
+                    pairs = view.evaluate("""() => [...document.querySelectorAll('svg.chart text.count')].map(t =>
+                        [t.previousElementSibling.getAttribute('fill'), t.getAttribute('fill')])""")
+                    assert pairs and all(contrast(f, i) >= 4.5 for f, i in pairs), pairs
+                view.close()
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
             page.goto(page_path.as_uri())
