@@ -98,6 +98,10 @@ def serve(workers: int, slots: int, eval_slots: int, name: str, temp_dir: str) -
     """The supervisor: bring the nodes up, write the state file, wait for SIGTERM, shut them down."""
     os.environ.update(auth_env(token_path(name)))  # before Ray is imported: its config is read once
     os.environ.pop("RAY_AUTH_TOKEN", None)
+    # Ray's default temp folder (where it writes `ray_current_cluster`, the address a bare ray.init()
+    # joins) is the shared /tmp/ray: another user could point our clients elsewhere, and on a fresh
+    # machine it does not exist (the head then fails to start). Ours is the private one below.
+    os.environ["RAY_TMPDIR"] = str(private_folder(Path(temp_dir)))
     from ray.cluster_utils import Cluster
 
     stop = threading.Event()
