@@ -399,7 +399,8 @@ def test_another_user_can_neither_join_the_cluster_submit_a_task_nor_reach_its_f
 
 OPEN_HEAD = r"""
 import os, signal, sys, threading
-os.environ.update({"RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"})
+os.environ.update({"RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
+                   "RAY_TMPDIR": sys.argv[1]})
 from ray.cluster_utils import Cluster
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
