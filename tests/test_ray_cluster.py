@@ -405,7 +405,7 @@ from ray.cluster_utils import Cluster
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 c = Cluster(initialize_head=True, head_node_args={"node_ip_address": "127.0.0.1", "include_dashboard": False,
-                                                   "num_cpus": 0, "temp_dir": sys.argv[1]})
+                                                   "num_cpus": 0, "temp_dir": os.path.join(sys.argv[1], "ray")})
 print(c.address, flush=True)
 stop.wait(300)
 c.shutdown()
