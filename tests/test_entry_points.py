@@ -36,6 +36,7 @@ def command(entry: str, home: Path) -> list[str]:
         "export_submission.py": [sys.executable, str(tools / "export_submission.py"), "--model", "m", "--out",
                                  str(home / "out")],
         "claim_run.py": [sys.executable, str(tools / "claim_run.py"), "--pid", str(os.getpid())],
+        "validation_memo.py": [sys.executable, str(tools / "validation_memo.py")],
     }[entry]
 
 
@@ -51,6 +52,7 @@ ENTRIES = {
     "finish_run.py": {"run", "existing", "writes"},
     "export_submission.py": {"run", "existing"},
     "claim_run.py": {"run", "resume", "writes"},
+    "validation_memo.py": {"run", "existing"},
 }
 
 

@@ -148,17 +148,18 @@ def validation_memo(argv=None):
         "Write runs/<run_id>/validation.md: the slice and lock, the preflight, the plan's exit gates (PASS/FAIL/N/A "
         "with evidence), error classes, variance, validity findings and cost; --sign-off NAME records who "
         "validated it and when (appended to the manifest's sign_offs; the board shows the run as signed)."))
-    p.add_argument("--run-id", required=True)
+    add_arguments(p, "run", resumable=False)
     p.add_argument("--against", metavar="RUN_ID", help="the first run of a rerun pair: adds the rerun gate and flips")
     p.add_argument("--sign-off", metavar="NAME", help="sign the memo as NAME (the run must be finished)")
     p.add_argument("--dry-run", action="store_true", help="print the memo instead of writing it")
     args = p.parse_args(argv)
-    for run_id in [args.run_id, *([args.against] if args.against else [])]:
-        check_run_id(run_id)
+    if args.against:
+        check_run_id(args.against, "--against")
+    run = checked("validation_memo.py", args, "run", writes=bool(args.sign_off), existing=True)
     if args.dry_run:
-        print(memo.render(args.run_id, args.against))
+        print(memo.render(run.run_id, args.against))
         return 0
-    path = memo.write(args.run_id, args.against, args.sign_off)
+    path = memo.write(run.run_id, args.against, args.sign_off)
     print(f"{path}" + (f" (signed off by {args.sign_off})" if args.sign_off else ""))
     return 0
 
