@@ -473,6 +473,8 @@ def test_pass_hat_k_is_reliability_beside_reach_under_all_attempts():
                  stop_after_resolved=False)
     row = batch_metrics(m, "m")
     assert row["pass^K"] == round(2 / 6, 4) and row["pass@K"] == round(4 / 6, 4), "2 tasks always, 4 ever"
+    assert (row["attempts_resolved"], row["attempts_unresolved"], row["attempts_empty"]) == (9, 9, 0), \
+        "the outcome chart's attempt counts"
     assert row["pass^K_ci_low"] < row["pass^K"] < row["pass^K_ci_high"]
     early = manifest("R", {"m": {t: [attempt(1)] for t in ids}}, {"m": {t: ["resolved"] for t in ids}}, ids=ids)
     assert batch_metrics(early, "m").get("pass^K", "") == "", "early stopping never ran the K attempts"

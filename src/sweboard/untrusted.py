@@ -20,6 +20,16 @@ def text(value, limit: int = MAX_TEXT, default: str = "") -> str:
     return value[:limit] if isinstance(value, str) else default
 
 
+def message_text(content, sep: str = "") -> str:
+    """A chat message's (or a trajectory step's) content as text: a string, or the text parts of a list
+    joined by `sep`; anything else is empty."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return sep.join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
 def finite(value, low: float = 0.0, high: float = 1e9) -> float | None:
     """A finite number within [low, high], else None (booleans are not numbers here)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -90,14 +90,14 @@ def refuse_test_equipment_name(name: str) -> None:
                             "model's result: give it the model's own name")
 
 
-def _default_slice_from(args) -> None:
+def _default_slice_from(args, ids: set[str]) -> None:
     """No slice given: the one the predictions' ids fit (said on stderr), else the default as before."""
-    from sweboard.importing import infer_slice, read_predictions
+    from sweboard.importing import infer_slice
     from sweboard.paths import config_dir
 
     if args.instances or args.section or args.offline or args.instance_ids or args.filter or args.slice:
         return
-    found = infer_slice(set(read_predictions(args.predictions)), config_dir())
+    found = infer_slice(ids, config_dir())
     if found:
         args.instances, args.section = found
         print(f"slice: {found[0].name} [{found[1]}] (the one the predictions' tasks fit)", file=sys.stderr)
@@ -111,9 +111,10 @@ def _import(args) -> int:
         raise SweboardError("--predictions: needs --run-id and --model-name")
     check_model_id(args.model_name, "--model-name")
     refuse_test_equipment_name(args.model_name)
-    _default_slice_from(args)
+    predictions = read_predictions(args.predictions)
+    _default_slice_from(args, set(predictions))
     run = checked("run_evaluation.py --predictions", args, "run", "slice", "settings", "cluster")
-    patches = check_against_slice(read_predictions(args.predictions), run.slice, args.predictions)
+    patches = check_against_slice(predictions, run.slice, args.predictions)
     if args.dry_run:
         print(f"would import {len(patches)} predictions as {args.model_name} into run {run.run_id} on "
               f"{len(run.slice.instance_ids)} tasks of {run.slice.path.name} [{run.slice.section}] and grade them")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sweboard.catalog import ModelEntry
 from sweboard.credentials import redact
 from sweboard.gateway.route import Route
+from sweboard.untrusted import message_text
 
 
 def number(value) -> float | int | None:
@@ -60,15 +61,6 @@ def token_counts(usage: dict, payload: bytes, reply, tokenizer=None) -> dict:
             "source": "approx"}
 
 
-def _text(content) -> str:
-    """A chat message's content as text (a string, or the text parts of a list)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
-
-
 def _tokenized(tokenizer, payload: bytes, reply) -> tuple[int, int] | None:
     """(prompt, completion) tokens by the model's tokenizer; None when the request is not a chat body."""
     from sweboard.gateway.tokenizer import count
@@ -80,9 +72,9 @@ def _tokenized(tokenizer, payload: bytes, reply) -> tuple[int, int] | None:
         return None
     if not isinstance(messages, list):
         return None
-    prompt = sum(count(tokenizer, _text(m.get("content"))) for m in messages if isinstance(m, dict))
+    prompt = sum(count(tokenizer, message_text(m.get("content"))) for m in messages if isinstance(m, dict))
     try:
-        completion = count(tokenizer, _text(reply["choices"][0]["message"].get("content")))
+        completion = count(tokenizer, message_text(reply["choices"][0]["message"].get("content")))
     except (KeyError, IndexError, TypeError, AttributeError):
         completion = 0
     return prompt, completion

@@ -17,7 +17,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from sweboard.untrusted import confined_file, relative_name
+from sweboard.untrusted import confined_file, message_text, relative_name
 
 MAX_READ = 4 << 20  # bytes read from any one file
 FOLD = 1500  # characters after which a step's output is folded
@@ -62,11 +62,7 @@ def diff_html(patch: str) -> str:
 
 
 def _content(value) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "\n".join(p.get("text", "") for p in value if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
+    return message_text(value, "\n")
 
 
 def steps(data) -> list[tuple[str, str, str]]:
@@ -201,13 +197,13 @@ def page_name(record_rel: str) -> str | None:
     return "pages/" + name[len("attempts/"):-len("/record.json")] + ".html"
 
 
-def write_pages(manifest: dict, run_dir: Path) -> dict[tuple[str, str, int], str]:
-    """Every attempt's page (once: an existing page is left as it is); returns (model, task, k) -> its
-    run-relative path, for the grid to link."""
+def write_pages(manifest: dict, run_dir: Path) -> int:
+    """Every attempt's page, once: an existing page is left as it is (the grid links the pages that
+    exist). Returns how many were written."""
     from sweboard.outcomes import task_outcomes
     from sweboard.records import VERDICT
 
-    made: dict[tuple[str, str, int], str] = {}
+    made = 0
     texts = None
     for model in manifest.get("batches", {}):
         for iid, per in task_outcomes(manifest, model).items():
@@ -217,7 +213,6 @@ def write_pages(manifest: dict, run_dir: Path) -> dict[tuple[str, str, int], str
                 if rel is None or record_path is None:
                     continue
                 target = run_dir / rel
-                made[(model, iid, a.get("attempt"))] = rel
                 if target.exists():
                     continue
                 texts = problems(run_dir) if texts is None else texts
@@ -231,4 +226,5 @@ def write_pages(manifest: dict, run_dir: Path) -> dict[tuple[str, str, int], str
                               to_run, att)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(html)
+                made += 1
     return made

@@ -60,8 +60,7 @@ def _cell(col: str, row: dict, link: str, headline: bool = False) -> str:
                        f'{_pct(row["pass@1_ci_high"])}</small>')
             return f'<a href="{link}"><span class="bar" style="--w:{pct}%">{escape(shown)}</span></a>{ci}'
         if col == "model":  # the model leads to its attempts in the run's grid: one click to a cell
-            grid_link = link.rsplit("/", 1)[0].rsplit("/", 1)[-1]
-            return f'<a href="#{grid_link}-grid" title="its attempts, task by task">{escape(str(value))}</a>'
+            return f'<a href="#{escape(str(row["run_id"]))}-grid" title="its attempts, task by task">{escape(str(value))}</a>'
         if shown is not value:
             return f'<a href="{link}">{escape(str(shown))}</a>' if value != "" else escape(str(shown))
     if isinstance(value, (int, float)) and not isinstance(value, bool) and col not in ("rank_group", "rank"):
