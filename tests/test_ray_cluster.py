@@ -1,4 +1,5 @@
-"""Scale-out on a Ray cluster on this machine (a head and two workers on 127.0.0.1, one Docker engine).
+"""Scale-out on a Ray cluster on this machine (a head and two workers on 127.0.0.1, each worker on a
+Docker engine of its own).
 
 The same offline slice and scripted models run once on the local executor and once with
 `--cluster`: the verdicts must be the same row for row, the caps the controller holds must hold
@@ -66,14 +67,19 @@ def records(home: Path, run_id: str) -> list[dict]:
     return [json.loads(p.read_text()) for p in (home / "runs" / run_id / "attempts").glob("*/*/attempt-*/record.json")]
 
 
-def labelled_containers(run_id: str) -> list[str]:
-    proc = subprocess.run(["docker", "ps", "-aq", "--filter", "label=sweboard.batch"], capture_output=True, text=True)
-    ids = proc.stdout.split()
-    if not ids:
-        return []
-    labels = subprocess.run(["docker", "inspect", "--format", '{{index .Config.Labels "sweboard.batch"}}', *ids],
-                            capture_output=True, text=True).stdout.split()
-    return [label for label in labels if label.startswith(run_id.lower() + ".")]
+def labelled_containers(run_id: str, state: dict | None = None) -> list[str]:
+    """The run's containers left on this machine's engine and on each worker's engine of `state`."""
+    hosts = [None, *[w["engine"]["docker_host"] for w in (state or {}).get("workers", []) if w.get("engine")]]
+    out = []
+    for host in hosts:
+        cli = ["docker", *(["-H", host] if host else [])]
+        proc = subprocess.run([*cli, "ps", "-aq", "--filter", "label=sweboard.batch"], capture_output=True, text=True)
+        ids = proc.stdout.split()
+        if ids:
+            labels = subprocess.run([*cli, "inspect", "--format", '{{index .Config.Labels "sweboard.batch"}}', *ids],
+                                    capture_output=True, text=True).stdout.split()
+            out += [label for label in labels if label.startswith(run_id.lower() + ".")]
+    return out
 
 
 def grep_planted(*roots: Path) -> list[str]:
@@ -118,6 +124,11 @@ def test_the_cluster_board_equals_the_local_board_and_the_caps_hold_across_nodes
     assert all(r["node"]["docker_engine_id"] and r["node"]["image_id"].startswith("sha256:") for r in recs)
     assert all(r["node"]["docker_host"].startswith("unix://") and r["node"]["docker_root_dir"] for r in recs), \
         "an engine is named by its socket and data root too (two engines on one machine share an ID)"
+    # each worker is a Docker host of its own: every attempt ran on its node's engine, two engines in all
+    engine_of = {w["node_id"]: (w["engine"]["docker_host"], w["engine"]["data_root"]) for w in cluster["workers"]}
+    assert {(r["node"]["docker_host"], r["node"]["docker_root_dir"]) for r in recs} == set(engine_of.values())
+    assert all((r["node"]["docker_host"], r["node"]["docker_root_dir"]) == engine_of[r["node"]["ray_node_id"]]
+               for r in recs)
     for path in (home / "runs" / "cluster" / "attempts").glob("scripted__*/*/attempt-*/verdict.json"):
         assert json.loads(path.read_text())["node"]["ray_node_id"] in nodes  # graded on a worker node
     # scripted's max_concurrency (2) held across nodes: never more attempts of its models at once
@@ -292,7 +303,7 @@ def test_kill_9_of_the_controller_resumes_to_the_same_board_with_nothing_left(ho
     assert len(v) == 4 and set(v.values()) == {"resolved"}, v
     entry = json.loads((home / "runs" / "ctl-k9" / "manifest.json").read_text())["batches"]["scripted/slow"]
     assert entry["status"] == "ok" and {a["reason"] for a in entry["set_aside"]} == {"interrupted"}
-    assert labelled_containers("ctl-k9") == [], "the killed controller's containers were not reaped"
+    assert labelled_containers("ctl-k9", cluster) == [], "the killed controller's containers were not reaped"
     assert wait_for(lambda: not attempt_tasks(), 30), "an attempt task outlived its controller"
     assert grep_planted(home / "runs", home / "predictions", *ray_sessions()) == []
 

@@ -22,18 +22,42 @@ def run_attempt(attempt: Attempt, runner: Runner, api_key: str | None, secrets: 
     failure (no container, no agent, no call), never the model's; the folder is scrubbed however it ends.
     A runner that starts no container (imported predictions) says so with `needs_task_image = False`."""
     attempt.out_dir.mkdir(parents=True, exist_ok=True)
-    if not attempt.model.is_baseline and getattr(runner, "needs_task_image", True):
+    uses_engine = not attempt.model.is_baseline and getattr(runner, "needs_task_image", True)
+    if uses_engine:
+        from sweboard.dockerutil import engine_version
         from sweboard.task_images import image_problem
 
+        if engine_version() is None:
+            return AttemptResult("error", "EngineUnavailable", "", "infra", _engine_gone("does not answer"))
         missing = image_problem(attempt.row["image"])
         if missing:
             return AttemptResult("error", "ImageMissing", "", "infra", missing)
     try:
-        return runner.run(attempt, api_key, secrets)
+        result = runner.run(attempt, api_key, secrets)
     except SweboardError as exc:
-        return AttemptResult("error", "SweboardError", error_class="agent_error", error=str(exc))
+        result = AttemptResult("error", "SweboardError", error_class="agent_error", error=str(exc))
     finally:
         scrub_files(attempt.out_dir, secrets)  # every exit path: done, error, Ctrl-C, SIGTERM
+    return engine_checked(result) if uses_engine else result
+
+
+def engine_checked(result: AttemptResult) -> AttemptResult:
+    """The attempt as infrastructure's failure when the engine is gone at its end: the agent's commands
+    failed for a reason that was never the model's (whatever the agent then did or submitted)."""
+    from sweboard.dockerutil import engine_version
+
+    if engine_version() is not None:
+        return result
+    from dataclasses import replace
+
+    # the calls made stay counted (they were billed); the patch is not graded
+    return replace(result, status="error", exit_status="EngineLost", patch="", error_class="infra",
+                   error=_engine_gone(f"stopped answering during the attempt (it ended {result.exit_status})"))
+
+
+def _engine_gone(what: str) -> str:
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return f"the Docker engine at {host} {what}; --resume runs the attempt again"
 
 
 @functools.lru_cache(maxsize=4)

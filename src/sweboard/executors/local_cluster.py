@@ -8,7 +8,10 @@ detached and waits for it; `down` stops exactly that process (by the PID it reco
 shuts its nodes down. On real hosts use `ray start` (README: More than one machine).
 
 The head offers no `docker_slot`: it is the controller's node (the gateway's relay runs there);
-each worker offers `docker_slot` (attempts at once) and `eval_slot` (harness runs at once).
+each worker offers `docker_slot` (attempts at once) and `eval_slot` (harness runs at once), and by
+default has a Docker engine of its own (`node_engine.py`: a bridge-less dockerd, its own socket and
+data root), as each worker of a real cluster is a Docker host of its own; `--shared-engine` puts
+every worker on this machine's engine.
 
 Why locked down: a Ray cluster runs whatever code a client submits, as the user who started it.
 So the cluster requires a token (`RAY_AUTH_MODE=token`, set explicitly: Ray's default differs by
@@ -94,8 +97,46 @@ def _alive(pid: int) -> bool:
     return alive(pid)
 
 
-def serve(workers: int, slots: int, eval_slots: int, name: str, temp_dir: str) -> None:
-    """The supervisor: bring the nodes up, write the state file, wait for SIGTERM, shut them down."""
+def _start_engines(workers: int, name: str, temp_dir: str) -> list:
+    """One dockerd per worker (node_engine.py), or none (every worker on the machine's engine)."""
+    from sweboard.executors import node_engine
+
+    engines = []
+    try:
+        for index in range(1, workers + 1):
+            engines.append(node_engine.start(index, Path(temp_dir), state_dir(name) / "engines"))
+    except BaseException:
+        _stop_engines(engines)
+        raise
+    return engines
+
+
+def _stop_engines(engines: list) -> None:
+    from sweboard.executors import node_engine
+
+    for engine in engines:
+        node_engine.stop(engine)
+        node_engine.remove_data(engine)
+
+
+def _add_worker(cluster, slots: int, eval_slots: int, engine):
+    """A worker node; with `engine`, its raylet (and so every process it starts) has DOCKER_HOST naming it."""
+    before = os.environ.get("DOCKER_HOST")
+    if engine is not None:
+        os.environ["DOCKER_HOST"] = engine.docker_host
+    try:
+        return cluster.add_node(**NODE_ARGS, num_cpus=max(1, slots),
+                                resources={"docker_slot": slots, "eval_slot": eval_slots})
+    finally:
+        if before is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = before
+
+
+def serve(workers: int, slots: int, eval_slots: int, name: str, temp_dir: str, own_engines: bool = False) -> None:
+    """The supervisor: bring the nodes up (each worker on an engine of its own when `own_engines`), write
+    the state file, wait for SIGTERM, shut them down (nodes first, then their engines)."""
     os.environ.update(auth_env(token_path(name)))  # before Ray is imported: its config is read once
     os.environ.pop("RAY_AUTH_TOKEN", None)
     # Ray's default temp folder (where it writes `ray_current_cluster`, the address a bare ray.init()
@@ -108,13 +149,15 @@ def serve(workers: int, slots: int, eval_slots: int, name: str, temp_dir: str) -
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     ray_tmp = private_folder(Path(temp_dir)) / "ray"
-    cluster = Cluster(initialize_head=True, head_node_args={**NODE_ARGS, "num_cpus": 0, "temp_dir": str(ray_tmp)})
+    engines = _start_engines(workers, name, temp_dir) if own_engines else []
+    cluster = None
     try:
-        nodes = [cluster.add_node(**NODE_ARGS, num_cpus=max(1, slots),
-                                  resources={"docker_slot": slots, "eval_slot": eval_slots}) for _ in range(workers)]
+        cluster = Cluster(initialize_head=True, head_node_args={**NODE_ARGS, "num_cpus": 0, "temp_dir": str(ray_tmp)})
+        nodes = [_add_worker(cluster, slots, eval_slots, engines[i] if engines else None) for i in range(workers)]
         cluster.wait_for_nodes()
         state = {"address": cluster.address, "supervisor_pid": os.getpid(), "workers": [
-            {"node_id": n.node_id, "raylet_pid": n.all_processes["raylet"][0].process.pid} for n in nodes],
+            {"node_id": n.node_id, "raylet_pid": n.all_processes["raylet"][0].process.pid,
+             "engine": engines[i].to_dict() if engines else None} for i, n in enumerate(nodes)],
             "docker_slot": slots, "eval_slot": eval_slots, "auth": "token", "token_path": str(token_path(name)),
             "temp_dir": temp_dir}
         path = state_file(name)
@@ -124,11 +167,14 @@ def serve(workers: int, slots: int, eval_slots: int, name: str, temp_dir: str) -
         while not stop.wait(1.0):
             pass
     finally:
-        cluster.shutdown()
+        if cluster is not None:
+            cluster.shutdown()
+        _stop_engines(engines)
         state_file(name).unlink(missing_ok=True)
 
 
-def up(workers: int, slots: int, eval_slots: int, name: str = "default", wait: float = 120.0) -> dict:
+def up(workers: int, slots: int, eval_slots: int, name: str = "default", wait: float = 180.0,
+       own_engines: bool = True) -> dict:
     state = read_state(name)
     if state and _alive(state["supervisor_pid"]):
         raise SweboardError(f"{state_file(name)}: a local cluster is already up at {state['address']} "
@@ -143,7 +189,7 @@ def up(workers: int, slots: int, eval_slots: int, name: str = "default", wait: f
     env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_TOKEN"}
     proc = subprocess.Popen(python_argv("-m", "sweboard.executors.local_cluster", "serve", str(workers),
                                         "--slots", str(slots), "--eval-slots", str(eval_slots), "--name", name,
-                                        "--temp-dir", temp_dir),
+                                        "--temp-dir", temp_dir, *(["--own-engines"] if own_engines else [])),
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                             cwd=state_dir(name), env={**env, **auth_env(token_path(name))})
     deadline = time.monotonic() + wait
@@ -152,16 +198,41 @@ def up(workers: int, slots: int, eval_slots: int, name: str = "default", wait: f
         if state and state.get("supervisor_pid") == proc.pid:
             return state
         if proc.poll() is not None:
-            raise SweboardError(f"the local cluster did not start (exit {proc.returncode}); see {path.with_suffix('.log')}")
+            _failed_up(name, temp_dir)
+            raise SweboardError(f"the local cluster did not start (exit {proc.returncode}); see {path.with_suffix('.log')}"
+                                + _last_line(path.with_suffix(".log")))
         time.sleep(0.3)
-    proc.terminate()
+    proc.terminate()  # its finally stops whatever it had started
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    _failed_up(name, temp_dir)
     raise SweboardError(f"the local cluster was not up within {wait:g}s; see {path.with_suffix('.log')}")
+
+
+def _failed_up(name: str, temp_dir: str) -> None:
+    """A start that failed leaves no token and no temp folder behind (the log stays: it says why)."""
+    token_path(name).unlink(missing_ok=True)
+    _remove_temp(temp_dir)
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return f": {lines[-1][-300:]}" if lines else ""
 
 
 def down(name: str = "default", wait: float = 60.0) -> bool:
     """Stop the supervisor this tool started (by its recorded PID). False when none is up."""
     state = read_state(name)
     if not state or not _alive(state["supervisor_pid"]):
+        if state:  # its supervisor was killed: what it started may still run
+            _stop_recorded_engines(state)
+            _remove_temp(state.get("temp_dir"))
+            token_path(name).unlink(missing_ok=True)
         state_file(name).unlink(missing_ok=True)
         return False
     pid = state["supervisor_pid"]
@@ -177,9 +248,34 @@ def down(name: str = "default", wait: float = 60.0) -> bool:
         os.kill(pid, signal.SIGKILL)
     else:
         state_file(name).with_suffix(".log").unlink(missing_ok=True)  # a clean stop: nothing to look into
+    _stop_recorded_engines(state)
     _remove_temp(state.get("temp_dir"))
     token_path(name).unlink(missing_ok=True)
+    state_file(name).unlink(missing_ok=True)
+    _remove_if_empty(name)
     return True
+
+
+def _remove_if_empty(name: str) -> None:
+    """The cluster's state folder once nothing is left in it (a log of a stop that was not clean stays)."""
+    folder = state_dir(name)
+    for path in (folder / "engines", folder):
+        try:
+            path.rmdir()
+        except OSError:
+            return
+
+
+def _stop_recorded_engines(state: dict) -> None:
+    """The workers' engines the state names, still running when their supervisor did not stop them
+    (it was killed): stopped by PID, each checked to be a dockerd first."""
+    from sweboard.executors import node_engine
+
+    for worker in state.get("workers") or []:
+        engine = node_engine.from_dict(worker.get("engine") or {}) if isinstance(worker, dict) else None
+        if engine is not None:
+            node_engine.stop(engine)
+            node_engine.remove_data(engine)
 
 
 def _remove_temp(folder: str | None) -> None:
@@ -204,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--eval-slots", type=int, default=2, help="eval_slot per worker: harness runs at once (default 2)")
         q.add_argument("--name", default="default", help="a second cluster needs another name")
     s.add_argument("--temp-dir", required=True, help=argparse.SUPPRESS)
+    s.add_argument("--own-engines", action="store_true", help=argparse.SUPPRESS)
+    u.add_argument("--shared-engine", action="store_true",
+                   help="every worker on this machine's Docker engine (default: a bridge-less dockerd of its own "
+                        "per worker, which needs root and dockerd)")
     u.add_argument("--dry-run", action="store_true", help="say what would start; start nothing")
     d = sub.add_parser("down", help="stop the cluster 'up' started (by its recorded PID)")
     d.add_argument("--name", default="default")
@@ -216,18 +316,28 @@ def main(argv: list[str] | None = None) -> int:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", args.name):
         raise SweboardError(f"--name {args.name!r}: expected 1-64 letters, digits, '.', '_' or '-'")
     if args.command == "serve":
-        serve(args.workers, args.slots, args.eval_slots, args.name, args.temp_dir)
+        serve(args.workers, args.slots, args.eval_slots, args.name, args.temp_dir, args.own_engines)
         return 0
     if args.command == "up":
         if args.workers < 1 or args.slots < 1 or args.eval_slots < 1:
             raise SweboardError("up: workers, --slots and --eval-slots must be whole numbers >= 1")
+        engines = "this machine's Docker engine" if args.shared_engine else "a Docker engine of its own"
         if args.dry_run:
             print(f"would start a head and {args.workers} workers on 127.0.0.1 (docker_slot {args.slots}, "
-                  f"eval_slot {args.eval_slots} each); state in {state_file(args.name)}")
+                  f"eval_slot {args.eval_slots}, {engines} each); state in {state_file(args.name)}")
             return 0
-        state = up(args.workers, args.slots, args.eval_slots, args.name)
+        if not args.shared_engine:
+            from sweboard.executors.node_engine import can_start
+
+            why = can_start()
+            if why:
+                raise SweboardError(f"up: each worker gets a Docker engine of its own, but {why}; "
+                                    "--shared-engine puts every worker on this machine's engine")
+        state = up(args.workers, args.slots, args.eval_slots, args.name, own_engines=not args.shared_engine)
+        hosts = [w["engine"]["docker_host"] for w in state["workers"] if w.get("engine")]
         print(f"up: head + {len(state['workers'])} workers, token auth (RAY_AUTH_TOKEN_PATH={state['token_path']}); "
-              f"--cluster {state['address']}")
+              + (f"engines {', '.join(hosts)}; " if hosts else "one shared Docker engine; ")
+              + f"--cluster {state['address']}")
         print(state["address"])
         return 0
     state = read_state(args.name)

@@ -33,8 +33,8 @@ for _key, _value in (("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"), ("RAY_USAGE_STA
 from sweboard.errors import SweboardError  # noqa: E402
 from sweboard.executors import transfer  # noqa: E402
 from sweboard.executors.ray_auth import check_address, prepare_environment, require_token_auth  # noqa: E402
-from sweboard.runners.base import (ABORT, CONTAINER_LABEL, GATEWAY_KEY, STARTUP_LIMIT, Aborted, Attempt,  # noqa: E402
-                                   AttemptResult, Runner)
+from sweboard.runners.base import (ABORT, CONTAINER_LABEL, ENGINE_GONE, GATEWAY_KEY, STARTUP_LIMIT,  # noqa: E402
+                                   Aborted, Attempt, AttemptResult, Runner)
 
 _REMOTE: dict = {}
 
@@ -78,15 +78,46 @@ class RayExecutor:
         if not ray.is_initialized():
             _connect(ray, self.address)
         self.node_id = ray.get_runtime_context().get_node_id()
+        self._lock = threading.Lock()
+        self.left_out: dict[str, str] = {}  # node id -> why no attempt or grading goes there in this run
+        self._checked_engines = False
         if not self._nodes("docker_slot"):
             raise SweboardError(f"--cluster {self.address}: no node offers the docker_slot resource; start each "
                                 "worker with ray start --resources='{\"docker_slot\": J, \"eval_slot\": E}'")
         self._proxies: dict[int, object] = {}
-        self._lock = threading.Lock()
 
     # -- the cluster -------------------------------------------------------------------------
     def _nodes(self, resource: str) -> list[dict]:
-        return [n for n in self.ray.nodes() if n.get("Alive") and n.get("Resources", {}).get(resource, 0) > 0]
+        return [n for n in self.ray.nodes() if n.get("Alive") and n.get("Resources", {}).get(resource, 0) > 0
+                and n["NodeID"] not in self.left_out]
+
+    def leave_out(self, node_id: str, why: str, log=None) -> None:
+        """No further attempt or grading of this run goes to the node (its engine is gone, its images differ)."""
+        with self._lock:
+            if node_id not in self.left_out:
+                self.left_out[node_id] = why
+                if log:
+                    log(f"  node {node_id[:8]}: left out of this run: {why}")
+
+    def _placement(self) -> dict:
+        """Task options that keep work off the nodes left out (Ray's node-id label, `!in(...)`)."""
+        with self._lock:
+            ids = sorted(self.left_out)
+        return {"label_selector": {"ray.io/node-id": f"!in({','.join(ids)})"}} if ids else {}
+
+    def _check_engines(self, log=None) -> None:
+        """Once per process, before its first attempt or grading: a node whose Docker engine does not answer
+        is left out (a node that lost its engine would otherwise take work only to fail it)."""
+        if self._checked_engines:
+            return
+        self._checked_engines = True
+        for node, ref in self._on_each_node(_engine_answers):
+            try:
+                answers = self._wait(ref, 60) is True
+            except (self.ray.exceptions.RayError, TimeoutError):
+                answers = False
+            if not answers:
+                self.leave_out(node["NodeID"], "its Docker engine does not answer", log)
 
     def _task(self, fn):
         """`fn` as a Ray remote function, made once per process (each new wrapper is exported again)."""
@@ -137,19 +168,31 @@ class RayExecutor:
         the batch before it takes work."""
         images = sorted({r["image"] for r in rows})
         name = getattr(runner, "name", None)
+        self._checked_engines = False
+        self._check_engines(log)
+        expected = self._make_present(images, log)
         ready = []
         for node, ref in self._on_each_node(_prepare_node, images, name):
             try:
                 problems, image_ids = self._wait(ref)
             except self.ray.exceptions.RayError as exc:
-                log(f"  node {node['NodeManagerAddress']} ({node['NodeID'][:8]}): not prepared ({type(exc).__name__}); "
-                    "its attempts are infrastructure errors")
+                self.leave_out(node["NodeID"], f"not prepared ({type(exc).__name__})", log)
                 continue
-            bad = [p for p in problems.values() if p]
+            from sweboard.executors.image_shipping import checked_ids
+
+            image_ids = checked_ids(image_ids, images)
+            bad = [p for p in (problems.values() if isinstance(problems, dict) else ["no answer"]) if p]
+            bad += [f"its {i} is {image_ids[i]}, the controller's {expected[i]}" for i in images
+                    if expected.get(i) and image_ids[i] and image_ids[i] != expected[i]]
             log(f"  node {node['NodeManagerAddress']} ({node['NodeID'][:8]}): {len(images) - len(bad)} of {len(images)} "
-                f"task images ready" + (f"; {bad[0]}" if bad else ""))
-            if not bad:
+                f"task images ready" + (f"; {str(bad[0])[:300]}" if bad else ""))
+            if bad:
+                self.leave_out(node["NodeID"], f"{len(bad)} task image(s) not as on the controller", log)
+            else:
                 ready.append((node, image_ids))
+        if not ready:
+            raise SweboardError("no worker node has the task images ready (see the lines above); "
+                                "nothing ran, nothing was billed")
         if run_id and all(r.get("patch") for r in rows):
             from concurrent.futures import ThreadPoolExecutor
 
@@ -164,6 +207,38 @@ class RayExecutor:
                 for node, future in checks:
                     record = future.result()
                     log(f"  node {node['NodeID'][:8]}: evaluator canary passed ({record['detail']})")
+
+    def _make_present(self, images: list[str], log) -> dict[str, str | None]:
+        """Images built here and never pushed, missing on a node: loaded there from the controller's engine
+        (image_shipping.py), all nodes at once. Returns the controller's image ids (what every node must hold)."""
+        from sweboard.executors import image_shipping as shipping
+
+        mine = shipping.controller_images(images)
+        expected = {i: image for i, (image, _) in mine.items()}
+        asked = self._on_each_node(shipping.node_image_ids, images)
+        needs = {}
+        for node, ref in asked:
+            try:
+                theirs = shipping.checked_ids(self._wait(ref, 120), images)
+            except (self.ray.exceptions.RayError, TimeoutError):
+                continue  # prepare names the node
+            missing = tuple(i for i in images if theirs[i] is None and mine[i][0] and not mine[i][1])
+            if missing:
+                needs.setdefault(missing, []).append(node)
+        for missing, nodes in needs.items():
+            began = time.monotonic()
+            pieces, size = shipping.save_in_pieces(self.ray, list(missing))
+            loads = [(n, self._task(shipping.load_pieces).options(
+                num_cpus=0, max_retries=0, scheduling_strategy=self._on(n["NodeID"])).remote(pieces, list(missing)))
+                for n in nodes]
+            for node, ref in loads:
+                try:
+                    self._wait(ref, 3600)
+                    log(f"  node {node['NodeID'][:8]}: {shipping.describe(len(missing), size, time.monotonic() - began)}")
+                except (self.ray.exceptions.RayError, TimeoutError) as exc:
+                    log(f"  node {node['NodeID'][:8]}: loading {len(missing)} image(s) failed ({str(exc)[-200:]})")
+            del pieces
+        return expected
 
     def _on_each_node(self, fn, *args) -> list[tuple[dict, object]]:
         """(node, task ref) of `fn(*args)` started on every node that runs attempts, all at once."""
@@ -201,8 +276,9 @@ class RayExecutor:
             self.ray.get(proxy.allow.remote(route))  # the proxy forwards only routes issued like this one
         submitted = time.time()
         try:
+            self._check_engines()
             ref = self._task(_attempt_task).options(
-                num_cpus=0, resources={"docker_slot": 1}, max_retries=0, retry_exceptions=False,
+                num_cpus=0, resources={"docker_slot": 1}, max_retries=0, retry_exceptions=False, **self._placement(),
             ).remote(spec, runner.name, proxy, route)
             limit = attempt.timeout_seconds + STARTUP_LIMIT + 600
             answer = self._wait(ref, limit, label=f"{CONTAINER_LABEL}={attempt.uid}")
@@ -226,12 +302,15 @@ class RayExecutor:
 
         scrub_files(attempt.out_dir, secrets)
         node = transfer.node_facts(node)
+        result = AttemptResult.from_untrusted(result, attempt.out_dir)
+        if result.exit_status in ENGINE_GONE and node.get("ray_node_id"):
+            self.leave_out(node["ray_node_id"], "its Docker engine stopped answering")
         # what Ray adds to the attempt: submit -> running on the worker, and its answer back here
         # (wall clocks of two machines: exact on one, as good as their clock sync across hosts)
         span = node.pop("task_epoch", None)
         if span:
             node["ray_overhead_seconds"] = round(max(0.0, span[0] - submitted) + max(0.0, returned - span[1]), 3)
-        return AttemptResult.from_untrusted(result, attempt.out_dir), node
+        return result, node
 
     def run_harness(self, cmd: list[str], workdir: Path, near: dict | None = None,
                     soft: bool = True) -> tuple[int, float, dict]:
@@ -239,8 +318,9 @@ class RayExecutor:
         when it can: its image is there), in a private folder there; its outputs come back here."""
         inputs = {flag: Path(cmd[cmd.index(flag) + 1]) for flag in ("--dataset_name", "--predictions_path")}
         payload = {flag: (path.name, path.read_bytes()) for flag, path in inputs.items()}
-        options = {"num_cpus": 0, "resources": {"eval_slot": 1}, "max_retries": 0}
-        if near and near.get("ray_node_id"):
+        self._check_engines()
+        options = {"num_cpus": 0, "resources": {"eval_slot": 1}, "max_retries": 0, **self._placement()}
+        if near and near.get("ray_node_id") and near["ray_node_id"] not in self.left_out:
             options["scheduling_strategy"] = self._on(near["ray_node_id"], soft=soft)
         ref = self._task(_harness_task).options(**options).remote(cmd[1:], payload)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -388,6 +468,12 @@ def merge_image_plans(answers: list, instance_ids: list[str]) -> tuple[dict, dic
         first = answers[0][2] if isinstance(answers[0], tuple) and len(answers[0]) == 3 else {}
         record[iid] = first.get(iid) if isinstance(first, dict) else None
     return images, blocked, record
+
+
+def _engine_answers() -> bool:
+    from sweboard.dockerutil import engine_version
+
+    return engine_version() is not None
 
 
 def _reap_named_node(names: list[str]) -> int:

@@ -141,7 +141,10 @@ _ERROR_CLASSES = {
     "AgentKilled": "infra",  # the agent process died of a signal nobody in the attempt sent
     "WorkerReplyInvalid": "infra",  # a worker node answered with something that is not an attempt result
     "ImageLeaks": "infra",  # the task image's /testbed reaches beyond its base commit (history: strict)
+    "EngineUnavailable": "infra",  # the Docker engine did not answer when the attempt began
+    "EngineLost": "infra",  # the Docker engine stopped answering during the attempt
 }
+ENGINE_GONE = ("EngineUnavailable", "EngineLost")  # the node's engine, not the model: leave the node out
 
 
 def classify(exit_status: str) -> str:
