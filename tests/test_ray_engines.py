@@ -150,3 +150,81 @@ def test_an_engine_stopped_mid_run_costs_infra_and_resume_completes_elsewhere(ho
         assert sorted(verdicts) == ["resolved"] * 4
     assert wait_for(lambda: not attempt_tasks(), 30), "an attempt outlived its batch"
     assert labelled_containers("engine-stop", {"workers": [w for w in cluster["workers"] if w is not victim]}) == []
+
+
+def _processes() -> dict[int, tuple[int, bytes]]:
+    """PID -> (parent PID, command line) of every process now."""
+    out = {}
+    for proc in os.listdir("/proc"):
+        if proc.isdigit():
+            try:
+                ppid = int(open(f"/proc/{proc}/stat").read().rsplit(")", 1)[1].split()[1])
+                out[int(proc)] = (ppid, open(f"/proc/{proc}/cmdline", "rb").read())
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def _descendants(root: int) -> set[int]:
+    procs, found, todo = _processes(), set(), [root]
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, _) in procs.items():
+            if ppid == parent and pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+def test_kill_9_of_the_head_then_resume_on_a_new_cluster_gives_the_same_board(home, docker_engine, offline_images,
+                                                                               monkeypatch, tmp_path):
+    """The head node dies (kill -9 of its GCS and raylet) mid-run: the controller's batch ends, `down` stops
+    what the cluster had started, and `--resume` on a new cluster completes the run: the attempts finished
+    before are not repeated, every verdict is the local run's, nothing is left running."""
+    from sweboard.testbench.provider import ProviderSettings, ScriptedProvider
+
+    settings = ProviderSettings(call_log=tmp_path / "slow-calls.jsonl", latency_seconds=2.0, max_seconds=600)
+    with ScriptedProvider(settings) as slow:
+        monkeypatch.setenv("SWEBOARD_SCRIPTED_BASE_URL", slow.base_url)
+        first = cluster_up(f"tests-head-{os.getpid()}", workers=2, slots=1)
+        old = _descendants(first["supervisor_pid"])
+        try:
+            args = ["--run-id", "head-k9", "--model", "scripted/slow", *SLICE, "--set", "attempt_timeout_seconds=120"]
+            env = {**os.environ, "RAY_gcs_rpc_server_reconnect_timeout_s": "10"}  # the driver gives up sooner
+            run = subprocess.Popen([sys.executable, str(ROOT / "tools" / "run_model_batch.py"), *args,
+                                    "--cluster", first["address"]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, env=env)
+            records_dir = home / "runs" / "head-k9" / "attempts"
+            assert wait_for(lambda: any(json.loads(p.read_text()).get("status") == "submitted"
+                                        for p in records_dir.glob("*/*/attempt-1/record.json"))
+                            and len(attempt_tasks()) >= 1, 300), (run.poll(), run.stdout.read() if run.poll() else "")
+            workers = {w["raylet_pid"] for w in first["workers"]}
+            head = [pid for pid, (ppid, cmd) in _processes().items() if ppid == first["supervisor_pid"]
+                    and (b"gcs_server" in cmd or (b"raylet" in cmd.split(b"\0")[0] and pid not in workers))]
+            assert len(head) == 2, head
+            done_before = {p: p.read_bytes() for p in records_dir.glob("*/*/attempt-1/record.json")
+                           if json.loads(p.read_text()).get("status") == "submitted"}
+            for pid in head:
+                os.kill(pid, signal.SIGKILL)
+            out, _ = run.communicate(timeout=300)
+            assert run.returncode != 0, "the batch cannot have finished without its cluster"
+        finally:
+            cluster_down(f"tests-head-{os.getpid()}")
+        assert wait_for(lambda: not (old & set(_processes())), 60), "the dead cluster left processes running"
+
+        second = cluster_up(f"tests-head2-{os.getpid()}", workers=2, slots=1)
+        try:
+            resumed = tool("run_model_batch.py", *args, "--cluster", second["address"], "--resume", timeout=900)
+            assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+            graded = tool("run_evaluation.py", "--run-id", "head-k9", "--cluster", second["address"])
+            assert graded.returncode == 0, graded.stdout[-2000:] + graded.stderr[-2000:]
+        finally:
+            cluster_down(f"tests-head2-{os.getpid()}")
+    assert all(p.read_bytes() == data for p, data in done_before.items()), "a finished attempt ran again"
+    recs = [json.loads(p.read_text()) for p in records_dir.glob("*/*/attempt-1/record.json")]
+    assert len(recs) == 4 and all(r["status"] == "submitted" for r in recs)
+    assert {r["node"]["ray_node_id"] for r in recs if r["node"]["ray_node_id"] not in
+            {w["node_id"] for w in first["workers"]}} <= {w["node_id"] for w in second["workers"]}
+    verdicts = sorted(json.loads(p.read_text())["verdict"] for p in records_dir.glob("*/*/attempt-1/verdict.json"))
+    assert verdicts == ["resolved"] * 4  # the scripted slow model solves each task, as on the local executor
+    assert not attempt_tasks() and labelled_containers("head-k9") == []
