@@ -116,7 +116,7 @@ def test_a_node_holding_another_image_under_the_tasks_name_is_named_and_left_out
 def test_an_engine_stopped_mid_run_costs_infra_and_resume_completes_elsewhere(home, cluster, monkeypatch, tmp_path):
     from sweboard.testbench.provider import ProviderSettings, ScriptedProvider
 
-    settings = ProviderSettings(call_log=tmp_path / "slow-calls.jsonl", latency_seconds=3.0, max_seconds=600)
+    settings = ProviderSettings(call_log=tmp_path / "slow-calls.jsonl", latency_seconds=2.0, max_seconds=600)
     with ScriptedProvider(settings) as slow:
         monkeypatch.setenv("SWEBOARD_SCRIPTED_BASE_URL", slow.base_url)
         args = ["--run-id", "engine-stop", "--model", "scripted/slow", *SLICE, "--cluster", cluster["address"],
