@@ -72,7 +72,10 @@ def start(index: int, run_folder: Path, data_folder: Path, wait: float = 60.0) -
     argv = ["dockerd", "--data-root", str(data / "data"), "--exec-root", str(run / "exec"),
             "--pidfile", str(run / "docker.pid"), "-H", host, *DOCKERD_FLAGS]
     log = (data / "dockerd.log").open("ab")
-    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    from sweboard.credentials import KEY_SUFFIXES
+
+    # the engine needs no key and no other engine's address
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST" and not k.endswith(KEY_SUFFIXES)}
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True, env=env)
     log.close()

@@ -274,9 +274,9 @@ class RayExecutor:
         spec = replace(attempt, started=None, reached=None, base_url=None)
         if proxy is not None:
             self.ray.get(proxy.allow.remote(route))  # the proxy forwards only routes issued like this one
+        self._check_engines()  # once per process, before the first attempt's submit time
         submitted = time.time()
         try:
-            self._check_engines()
             ref = self._task(_attempt_task).options(
                 num_cpus=0, resources={"docker_slot": 1}, max_retries=0, retry_exceptions=False, **self._placement(),
             ).remote(spec, runner.name, proxy, route)
