@@ -37,8 +37,9 @@ def describe_batch(checked) -> list[str]:
     return lines
 
 
-def run_one_batch(checked, log=print) -> int:
-    """One model's batch of the request's run (run_model_batch.py)."""
+def run_one_batch(checked, log=print, runner=None) -> int:
+    """One model's batch of the request's run (run_model_batch.py). `runner`: the configured one unless
+    given (the scale benchmark's instant attempts, test equipment, come in here the same way)."""
     from sweboard.batch import BatchPlan, record_failure, run_batch
     from sweboard.credentials import provider_key
     from sweboard.dataset_lock import load_locked_rows
@@ -49,7 +50,7 @@ def run_one_batch(checked, log=print) -> int:
         entry = checked.manifest["batches"].get(model.id) or {}
         log(f"run {checked.run_id} is finished; {model.id}: {entry.get('status', 'no batch')} (nothing to do)")
         return 0
-    runner = get_runner(config.runner)
+    runner = runner or get_runner(config.runner)
     if model.calls_a_model and hasattr(runner, "prepare") and not checked.request.cluster:
         runner.prepare()  # a warm agent server imports while the rows load and the images are checked
     try:
@@ -104,15 +105,16 @@ def plan_models(checked) -> list[str]:
     return lines
 
 
-def run_models(checked, log=print) -> int:
-    """Every model's batch at once under one capacity (scheduler.py); the worst batch's exit status."""
+def run_models(checked, log=print, batch_argv=batch_command) -> int:
+    """Every model's batch at once under one capacity (scheduler.py); the worst batch's exit status.
+    `batch_argv(checked, model_id)`: each batch's command (the scale benchmark swaps in its own child)."""
     from sweboard import scheduler
     from sweboard.manifest import run_dir
 
     if checked.finished:
         log(f"run {checked.run_id} is finished and immutable: nothing to run, call or grade")
         return 0
-    batches = [scheduler.BatchProcess(m.id, m.slug, batch_command(checked, m.id), instant=m.is_baseline)
+    batches = [scheduler.BatchProcess(m.id, m.slug, batch_argv(checked, m.id), instant=m.is_baseline)
                for m in checked.models]
     k = checked.config.attempts
     by_id = {m.id: m for m in checked.models}
