@@ -3,10 +3,12 @@ guardrail holds new work back and never what runs, and a stopping batch stops wa
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import max_overlap, wait_for
@@ -101,6 +103,40 @@ def test_progress_counts_tasks_done_by_k_records_or_a_resolved_verdict(tmp_path)
     (task / "attempt-2").mkdir()
     (task / "attempt-2" / "record.json").write_text("{}")
     assert task_state(task, 2) == (2, True)
+
+
+def _record(task: Path, k: int, verdict: str | None = None) -> None:
+    (task / f"attempt-{k}").mkdir(parents=True)
+    (task / f"attempt-{k}" / "record.json").write_text("{}")
+    if verdict:
+        (task / f"attempt-{k}" / "verdict.json").write_text(json.dumps({"verdict": verdict}))
+
+
+def test_progress_reads_a_task_once_its_state_is_final_and_keeps_counting_early_resolved_ones(tmp_path):
+    from sweboard.scheduler import BatchProcess, measure
+
+    run = tmp_path / "run"
+    batch = BatchProcess(model="m", slug="m", command=[])
+    _record(run / "attempts" / "m" / "a", 1)
+    _record(run / "attempts" / "m" / "a", 2)  # K = 2 recorded: final
+    _record(run / "attempts" / "m" / "b", 1, "resolved")  # done, but --all-attempts may add attempt 2
+    final: dict = {}
+    p = measure(run, [batch], ["a", "b"], lambda _: 2, final)
+    assert (p.attempts_done, p.tasks_done) == (3, 2)
+    assert set(final) == {("m", "a")}
+    _record(run / "attempts" / "m" / "b", 2)
+    shutil.rmtree(run / "attempts" / "m" / "a")  # a final task is not read again
+    p = measure(run, [batch], ["a", "b"], lambda _: 2, final)
+    assert (p.attempts_done, p.tasks_done) == (4, 2)
+    assert measure(run, [batch], ["a", "b"], lambda _: 2).attempts_done == 2  # without the cache: read afresh
+
+
+def test_progress_is_counted_less_often_as_counting_costs_more():
+    from sweboard.scheduler import MEASURE_SHARE, next_measure
+
+    assert next_measure(10.0, 0.001, 0.5) == 10.5  # a small run: every poll
+    assert next_measure(10.0, 0.05, 0.5) == 10.0 + MEASURE_SHARE * 0.05  # a big one: under 1 % of a core
+    assert MEASURE_SHARE >= 100
 
 
 def test_the_progress_line_is_plain_when_not_a_terminal(tmp_path):

@@ -99,7 +99,23 @@ def task_state(task_dir: Path, k_max: int) -> tuple[int, bool]:
     return done, False
 
 
-def measure(run_root: Path, batches: list[BatchProcess], instance_ids: list[str], k_for) -> Progress:
+MEASURE_SHARE = 100  # the progress poll waits at least this many times its own cost: under 1 % of a core
+
+
+def next_measure(now: float, cost: float, poll: float) -> float:
+    """When to count progress again. Why: one count stats every unfinished model x task folder, so
+    its cost grows with the run; counting every `poll` seconds through a 56-hour run would spend
+    hours of the controller's CPU on a progress line. Waiting `MEASURE_SHARE` times the count's own
+    cost keeps it under 1 % of one core at any size (0.5 s between counts on a small run)."""
+    return now + max(poll, MEASURE_SHARE * cost)
+
+
+def measure(run_root: Path, batches: list[BatchProcess], instance_ids: list[str], k_for,
+            final: dict | None = None) -> Progress:
+    """Count the run's progress from its folders. `final` (kept by the caller across counts) holds
+    the tasks whose state can no longer change (all K attempts recorded, or their batch has exited;
+    records are immutable), so each is read once, not at every count. A task resolved early is
+    re-read until its batch exits: with `--all-attempts` its later attempts still come."""
     p = Progress(tasks=len(batches) * len(instance_ids), models=len(batches))
     for b in batches:
         k_max = k_for(b.model)
@@ -109,7 +125,12 @@ def measure(run_root: Path, batches: list[BatchProcess], instance_ids: list[str]
         p.running += b.proc is not None and not finished
         p.timed_tasks += 0 if b.instant else len(instance_ids)
         for iid in instance_ids:
-            n, done = task_state(run_root / "attempts" / b.slug / iid, k_max)
+            state = None if final is None else final.get((b.slug, iid))
+            if state is None:
+                state = task_state(run_root / "attempts" / b.slug / iid, k_max)
+                if final is not None and (state[0] >= k_max or finished):
+                    final[(b.slug, iid)] = state
+            n, done = state
             p.attempts_done += n
             p.tasks_done += done or finished
             p.timed_done += 0 if b.instant else (done or finished)
@@ -196,6 +217,8 @@ def run_batches(batches: list[BatchProcess], jobs: int, run_root: Path, instance
     pumps: list[threading.Thread] = []
     t0 = time.monotonic()
     first_attempt = None
+    final: dict = {}  # tasks already done, read once (see `measure`)
+    due = 0.0  # when progress is next counted (see `next_measure`)
     waiting = list(batches)
     try:
         while waiting or any(b.code is None and b.proc is not None for b in batches):
@@ -214,17 +237,20 @@ def run_batches(batches: list[BatchProcess], jobs: int, run_root: Path, instance
                 code = b.proc.poll()
                 if code is not None:
                     b.code, b.ended = code, time.monotonic()
-            progress = measure(run_root, batches, instance_ids, k_for)
-            if first_attempt is None and attempts_started(run_root, batches):
-                first_attempt = time.monotonic()
-            progress.working = None if first_attempt is None else time.monotonic() - first_attempt
-            with lock:
-                out.update(progress, time.monotonic() - t0)
+            if time.monotonic() >= due:
+                counted = time.monotonic()
+                progress = measure(run_root, batches, instance_ids, k_for, final)
+                if first_attempt is None and attempts_started(run_root, batches):
+                    first_attempt = time.monotonic()
+                progress.working = None if first_attempt is None else time.monotonic() - first_attempt
+                with lock:
+                    out.update(progress, time.monotonic() - t0)
+                due = next_measure(time.monotonic(), time.monotonic() - counted, poll)
             time.sleep(poll)
         for t in pumps:
             t.join(timeout=5)
         with lock:
-            out.update(measure(run_root, batches, instance_ids, k_for), time.monotonic() - t0, force=True)
+            out.update(measure(run_root, batches, instance_ids, k_for, final), time.monotonic() - t0, force=True)
     except BaseException:  # Ctrl-C or SIGTERM: every batch stops as it would alone, then we go
         for b in batches:
             if b.proc is not None and b.proc.poll() is None:
