@@ -89,6 +89,20 @@ def test_an_image_missing_on_one_node_is_loaded_there_before_any_attempts_clock(
     assert all(r["status"] == "submitted" for r in records(home, "present-2"))
 
 
+def test_batches_preparing_the_same_nodes_at_once_ship_a_missing_image_once(home, provider, cluster):
+    image = image_of(TASK)
+    engines = [w["engine"] for w in cluster["workers"]]
+    for engine in engines:
+        assert on(engine, "rmi", "-f", image).returncode == 0
+    models = ["--model", "scripted/solver", "--model", "scripted/empty", "--model", "scripted/wrong"]
+    ran = tool("run_models.py", "--run-id", "present-3", *SLICE, "--instance-ids", TASK, *models, "--jobs", "3",
+               "--cluster", cluster["address"])
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    loaded = [line for line in ran.stdout.splitlines() if "loaded from the controller's engine" in line]
+    assert len(loaded) == len(engines), loaded  # one load a node, not one a batch
+    assert all(image_id(image, e) == image_id(image) for e in engines)
+
+
 def test_a_node_holding_another_image_under_the_tasks_name_is_named_and_left_out(home, provider, cluster):
     image, other = image_of(TASK), image_of("sweboard-fixtures__datestamp-1")  # another repo: another image id
     odd, good = cluster["workers"][1], cluster["workers"][0]

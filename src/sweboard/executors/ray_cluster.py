@@ -170,7 +170,7 @@ class RayExecutor:
         name = getattr(runner, "name", None)
         self._checked_engines = False
         self._check_engines(log)
-        expected = self._make_present(images, log)
+        expected = self._make_present(images, log, run_id)
         ready = []
         for node, ref in self._on_each_node(_prepare_node, images, name):
             try:
@@ -208,9 +208,25 @@ class RayExecutor:
                     record = future.result()
                     log(f"  node {node['NodeID'][:8]}: evaluator canary passed ({record['detail']})")
 
-    def _make_present(self, images: list[str], log) -> dict[str, str | None]:
+    def _make_present(self, images: list[str], log, run_id: str | None = None) -> dict[str, str | None]:
         """Images built here and never pushed, missing on a node: loaded there from the controller's engine
-        (image_shipping.py), all nodes at once. Returns the controller's image ids (what every node must hold)."""
+        (image_shipping.py), all nodes at once. Returns the controller's image ids (what every node must hold).
+
+        Why the run's lock: every model's batch prepares the same nodes at the same moment; unlocked, each
+        saw the images missing and each shipped them (six batches loading the same 447 MiB onto each node
+        at once took 100 s instead of one load's few). Under the lock the first batch loads, the others
+        find the images there."""
+        if not run_id:
+            return self._ship_missing(images, log)
+        from sweboard.locks import file_lock
+        from sweboard.manifest import run_dir
+
+        folder = run_dir(run_id) / "nodes"
+        folder.mkdir(parents=True, exist_ok=True)
+        with file_lock(folder / ".images.lock"):
+            return self._ship_missing(images, log)
+
+    def _ship_missing(self, images: list[str], log) -> dict[str, str | None]:
         from sweboard.executors import image_shipping as shipping
 
         mine = shipping.controller_images(images)
