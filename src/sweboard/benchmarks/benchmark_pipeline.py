@@ -108,7 +108,7 @@ def pipeline(env: dict, home: Path, run_id: str, models: list[str], jobs: int, a
     slice_args = ["--instances", str(home / "config" / SLICE), "--section", "offline",
                   *(["--runner", runner] if runner else [])]
     sampler = CpuSampler(interval=0.5).start()
-    t0 = time.monotonic()
+    t0, began = time.monotonic(), time.time()
     code = _tool(env, "run_models.py", "--run-id", run_id, *slice_args, "--attempts", str(attempts), "--jobs", str(jobs),
                  *[a for m in models for a in ("--model", m)], log_path=log_path)
     agents = time.monotonic() - t0
@@ -118,6 +118,7 @@ def pipeline(env: dict, home: Path, run_id: str, models: list[str], jobs: int, a
     wall = time.monotonic() - t0
     cpu = sampler.stop()
     return {"run_id": run_id, "jobs": jobs, "exit": code, "wall_s": round(wall, 1), "agents_s": round(agents, 1),
+            "began_epoch": began,
             "peak_cpu": cpu["peak_cpu_percent"], "mean_cpu": cpu["mean_cpu_percent"]}
 
 
