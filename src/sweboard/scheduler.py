@@ -217,7 +217,7 @@ def run_batches(batches: list[BatchProcess], jobs: int, run_root: Path, instance
     pumps: list[threading.Thread] = []
     t0 = time.monotonic()
     first_attempt = None
-    final: dict = {}  # tasks already done, read once (see `measure`)
+    final: dict = {}  # tasks whose state can no longer change, read once (see `measure`)
     due = 0.0  # when progress is next counted (see `next_measure`)
     waiting = list(batches)
     try:

@@ -221,9 +221,7 @@ class RayExecutor:
         from sweboard.locks import file_lock
         from sweboard.manifest import run_dir
 
-        folder = run_dir(run_id) / "nodes"
-        folder.mkdir(parents=True, exist_ok=True)
-        with file_lock(folder / ".images.lock"):
+        with file_lock(run_dir(run_id) / "nodes" / ".images.lock"):  # its folder made by the lock, 0600, no symlink
             return self._ship_missing(images, log)
 
     def _ship_missing(self, images: list[str], log) -> dict[str, str | None]:
